@@ -1,0 +1,48 @@
+# wgtray — build, test and demo. Run the targets that change the system as
+# root: `sudo make test`, `sudo make demo`.
+
+SHELL := /bin/bash
+# sudo resets PATH; the Go toolchain lives in /usr/local/go on Debian
+# machines set up by hand or from go.dev's archive.
+export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
+GO ?= go
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.Version=$(VERSION)
+BUILD := build
+
+# Debian packages the tests use: the reference wg-quick and a real
+# WireGuard peer (wireguard-go), and the tools the tests inspect state with.
+TEST_DEBS := wireguard-tools wireguard-go nftables iproute2 iputils-ping procps ca-certificates git
+
+.PHONY: all build test deps check unit bench clean
+
+all: build
+
+build: $(BUILD)/wgtray-helper
+
+$(BUILD)/wgtray-helper: FORCE
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./helper
+
+FORCE:
+
+# deps installs the Debian packages the tests need, only when missing.
+deps:
+	@missing=$$(for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+test: deps check
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./helper/engine/
+
+clean:
+	rm -rf $(BUILD)

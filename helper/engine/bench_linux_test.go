@@ -1,0 +1,56 @@
+package engine
+
+import (
+	"fmt"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/wgtray/wgtray/helper/testnet"
+)
+
+// BenchmarkUpDown measures the engine bringing a dual-stack full tunnel up
+// and down in a namespace, in a child process so that the timings exclude
+// process start. It reports up-ns and down-ns per cycle.
+func BenchmarkUpDown(b *testing.B) {
+	testnet.RequireRoot(b)
+	tp := testnet.New(b)
+	iface := testnet.UniqueName("wgb")
+	conf := testnet.WriteConf(b, b.TempDir(), iface, tp.ClientConfig(testnet.ClientOpts{
+		Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0",
+	}))
+	out := runChild(b, tp.Client, childEnv("bench", conf, b.TempDir(), "userspace", fmt.Sprintf("WGTRAY_N=%d", b.N)))
+	var upNS, downNS int64
+	if _, err := fmt.Sscanf(out, "bench up_ns=%d down_ns=%d", &upNS, &downNS); err != nil {
+		b.Fatalf("child said %q: %v", out, err)
+	}
+	b.ReportMetric(float64(upNS), "up-ns/op")
+	b.ReportMetric(float64(downNS), "down-ns/op")
+	b.ReportMetric(float64(upNS+downNS), "ns/op")
+}
+
+// BenchmarkWgQuickUpDown measures Debian's wg-quick with wireguard-go on
+// the same config and topology, for the ratio.
+func BenchmarkWgQuickUpDown(b *testing.B) {
+	testnet.RequireRoot(b)
+	if _, err := exec.LookPath("wg-quick"); err != nil {
+		b.Skip("skipping: wg-quick not installed")
+	}
+	tp := testnet.New(b)
+	iface := testnet.UniqueName("wgb")
+	conf := testnet.WriteConf(b, b.TempDir(), iface, tp.ClientConfig(testnet.ClientOpts{
+		Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0",
+	}))
+	var up, down time.Duration
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		testnet.WgQuick(b, tp.Client, "up", conf)
+		t1 := time.Now()
+		testnet.WgQuick(b, tp.Client, "down", conf)
+		up += t1.Sub(t0)
+		down += time.Since(t1)
+	}
+	b.ReportMetric(float64(up.Nanoseconds()/int64(b.N)), "up-ns/op")
+	b.ReportMetric(float64(down.Nanoseconds()/int64(b.N)), "down-ns/op")
+}

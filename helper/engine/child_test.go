@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/wgtray/wgtray/helper/config"
+	"github.com/wgtray/wgtray/helper/plan"
+	"github.com/wgtray/wgtray/helper/wgdev"
+)
+
+// The integration tests run the engine in a child process inside the
+// test's client namespace: the test binary itself, re-executed with
+// `ip netns exec`. A whole process is needed because the embedded
+// WireGuard device opens its TUN and UDP sockets from many threads, and a
+// thread that is not in the namespace would touch the root namespace.
+//
+// Child environment:
+//
+//	WGTRAY_CHILD   hold | fail | cleanup | bench
+//	WGTRAY_CONF    path of the config (name = tunnel)
+//	WGTRAY_STATE   state directory
+//	WGTRAY_WG      auto | kernel | userspace
+//	WGTRAY_FAIL    fail: the Apply call to fail; WGTRAY_FAIL_AFTER=1 fails after applying
+//	WGTRAY_N       bench: iterations
+func TestMain(m *testing.M) {
+	if role := os.Getenv("WGTRAY_CHILD"); role != "" {
+		os.Exit(child(role))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func child(role string) int {
+	logger := log.New(os.Stderr, "child: ", 0)
+	fail := func(err error) int {
+		logger.Print(err)
+		return 1
+	}
+	mode, err := wgdev.ParseMode(os.Getenv("WGTRAY_WG"))
+	if err != nil {
+		return fail(err)
+	}
+	sys, err := NewLinux(mode, logger)
+	if err != nil {
+		return fail(err)
+	}
+	defer sys.Close()
+	var s System = sys
+	var inj *faultySystem
+	if role == "fail" {
+		n, _ := strconv.Atoi(os.Getenv("WGTRAY_FAIL"))
+		inj = &faultySystem{System: sys, failAt: n, after: os.Getenv("WGTRAY_FAIL_AFTER") == "1"}
+		s = inj
+	}
+	e := New(s, os.Getenv("WGTRAY_STATE"), plan.Options{}, logger)
+	ctx := context.Background()
+	if role == "cleanup" {
+		if err := e.Cleanup(ctx); err != nil {
+			return fail(err)
+		}
+		fmt.Println("cleaned")
+		return 0
+	}
+	name, cfg, err := loadConf(os.Getenv("WGTRAY_CONF"))
+	if err != nil {
+		return fail(err)
+	}
+	switch role {
+	case "hold":
+		p, err := e.Up(ctx, name, cfg)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Printf("up table=%d\n", p.Table)
+		// Stay up until the parent closes stdin.
+		bufio.NewReader(os.Stdin).ReadString('\n')
+		if err := e.Down(ctx, name); err != nil {
+			return fail(err)
+		}
+		fmt.Println("down")
+	case "fail":
+		_, err := e.Up(ctx, name, cfg)
+		var serr *StepError
+		switch {
+		case err == nil:
+			if err := e.Down(ctx, name); err != nil {
+				return fail(err)
+			}
+			fmt.Printf("completed calls=%d\n", inj.calls)
+		case errors.As(err, &serr) && errors.Is(err, errInjected):
+			fmt.Printf("failed step=%d rollback=%v\n", serr.Step, serr.RollbackOK)
+		default:
+			return fail(err)
+		}
+	case "bench":
+		n, _ := strconv.Atoi(os.Getenv("WGTRAY_N"))
+		var up, down time.Duration
+		for range n {
+			t0 := time.Now()
+			if _, err := e.Up(ctx, name, cfg); err != nil {
+				return fail(err)
+			}
+			t1 := time.Now()
+			if err := e.Down(ctx, name); err != nil {
+				return fail(err)
+			}
+			up += t1.Sub(t0)
+			down += time.Since(t1)
+		}
+		fmt.Printf("bench up_ns=%d down_ns=%d\n", up.Nanoseconds()/int64(n), down.Nanoseconds()/int64(n))
+	default:
+		return fail(fmt.Errorf("unknown child role %q", role))
+	}
+	return 0
+}
+
+func loadConf(path string) (string, *config.Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", nil, err
+	}
+	cfg, err := config.Parse(data)
+	if err != nil {
+		return "", nil, err
+	}
+	base := path[len(path)-len(path):]
+	for i := len(path) - 1; i >= 0; i-- {
+		if path[i] == '/' {
+			base = path[i+1:]
+			break
+		}
+	}
+	return base[:len(base)-len(".conf")], cfg, nil
+}
+
+var errInjected = errors.New("injected failure")
+
+// faultySystem fails the failAt-th Apply call of an Up (counting from 0),
+// before or after letting it through. Calls made by the rollback itself
+// pass.
+type faultySystem struct {
+	System
+	failAt int
+	after  bool
+	calls  int
+	failed bool
+}
+
+func (f *faultySystem) Apply(ctx context.Context, op plan.Op) error {
+	if f.failed {
+		return f.System.Apply(ctx, op)
+	}
+	n := f.calls
+	f.calls++
+	if n != f.failAt {
+		return f.System.Apply(ctx, op)
+	}
+	f.failed = true
+	if f.after {
+		if err := f.System.Apply(ctx, op); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("%w at %s", errInjected, op)
+}

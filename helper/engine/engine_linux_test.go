@@ -1,0 +1,272 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wgtray/wgtray/helper/testnet"
+)
+
+const waitUp = 20 * time.Second
+
+// tunnel is a test's view of a child process holding a tunnel up.
+type tunnel struct {
+	proc *testnet.Proc
+}
+
+func childEnv(role, conf, state, mode string, extra ...string) []string {
+	return append([]string{"WGTRAY_CHILD=" + role, "WGTRAY_CONF=" + conf, "WGTRAY_STATE=" + state, "WGTRAY_WG=" + mode}, extra...)
+}
+
+func self(t testing.TB) string {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+// up starts a child holding conf up in ns and waits until it is.
+func up(t testing.TB, ns, conf, state, mode string) *tunnel {
+	t.Helper()
+	p := testnet.StartProc(t, ns, childEnv("hold", conf, state, mode), self(t), "-test.run=^$")
+	p.WaitLine(t, "up table=", waitUp)
+	return &tunnel{proc: p}
+}
+
+// down asks the child to take the tunnel down and waits until it has.
+func (tn *tunnel) down(t testing.TB) {
+	t.Helper()
+	tn.proc.CloseStdin()
+	tn.proc.WaitLine(t, "down", waitUp)
+	if stderr, err := tn.proc.Wait(t, waitUp); err != nil {
+		t.Fatalf("child: %v: %s", err, stderr)
+	}
+}
+
+// runChild runs a short-lived child role to completion and returns its
+// stdout.
+func runChild(t testing.TB, ns string, env []string) string {
+	t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", ns, self(t), "-test.run=^$")
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child %v: %v: %s", env, err, stderr.String())
+	}
+	return string(out)
+}
+
+// modes are the WireGuard implementations to test: the embedded one
+// always, the kernel's where this kernel has it.
+func modes(t *testing.T) []string {
+	ns := testnet.NewNS(t)
+	if _, err := testnet.Run(ns, "ip", "link", "add", "wgprobe", "type", "wireguard"); err != nil {
+		t.Log("kernel WireGuard unavailable here; testing the embedded wireguard-go only")
+		return []string{"userspace"}
+	}
+	return []string{"userspace", "kernel"}
+}
+
+func eachMode(t *testing.T, fn func(t *testing.T, mode string)) {
+	for _, m := range modes(t) {
+		t.Run(m, func(t *testing.T) { fn(t, m) })
+	}
+}
+
+func TestFullTunnelTraffic(t *testing.T) {
+	testnet.RequireRoot(t)
+	cases := []struct {
+		name, addrs, allowed string
+		endpoint6, v4, v6    bool
+	}{
+		{"v4", "203.0.113.2/32", "0.0.0.0/0", false, true, false},
+		{"v6", "2001:db8:3::2/128", "::/0", true, false, true},
+		{"dual", "203.0.113.2/32, 2001:db8:3::2/128", "0.0.0.0/0, ::/0", false, true, true},
+	}
+	eachMode(t, func(t *testing.T, mode string) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				tp := testnet.New(t)
+				port := "7001"
+				if c.v4 {
+					testnet.EchoSource(t, tp.Inet, tp.InetAddr4.String()+":"+port)
+				}
+				if c.v6 {
+					testnet.EchoSource(t, tp.Inet, "["+tp.InetAddr6.String()+"]:"+port)
+				}
+				iface := testnet.UniqueName("wgc")
+				conf := testnet.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(testnet.ClientOpts{
+					Addresses: c.addrs, AllowedIPs: c.allowed, Endpoint6: c.endpoint6,
+				}))
+				before := testnet.Dump(t, tp.Client)
+				rx0, _ := tp.PeerTransfer(t)
+
+				tn := up(t, tp.Client, conf, t.TempDir(), mode)
+				if c.v4 {
+					if src := testnet.SourceSeenBy(t, tp.Client, tp.InetAddr4.String()+":"+port); src != tp.ClientTunnel4 {
+						t.Errorf("internet host saw source %v, want the tunnel address %v", src, tp.ClientTunnel4)
+					}
+					route := testnet.MustRun(t, tp.Client, "ip", "-4", "route", "get", tp.InetAddr4.String())
+					if !strings.Contains(route, "dev "+iface) || !strings.Contains(route, "table 51820") {
+						t.Errorf("route lookup does not use the tunnel's table: %s", route)
+					}
+				}
+				if c.v6 {
+					if src := testnet.SourceSeenBy(t, tp.Client, "["+tp.InetAddr6.String()+"]:"+port); src != tp.ClientTunnel6 {
+						t.Errorf("internet host saw source %v, want the tunnel address %v", src, tp.ClientTunnel6)
+					}
+					route := testnet.MustRun(t, tp.Client, "ip", "-6", "route", "get", tp.InetAddr6.String())
+					if !strings.Contains(route, "dev "+iface) || !strings.Contains(route, "table 51820") {
+						t.Errorf("route lookup does not use the tunnel's table: %s", route)
+					}
+				}
+				if rx1, _ := tp.PeerTransfer(t); rx1 <= rx0 {
+					t.Errorf("peer's received bytes did not rise: %d -> %d", rx0, rx1)
+				}
+				// WireGuard's own UDP must leave on the underlay, not loop
+				// into the tunnel: the peer sees the client's underlay address.
+				wantEP := "192.0.2.2:"
+				if c.endpoint6 {
+					wantEP = "[2001:db8:1::2]:"
+				}
+				if ep := tp.PeerSeesEndpoint(t); !strings.HasPrefix(ep, wantEP) {
+					t.Errorf("peer sees the client at %q, want %s…", ep, wantEP)
+				}
+				tn.down(t)
+				if after := testnet.Dump(t, tp.Client); after != before {
+					t.Errorf("namespace not restored after down:\n%s", testnet.DumpDiff(before, after))
+				}
+			})
+		}
+	})
+}
+
+// parityCases are configs brought up by both wg-quick and the engine.
+var parityCases = []struct {
+	name  string
+	opts  testnet.ClientOpts
+	setup [][]string // commands run in the client namespace first
+}{
+	{name: "full-v4", opts: testnet.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0"}},
+	{name: "full-v6", opts: testnet.ClientOpts{Addresses: "2001:db8:3::2/128", AllowedIPs: "::/0", Endpoint6: true}},
+	{name: "dual", opts: testnet.ClientOpts{Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0"}},
+	{name: "split", opts: testnet.ClientOpts{Addresses: "203.0.113.2/24, 2001:db8:3::2/64", AllowedIPs: "203.0.113.0/24, 198.51.100.0/24, 198.51.100.7/32, 2001:db8:2::/64, 2001:db8:3::/64"}},
+	{name: "table-off", opts: testnet.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0", Table: "off"}},
+	{name: "table-1234", opts: testnet.ClientOpts{Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0, 198.51.100.0/24", Table: "1234"}},
+	{name: "fwmark", opts: testnet.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0", FwMark: "0x1234"}},
+	{name: "mtu", opts: testnet.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "198.51.100.0/24", MTU: 1380}},
+	{name: "table-taken", opts: testnet.ClientOpts{Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0"},
+		setup: [][]string{{"ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.1", "table", "51820"}}},
+}
+
+// TestParityWithWgQuick brings the same config up with the engine and with
+// Debian's wg-quick in the same namespace and compares the namespace dumps.
+// Documented differences: the nftables table's name, and that wg-quick
+// leaves src_valid_mark set after down where the engine restores it.
+func TestParityWithWgQuick(t *testing.T) {
+	testnet.RequireRoot(t)
+	if _, err := exec.LookPath("wg-quick"); err != nil {
+		t.Skip("skipping: wg-quick not installed (sudo make test installs wireguard-tools)")
+	}
+	for _, c := range parityCases {
+		t.Run(c.name, func(t *testing.T) {
+			tp := testnet.New(t)
+			for _, cmd := range c.setup {
+				testnet.MustRun(t, tp.Client, cmd[0], cmd[1:]...)
+			}
+			iface := testnet.UniqueName("wgq")
+			conf := testnet.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(c.opts))
+			before := testnet.Dump(t, tp.Client)
+
+			tn := up(t, tp.Client, conf, t.TempDir(), "userspace")
+			ours := testnet.Dump(t, tp.Client)
+			tn.down(t)
+			if after := testnet.Dump(t, tp.Client); after != before {
+				t.Fatalf("engine did not restore the namespace:\n%s", testnet.DumpDiff(before, after))
+			}
+
+			testnet.WgQuick(t, tp.Client, "up", conf)
+			theirs := testnet.Dump(t, tp.Client)
+			testnet.WgQuick(t, tp.Client, "down", conf)
+
+			theirs = strings.ReplaceAll(theirs, "wg-quick-"+iface, "wgtray-"+iface)
+			if ours != theirs {
+				t.Errorf("state after up differs from wg-quick's (-wg-quick +engine):\n%s", testnet.DumpDiff(theirs, ours))
+			}
+		})
+	}
+}
+
+// TestRollbackEveryStep makes each Apply of Up fail in turn, before and
+// after the change is made, and checks that nothing is left.
+func TestRollbackEveryStep(t *testing.T) {
+	testnet.RequireRoot(t)
+	tp := testnet.New(t)
+	iface := testnet.UniqueName("wgr")
+	conf := testnet.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(testnet.ClientOpts{
+		Addresses: "203.0.113.2/24, 2001:db8:3::2/64", AllowedIPs: "0.0.0.0/0, ::/0, 198.51.100.0/24",
+	}))
+	before := testnet.Dump(t, tp.Client)
+	for _, after := range []string{"0", "1"} {
+		steps := 0
+		for k := 0; ; k++ {
+			state := t.TempDir()
+			out := runChild(t, tp.Client, childEnv("fail", conf, state, "userspace",
+				fmt.Sprintf("WGTRAY_FAIL=%d", k), "WGTRAY_FAIL_AFTER="+after))
+			if strings.HasPrefix(out, "completed") {
+				break
+			}
+			if !strings.Contains(out, fmt.Sprintf("failed step=%d rollback=true", k)) {
+				t.Fatalf("fail at %d (after=%s): child said %q", k, after, out)
+			}
+			if dump := testnet.Dump(t, tp.Client); dump != before {
+				t.Fatalf("fail at step %d (after=%s) left changes:\n%s", k, after, testnet.DumpDiff(before, dump))
+			}
+			if ents, _ := os.ReadDir(state); len(ents) != 0 {
+				t.Errorf("fail at step %d left a journal", k)
+			}
+			steps++
+		}
+		if steps < 10 {
+			t.Errorf("only %d steps were tried (after=%s); the plan should have more", steps, after)
+		}
+		t.Logf("after=%s: rolled back cleanly from each of %d steps", after, steps)
+	}
+}
+
+// TestCrashCleanup kills the process holding an embedded tunnel and checks
+// that the journal it left lets Cleanup restore the namespace.
+func TestCrashCleanup(t *testing.T) {
+	testnet.RequireRoot(t)
+	tp := testnet.New(t)
+	iface := testnet.UniqueName("wgk")
+	conf := testnet.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(testnet.ClientOpts{
+		Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0",
+	}))
+	state := t.TempDir()
+	before := testnet.Dump(t, tp.Client)
+	tn := up(t, tp.Client, conf, state, "userspace")
+	tn.proc.Kill()
+	tn.proc.Wait(t, waitUp)
+	if dump := testnet.Dump(t, tp.Client); dump == before {
+		t.Fatal("killing the helper removed everything by itself; the test proves nothing")
+	}
+	if out := runChild(t, tp.Client, childEnv("cleanup", "", state, "userspace")); !strings.Contains(out, "cleaned") {
+		t.Fatalf("cleanup said %q", out)
+	}
+	if dump := testnet.Dump(t, tp.Client); dump != before {
+		t.Errorf("cleanup did not restore the namespace:\n%s", testnet.DumpDiff(before, dump))
+	}
+	if _, err := os.Stat("/var/run/wireguard/" + iface + ".sock"); !os.IsNotExist(err) {
+		t.Errorf("stale UAPI socket left: %v", err)
+	}
+	// A second cleanup finds nothing to do.
+	runChild(t, tp.Client, childEnv("cleanup", "", state, "userspace"))
+}

@@ -1,0 +1,393 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/wgtray/wgtray/helper/config"
+	"github.com/wgtray/wgtray/helper/firewall"
+	"github.com/wgtray/wgtray/helper/plan"
+	"github.com/wgtray/wgtray/helper/wgdev"
+)
+
+// Linux is the System of the running kernel, in the network namespace of
+// the calling process.
+type Linux struct {
+	nl      *netlink.Handle
+	devices *wgdev.Manager
+	logger  *log.Logger
+	// SysctlDir is where sysctls are read and written, normally /proc/sys.
+	sysctlDir string
+	resolver  *net.Resolver
+
+	mu  sync.Mutex
+	nft *nftables.Conn
+}
+
+// NewLinux opens netlink in the current network namespace.
+func NewLinux(mode wgdev.Mode, logger *log.Logger) (*Linux, error) {
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return nil, fmt.Errorf("open netlink: %w", err)
+	}
+	return &Linux{
+		nl:        h,
+		devices:   wgdev.NewManager(mode, h, logger),
+		logger:    logger,
+		sysctlDir: "/proc/sys",
+		resolver:  net.DefaultResolver,
+	}, nil
+}
+
+// Devices returns the WireGuard device manager, for reading device state.
+func (l *Linux) Devices() *wgdev.Manager { return l.devices }
+
+// Close releases netlink and closes embedded devices still open.
+func (l *Linux) Close() {
+	l.devices.Close()
+	l.mu.Lock()
+	if l.nft != nil {
+		l.nft.CloseLasting()
+		l.nft = nil
+	}
+	l.mu.Unlock()
+	l.nl.Close()
+}
+
+// Facts reads the routing tables, rules, path MTU and sysctls the planner
+// needs, and resolves the peers' endpoints.
+func (l *Linux) Facts(ctx context.Context, link string, cfg *config.Config) (plan.Facts, error) {
+	var f plan.Facts
+	if _, err := l.nl.LinkByName(link); err == nil {
+		return f, fmt.Errorf("link %q already exists", link)
+	}
+	var err error
+	f.Endpoints = map[int]netip.AddrPort{}
+	for i, p := range cfg.Peers {
+		if p.Endpoint == nil {
+			continue
+		}
+		ap, err := l.resolve(ctx, *p.Endpoint)
+		if err != nil {
+			return f, err
+		}
+		f.Endpoints[i] = ap
+	}
+	if needsPolicyRouting(cfg) {
+		if f.UsedTables, err = l.usedTables(); err != nil {
+			return f, err
+		}
+		if f.RulePrefs4, err = l.rulePrefs(netlink.FAMILY_V4); err != nil {
+			return f, err
+		}
+		if f.RulePrefs6, err = l.rulePrefs(netlink.FAMILY_V6); err != nil {
+			return f, err
+		}
+		if f.SrcValidMark, err = l.readSysctl("net.ipv4.conf.all.src_valid_mark"); err != nil {
+			return f, err
+		}
+	}
+	if cfg.Interface.MTU == 0 {
+		f.PathMTU = l.pathMTU(f.Endpoints)
+	}
+	return f, nil
+}
+
+func needsPolicyRouting(cfg *config.Config) bool {
+	if cfg.Interface.Table.Mode != config.TableAuto {
+		return false
+	}
+	for _, p := range cfg.Peers {
+		for _, a := range p.AllowedIPs {
+			if a.Bits() == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (l *Linux) resolve(ctx context.Context, ep config.Endpoint) (netip.AddrPort, error) {
+	if a, err := netip.ParseAddr(ep.Host); err == nil {
+		return netip.AddrPortFrom(a.Unmap(), ep.Port), nil
+	}
+	addrs, err := l.resolver.LookupNetIP(ctx, "ip", ep.Host)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("resolve endpoint %q: %w", ep.Host, err)
+	}
+	if len(addrs) == 0 {
+		return netip.AddrPort{}, fmt.Errorf("resolve endpoint %q: no addresses", ep.Host)
+	}
+	return netip.AddrPortFrom(addrs[0].Unmap(), ep.Port), nil
+}
+
+func (l *Linux) usedTables() (map[uint32]bool, error) {
+	routes, err := l.nl.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, fmt.Errorf("list routes: %w", err)
+	}
+	used := map[uint32]bool{}
+	for _, r := range routes {
+		used[uint32(r.Table)] = true
+	}
+	return used, nil
+}
+
+func (l *Linux) rulePrefs(family int) ([]uint32, error) {
+	rules, err := l.nl.RuleList(family)
+	if err != nil {
+		return nil, fmt.Errorf("list rules: %w", err)
+	}
+	prefs := make([]uint32, 0, len(rules))
+	for _, r := range rules {
+		prefs = append(prefs, uint32(r.Priority))
+	}
+	return prefs, nil
+}
+
+// pathMTU is wg-quick's guess: the smallest MTU of the routes towards the
+// endpoints, else of the default route, 0 when nothing is known.
+func (l *Linux) pathMTU(endpoints map[int]netip.AddrPort) int {
+	best := 0
+	consider := func(r netlink.Route) {
+		m := r.MTU
+		if m == 0 && r.LinkIndex > 0 {
+			if link, err := l.nl.LinkByIndex(r.LinkIndex); err == nil {
+				m = link.Attrs().MTU
+			}
+		}
+		if m > 0 && (best == 0 || m < best) {
+			best = m
+		}
+	}
+	for _, ap := range endpoints {
+		routes, err := l.nl.RouteGet(ap.Addr().AsSlice())
+		if err == nil && len(routes) > 0 {
+			consider(routes[0])
+		}
+	}
+	if best == 0 {
+		routes, err := l.nl.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+		if err == nil {
+			for _, r := range routes {
+				if r.Dst == nil || r.Dst.IP.IsUnspecified() {
+					if ones, _ := maskOf(r.Dst); ones == 0 {
+						consider(r)
+						break
+					}
+				}
+			}
+		}
+	}
+	return best
+}
+
+func maskOf(n *net.IPNet) (int, int) {
+	if n == nil {
+		return 0, 32
+	}
+	return n.Mask.Size()
+}
+
+// Apply performs one operation.
+func (l *Linux) Apply(ctx context.Context, op plan.Op) error {
+	switch op.Kind {
+	case plan.LinkAdd:
+		_, err := l.devices.Create(op.Link)
+		return err
+	case plan.LinkDel:
+		return l.devices.Delete(op.Link)
+	case plan.Configure:
+		return l.devices.Configure(op.Link, op.Device.Config)
+	case plan.AddrAdd:
+		return l.addAddr(op.Link, op.Addr)
+	case plan.LinkUp:
+		return l.linkUp(op.Link, op.MTU)
+	case plan.RouteAdd:
+		return l.addRoute(op.Link, *op.Route)
+	case plan.RuleAdd:
+		if err := l.nl.RuleAdd(nlRule(*op.Rule)); err != nil {
+			return fmt.Errorf("add rule %v: %w", op.Rule, err)
+		}
+		return nil
+	case plan.RuleDel:
+		if err := l.nl.RuleDel(nlRule(*op.Rule)); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("delete rule %v: %w", op.Rule, err)
+		}
+		return nil
+	case plan.FWAdd:
+		return l.withNft(func(c *nftables.Conn) error {
+			return firewall.Add(c, firewall.Spec{
+				Family: fwFamily(op.Firewall.Family), Table: op.Firewall.Table,
+				Interface: op.Link, Addrs: op.Firewall.Addrs, Mark: op.Firewall.Mark,
+			})
+		})
+	case plan.FWDel:
+		return l.withNft(func(c *nftables.Conn) error {
+			return firewall.Delete(c, fwFamily(op.Firewall.Family), op.Firewall.Table)
+		})
+	case plan.SysctlSet:
+		return l.writeSysctl(op.Sysctl.Key, op.Sysctl.Value)
+	case plan.Hooks:
+		if op.Hooks == nil {
+			return nil
+		}
+		return l.runHooks(ctx, op.Link, *op.Hooks)
+	}
+	return fmt.Errorf("unknown operation %q", string(op.Kind))
+}
+
+func (l *Linux) link(name string) (netlink.Link, error) {
+	link, err := l.nl.LinkByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("find link %q: %w", name, err)
+	}
+	return link, nil
+}
+
+func (l *Linux) addAddr(name string, a netip.Prefix) error {
+	link, err := l.link(name)
+	if err != nil {
+		return err
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.Addr().AsSlice(), Mask: net.CIDRMask(a.Bits(), a.Addr().BitLen())}}
+	if a.Addr().Is4() {
+		// ip(8) sets no broadcast address unless asked; the library would
+		// compute one.
+		addr.Broadcast = net.IPv4zero
+	}
+	if err := l.nl.AddrAdd(link, addr); err != nil {
+		return fmt.Errorf("add address %v to %q: %w", a, name, err)
+	}
+	return nil
+}
+
+func (l *Linux) linkUp(name string, mtu int) error {
+	link, err := l.link(name)
+	if err != nil {
+		return err
+	}
+	if err := l.nl.LinkSetMTU(link, mtu); err != nil {
+		return fmt.Errorf("set MTU of %q to %d: %w", name, mtu, err)
+	}
+	if err := l.nl.LinkSetUp(link); err != nil {
+		return fmt.Errorf("set %q up: %w", name, err)
+	}
+	return nil
+}
+
+func (l *Linux) addRoute(name string, r plan.Route) error {
+	link, err := l.link(name)
+	if err != nil {
+		return err
+	}
+	dst := r.Dst
+	nr := &netlink.Route{
+		LinkIndex: link.Attrs().Index,
+		Dst:       &net.IPNet{IP: dst.Addr().AsSlice(), Mask: net.CIDRMask(dst.Bits(), dst.Addr().BitLen())},
+		Table:     int(r.Table),
+		Protocol:  unix.RTPROT_BOOT, // what ip(8) sets
+		Type:      unix.RTN_UNICAST,
+	}
+	if dst.Addr().Is4() {
+		nr.Scope = netlink.SCOPE_LINK
+	}
+	if err := l.nl.RouteAdd(nr); err != nil {
+		return fmt.Errorf("add route %v dev %q table %d: %w", dst, name, r.Table, err)
+	}
+	return nil
+}
+
+func nlRule(r plan.Rule) *netlink.Rule {
+	nr := netlink.NewRule()
+	nr.Family = int(r.Family)
+	nr.Priority = int(r.Priority)
+	nr.Table = int(r.Table)
+	nr.Invert = r.Invert
+	if r.Mark != 0 {
+		nr.Mark = r.Mark
+	}
+	nr.SuppressPrefixlen = r.SuppressPrefixlen
+	return nr
+}
+
+func fwFamily(f plan.Family) firewall.Family {
+	if f == plan.IPv6 {
+		return firewall.IPv6
+	}
+	return firewall.IPv4
+}
+
+func (l *Linux) withNft(fn func(*nftables.Conn) error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.nft == nil {
+		c, err := nftables.New(nftables.AsLasting())
+		if err != nil {
+			return fmt.Errorf("open nftables: %w", err)
+		}
+		l.nft = c
+	}
+	return fn(l.nft)
+}
+
+func (l *Linux) sysctlPath(key string) (string, error) {
+	if strings.Contains(key, "/") || strings.Contains(key, "..") {
+		return "", fmt.Errorf("invalid sysctl %q", key)
+	}
+	return filepath.Join(l.sysctlDir, strings.ReplaceAll(key, ".", "/")), nil
+}
+
+func (l *Linux) readSysctl(key string) (string, error) {
+	p, err := l.sysctlPath(key)
+	if err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", fmt.Errorf("read sysctl %s: %w", key, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func (l *Linux) writeSysctl(key, value string) error {
+	p, err := l.sysctlPath(key)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(p, []byte(value+"\n"), 0o644); err != nil {
+		return fmt.Errorf("write sysctl %s=%s: %w", key, value, err)
+	}
+	return nil
+}
+
+// runHooks runs script hooks as wg-quick does: each with bash, %i replaced
+// by the interface name, stopping at the first failure.
+func (l *Linux) runHooks(ctx context.Context, link string, h plan.HookSet) error {
+	for _, c := range h.Commands {
+		c = strings.ReplaceAll(c, "%i", link)
+		l.logger.Printf("%s hook of %q: %q", h.Phase, link, c)
+		cmd := exec.CommandContext(ctx, "/bin/bash", "-c", c)
+		out, err := cmd.CombinedOutput()
+		if len(out) > 0 {
+			l.logger.Printf("%s hook of %q printed: %q", h.Phase, link, out)
+		}
+		if err != nil {
+			return fmt.Errorf("%s hook: %w", h.Phase, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,165 @@
+// Command wgtray-helper is wgtray's root helper: it brings WireGuard tunnels
+// up and down exactly as wg-quick(8) does for the same configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/wgtray/wgtray/helper/config"
+	"github.com/wgtray/wgtray/helper/engine"
+	"github.com/wgtray/wgtray/helper/plan"
+	"github.com/wgtray/wgtray/helper/wgdev"
+)
+
+// Version is set at link time by the Makefile.
+var Version = "dev"
+
+const usage = `Usage:
+  wgtray-helper [flags] up NAME|FILE.conf
+        bring a tunnel up and keep it up until SIGINT or SIGTERM, then take it
+        down; NAME is read from the config directory
+  wgtray-helper [flags] --cleanup
+        undo whatever a helper that died left behind, then exit
+  wgtray-helper --version
+
+Flags:
+`
+
+type options struct {
+	configDir    string
+	stateDir     string
+	wireguard    string
+	allowScripts bool
+	cleanup      bool
+	version      bool
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := flag.NewFlagSet("wgtray-helper", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.configDir, "config-dir", "/etc/wireguard", "directory of the tunnels' wg-quick `configs`")
+	fs.StringVar(&o.stateDir, "state-dir", "/run/wgtray", "`directory` of the journals of applied changes")
+	fs.StringVar(&o.wireguard, "wireguard", "auto", "WireGuard implementation: `auto`, kernel or userspace")
+	fs.BoolVar(&o.allowScripts, "allow-scripts", false, "run the configs' PreUp/PostUp/PreDown/PostDown hooks (as root!)")
+	fs.BoolVar(&o.cleanup, "cleanup", false, "undo what a dead helper left behind, then exit")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if o.version {
+		fmt.Fprintln(stdout, "wgtray-helper", Version)
+		return 0
+	}
+	mode, err := wgdev.ParseMode(o.wireguard)
+	if err != nil {
+		fmt.Fprintln(stderr, "wgtray-helper:", err)
+		return 2
+	}
+	logger := log.New(stderr, "wgtray-helper: ", 0)
+	rest := fs.Args()
+	switch {
+	case o.cleanup && len(rest) == 0:
+		return withEngine(o, mode, logger, func(ctx context.Context, e *engine.Engine) error { return nil })
+	case len(rest) == 2 && rest[0] == "up" && !o.cleanup:
+		return cmdUp(o, mode, logger, stdout, rest[1])
+	default:
+		fs.Usage()
+		return 2
+	}
+}
+
+// withEngine sets up the engine, undoes a dead helper's leftovers — as
+// every start does — and runs fn.
+func withEngine(o options, mode wgdev.Mode, logger *log.Logger, fn func(context.Context, *engine.Engine) error) int {
+	if os.Geteuid() != 0 {
+		logger.Print("must run as root")
+		return 1
+	}
+	sys, err := engine.NewLinux(mode, logger)
+	if err != nil {
+		logger.Print(err)
+		return 1
+	}
+	defer sys.Close()
+	e := engine.New(sys, o.stateDir, plan.Options{AllowScripts: o.allowScripts}, logger)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := e.Cleanup(ctx); err != nil {
+		logger.Printf("cleanup: %v", err)
+		return 1
+	}
+	if err := fn(ctx, e); err != nil {
+		logger.Print(err)
+		return 1
+	}
+	return 0
+}
+
+func cmdUp(o options, mode wgdev.Mode, logger *log.Logger, stdout io.Writer, arg string) int {
+	name, path := arg, filepath.Join(o.configDir, arg+".conf")
+	if strings.HasSuffix(arg, ".conf") {
+		path, name = arg, strings.TrimSuffix(filepath.Base(arg), ".conf")
+	}
+	if err := config.ValidName(name); err != nil {
+		logger.Printf("tunnel name %q: %v", name, err)
+		return 2
+	}
+	data, err := readConfig(path)
+	if err != nil {
+		logger.Print(err)
+		return 1
+	}
+	cfg, err := config.Parse(data)
+	if err != nil {
+		logger.Printf("%s: %v", path, err)
+		return 1
+	}
+	return withEngine(o, mode, logger, func(ctx context.Context, e *engine.Engine) error {
+		p, err := e.Up(ctx, name, cfg)
+		if err != nil {
+			return fmt.Errorf("up %q: %w", name, err)
+		}
+		fmt.Fprintf(stdout, "%s is up (%d steps)\n", name, len(p.Ops))
+		<-ctx.Done()
+		if err := e.Down(context.Background(), name); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s is down\n", name)
+		return nil
+	})
+}
+
+func readConfig(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, config.MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	return data, nil
+}

@@ -1,0 +1,253 @@
+package plan
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/wgtray/wgtray/helper/config"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+)
+
+// FirstTable is where wg-quick starts its search for a free routing table,
+// and the fwmark it then uses.
+const FirstTable = 51820
+
+// ErrScriptsDisabled is returned for a config with script hooks when the
+// helper was not started with --allow-scripts.
+var ErrScriptsDisabled = errors.New("the config has PreUp/PostUp/PreDown/PostDown script hooks, " +
+	"which run only when root starts wgtray-helper with --allow-scripts")
+
+// Options are the helper's policy decisions, as opposed to facts.
+type Options struct {
+	// AllowScripts permits PreUp, PostUp, PreDown and PostDown.
+	AllowScripts bool
+	// FirewallTable names the nftables table of a tunnel.
+	FirewallTable func(link string) string
+}
+
+// DefaultFirewallTable names a tunnel's nftables table after the product
+// and the tunnel, where wg-quick uses "wg-quick-NAME".
+func DefaultFirewallTable(link string) string { return "wgtray-" + link }
+
+// Plan is an ordered list of operations bringing one tunnel up.
+type Plan struct {
+	Link string
+	Ops  []Op
+	// Table is the routing table and fwmark of a full tunnel, 0 otherwise.
+	Table uint32
+	// FullTunnel is set when some AllowedIPs is a /0 with Table auto.
+	FullTunnel bool
+}
+
+// Build plans bringing cfg up as link, given facts about the machine. It
+// has no side effects and needs no privileges.
+func Build(link string, cfg *config.Config, facts Facts, opts Options) (*Plan, error) {
+	if err := config.ValidName(link); err != nil {
+		return nil, err
+	}
+	if cfg.HasScripts() && !opts.AllowScripts {
+		return nil, ErrScriptsDisabled
+	}
+	if opts.FirewallTable == nil {
+		opts.FirewallTable = DefaultFirewallTable
+	}
+	p := &Plan{Link: link}
+	in := cfg.Interface
+	add := func(op Op) {
+		op.Link = link
+		p.Ops = append(p.Ops, op)
+	}
+
+	// PostDown undoes the first step so that it runs last on the way down,
+	// after the link is gone, as in wg-quick.
+	if len(in.PostDown) > 0 {
+		add(Op{Kind: Hooks, Undo: &HookSet{Phase: "PostDown", Commands: in.PostDown}})
+	}
+	add(Op{Kind: LinkAdd})
+	if len(in.PreUp) > 0 {
+		add(Op{Kind: Hooks, Hooks: &HookSet{Phase: "PreUp", Commands: in.PreUp}})
+	}
+
+	prefixes := allowedPrefixes(cfg)
+	full := map[Family]bool{}
+	for _, pfx := range prefixes {
+		if pfx.Bits() == 0 && in.Table.Mode == config.TableAuto {
+			full[FamilyOf(pfx.Addr())] = true
+		}
+	}
+	table := uint32(0)
+	if len(full) > 0 {
+		p.FullTunnel = true
+		if in.FwMark != nil && *in.FwMark != 0 {
+			table = *in.FwMark
+		} else {
+			table = FirstTable
+			for facts.UsedTables[table] {
+				table++
+			}
+		}
+		p.Table = table
+	}
+
+	dev, err := deviceConfig(cfg, facts, table)
+	if err != nil {
+		return nil, err
+	}
+	add(Op{Kind: Configure, Device: dev})
+	for _, a := range in.Addresses {
+		add(Op{Kind: AddrAdd, Addr: a})
+	}
+	add(Op{Kind: LinkUp, MTU: mtu(in.MTU, facts.PathMTU)})
+
+	prefs := map[Family]*[]uint32{IPv4: clonePrefs(facts.RulePrefs4), IPv6: clonePrefs(facts.RulePrefs6)}
+	onLink := addressRoutes(in.Addresses)
+	for _, pfx := range prefixes {
+		fam := FamilyOf(pfx.Addr())
+		switch {
+		case in.Table.Mode == config.TableOff:
+		case in.Table.Mode == config.TableNumber:
+			add(Op{Kind: RouteAdd, Route: &Route{Dst: pfx, Table: in.Table.Number}})
+		case pfx.Bits() == 0:
+			add(Op{Kind: RuleAdd, Rule: &Rule{Family: fam, Priority: nextRulePref(prefs[fam]), Table: table, Mark: table, Invert: true, SuppressPrefixlen: -1}})
+			add(Op{Kind: RuleAdd, Rule: &Rule{Family: fam, Priority: nextRulePref(prefs[fam]), Table: MainTable, SuppressPrefixlen: 0}})
+			add(Op{Kind: RouteAdd, Route: &Route{Dst: pfx, Table: table}})
+			if fam == IPv4 && facts.SrcValidMark != "1" {
+				add(Op{Kind: SysctlSet, Sysctl: &Sysctl{Key: "net.ipv4.conf.all.src_valid_mark", Value: "1", Old: facts.SrcValidMark}})
+			}
+			add(Op{Kind: FWAdd, Firewall: &Firewall{Family: fam, Table: opts.FirewallTable(link), Addrs: addrsOf(in.Addresses, fam), Mark: table}})
+		default:
+			// wg-quick skips a prefix already covered by a route on the
+			// link, such as the one the kernel made for an Address.
+			if covered(onLink, pfx) {
+				continue
+			}
+			onLink = append(onLink, pfx)
+			add(Op{Kind: RouteAdd, Route: &Route{Dst: pfx, Table: MainTable}})
+		}
+	}
+
+	if len(in.PostUp) > 0 || len(in.PreDown) > 0 {
+		op := Op{Kind: Hooks, Hooks: &HookSet{Phase: "PostUp", Commands: in.PostUp}}
+		if len(in.PreDown) > 0 {
+			op.Undo = &HookSet{Phase: "PreDown", Commands: in.PreDown}
+		}
+		add(op)
+	}
+	return p, nil
+}
+
+// allowedPrefixes returns every peer's AllowedIPs once, longest prefixes
+// first, in the order wg-quick adds their routes.
+func allowedPrefixes(cfg *config.Config) []netip.Prefix {
+	seen := map[netip.Prefix]bool{}
+	var out []netip.Prefix
+	for _, peer := range cfg.Peers {
+		for _, p := range peer.AllowedIPs {
+			p = p.Masked()
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b netip.Prefix) int {
+		if c := cmp.Compare(b.Bits(), a.Bits()); c != 0 {
+			return c
+		}
+		return a.Addr().Compare(b.Addr())
+	})
+	return out
+}
+
+// addressRoutes returns the prefix routes the kernel adds for addresses
+// once the link is up.
+func addressRoutes(addrs []netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	for _, a := range addrs {
+		if a.Bits() < a.Addr().BitLen() {
+			out = append(out, a.Masked())
+		}
+	}
+	return out
+}
+
+// covered is `ip route show dev LINK match PFX` being non-empty: some route
+// contains the whole prefix.
+func covered(routes []netip.Prefix, pfx netip.Prefix) bool {
+	for _, r := range routes {
+		if r.Addr().BitLen() == pfx.Addr().BitLen() && r.Bits() <= pfx.Bits() && r.Contains(pfx.Addr()) {
+			return true
+		}
+	}
+	return false
+}
+
+func addrsOf(addrs []netip.Prefix, fam Family) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range addrs {
+		if FamilyOf(a.Addr()) == fam {
+			out = append(out, a.Addr())
+		}
+	}
+	return out
+}
+
+func clonePrefs(p []uint32) *[]uint32 {
+	c := slices.Clone(p)
+	slices.Sort(c)
+	return &c
+}
+
+// mtu is wg-quick's choice: the config's MTU, else the path MTU less the
+// 80 bytes of WireGuard's IPv6 overhead, else 1500-80.
+func mtu(configured, path int) int {
+	if configured > 0 {
+		return configured
+	}
+	if path <= 0 {
+		path = 1500
+	}
+	return path - 80
+}
+
+func deviceConfig(cfg *config.Config, facts Facts, fwmark uint32) (*Device, error) {
+	in := cfg.Interface
+	key := in.PrivateKey
+	c := wgtypes.Config{PrivateKey: &key, ListenPort: in.ListenPort, ReplacePeers: true}
+	switch {
+	case fwmark != 0:
+		m := int(fwmark)
+		c.FirewallMark = &m
+	case in.FwMark != nil:
+		m := int(*in.FwMark)
+		c.FirewallMark = &m
+	}
+	for i, peer := range cfg.Peers {
+		pc := wgtypes.PeerConfig{PublicKey: peer.PublicKey, PresharedKey: peer.PresharedKey, ReplaceAllowedIPs: true}
+		if peer.PersistentKeepalive > 0 {
+			d := time.Duration(peer.PersistentKeepalive) * time.Second
+			pc.PersistentKeepaliveInterval = &d
+		}
+		if peer.Endpoint != nil {
+			ap, ok := facts.Endpoints[i]
+			if !ok || !ap.IsValid() {
+				return nil, fmt.Errorf("peer on line %d: endpoint %q was not resolved", peer.Line, peer.Endpoint.Host)
+			}
+			pc.Endpoint = net.UDPAddrFromAddrPort(ap)
+		}
+		for _, p := range peer.AllowedIPs {
+			pc.AllowedIPs = append(pc.AllowedIPs, prefixToIPNet(p.Masked()))
+		}
+		c.Peers = append(c.Peers, pc)
+	}
+	return &Device{Config: c}, nil
+}
+
+func prefixToIPNet(p netip.Prefix) net.IPNet {
+	return net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}

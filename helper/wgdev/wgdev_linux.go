@@ -1,0 +1,226 @@
+package wgdev
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+	"golang.zx2c4.com/wireguard/conn"
+	"golang.zx2c4.com/wireguard/device"
+	"golang.zx2c4.com/wireguard/ipc"
+	"golang.zx2c4.com/wireguard/tun"
+	"golang.zx2c4.com/wireguard/wgctrl"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+)
+
+// Manager creates, configures and deletes WireGuard devices. It owns the
+// embedded devices it creates; they live as long as the process.
+type Manager struct {
+	mode   Mode
+	logger *log.Logger
+	nl     *netlink.Handle
+
+	mu       sync.Mutex
+	noKernel bool // Auto found no kernel support once; don't ask again
+	user     map[string]*userDevice
+	ctrl     *wgctrl.Client
+}
+
+type userDevice struct {
+	dev  *device.Device
+	uapi net.Listener
+	done chan struct{} // closed when the UAPI accept loop has returned
+}
+
+// NewManager returns a Manager for mode. Errors of embedded devices go to
+// logger.
+func NewManager(mode Mode, nl *netlink.Handle, logger *log.Logger) *Manager {
+	return &Manager{mode: mode, nl: nl, logger: logger, user: map[string]*userDevice{}}
+}
+
+// Create makes the device name. In Auto mode it tries the kernel first, as
+// wg-quick does, and remembers a failure so that later tunnels go straight
+// to the embedded device.
+func (m *Manager) Create(name string) (Mode, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.mode == Kernel || (m.mode == Auto && !m.noKernel) {
+		err := m.nl.LinkAdd(&netlink.Wireguard{LinkAttrs: netlink.LinkAttrs{Name: name}})
+		if err == nil {
+			return Kernel, nil
+		}
+		if !errors.Is(err, unix.EOPNOTSUPP) {
+			return 0, fmt.Errorf("create kernel WireGuard link %q: %w", name, err)
+		}
+		if m.mode == Kernel {
+			return 0, ErrNoKernelSupport
+		}
+		m.noKernel = true
+	}
+	return Userspace, m.createUserspace(name)
+}
+
+func (m *Manager) createUserspace(name string) error {
+	if _, ok := m.user[name]; ok {
+		return fmt.Errorf("embedded WireGuard device %q: %w", name, os.ErrExist)
+	}
+	// The link must not exist: TUNSETIFF would otherwise attach to an
+	// existing tun device of that name, someone else's.
+	if _, err := m.nl.LinkByName(name); err == nil {
+		return fmt.Errorf("create embedded WireGuard device: link %q: %w", name, os.ErrExist)
+	}
+	tdev, err := tun.CreateTUN(name, device.DefaultMTU)
+	if err != nil {
+		return fmt.Errorf("create TUN %q: %w", name, err)
+	}
+	uapiFile, err := ipc.UAPIOpen(name)
+	if err != nil {
+		tdev.Close()
+		return fmt.Errorf("open UAPI socket for %q: %w", name, err)
+	}
+	uapi, err := ipc.UAPIListen(name, uapiFile)
+	uapiFile.Close()
+	if err != nil {
+		tdev.Close()
+		os.Remove(SocketPath(name))
+		return fmt.Errorf("listen on UAPI socket for %q: %w", name, err)
+	}
+	prefix := fmt.Sprintf("wireguard %q: ", name)
+	logger := &device.Logger{
+		Verbosef: device.DiscardLogf,
+		Errorf:   func(format string, args ...any) { m.logger.Printf(prefix+format, args...) },
+	}
+	ud := &userDevice{
+		dev:  device.NewDevice(tdev, conn.NewDefaultBind(), logger),
+		uapi: uapi,
+		done: make(chan struct{}),
+	}
+	go func() {
+		defer close(ud.done)
+		for {
+			c, err := uapi.Accept()
+			if err != nil {
+				return
+			}
+			go ud.dev.IpcHandle(c)
+		}
+	}()
+	m.user[name] = ud
+	return nil
+}
+
+// Configure applies cfg to the device through wgctrl, the same path for
+// both kinds of device.
+func (m *Manager) Configure(name string, cfg wgtypes.Config) error {
+	c, err := m.client()
+	if err != nil {
+		return err
+	}
+	if err := c.ConfigureDevice(name, cfg); err != nil {
+		return fmt.Errorf("configure WireGuard device %q: %w", name, err)
+	}
+	return nil
+}
+
+// Device reads the device's state through wgctrl.
+func (m *Manager) Device(name string) (*wgtypes.Device, error) {
+	c, err := m.client()
+	if err != nil {
+		return nil, err
+	}
+	return c.Device(name)
+}
+
+func (m *Manager) client() (*wgctrl.Client, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ctrl == nil {
+		c, err := wgctrl.New()
+		if err != nil {
+			return nil, fmt.Errorf("open wgctrl: %w", err)
+		}
+		m.ctrl = c
+	}
+	return m.ctrl, nil
+}
+
+// Delete removes the device name, whichever kind it is and whoever made
+// it: an embedded device of this process is closed; otherwise the link is
+// deleted over netlink and a stale UAPI socket left by a dead process is
+// removed. A device that does not exist is not an error.
+func (m *Manager) Delete(name string) error {
+	m.mu.Lock()
+	ud := m.user[name]
+	delete(m.user, name)
+	m.mu.Unlock()
+	if ud != nil {
+		ud.uapi.Close()
+		ud.dev.Close()
+		<-ud.done
+		return nil
+	}
+	if l, err := m.nl.LinkByName(name); err == nil {
+		if err := m.nl.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+			return fmt.Errorf("delete link %q: %w", name, err)
+		}
+	} else if !isNotFound(err) {
+		return fmt.Errorf("look up link %q: %w", name, err)
+	}
+	return removeStaleSocket(name)
+}
+
+// Close closes every embedded device and the wgctrl client.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	names := make([]string, 0, len(m.user))
+	for n := range m.user {
+		names = append(names, n)
+	}
+	m.mu.Unlock()
+	for _, n := range names {
+		m.Delete(n)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ctrl != nil {
+		m.ctrl.Close()
+		m.ctrl = nil
+	}
+}
+
+// SocketPath is the UAPI socket of device name.
+func SocketPath(name string) string { return filepath.Join(SocketDir, name+".sock") }
+
+// removeStaleSocket removes name's UAPI socket if no process answers on it.
+func removeStaleSocket(name string) error {
+	path := SocketPath(name)
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return nil // not ours to remove
+	}
+	if c, err := net.Dial("unix", path); err == nil {
+		c.Close()
+		return nil // alive: another process serves this device
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove stale socket %s: %w", path, err)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var nf netlink.LinkNotFoundError
+	return errors.As(err, &nf) || errors.Is(err, unix.ENODEV)
+}
