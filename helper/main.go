@@ -25,6 +25,10 @@ import (
 var Version = "dev"
 
 const usage = `Usage:
+  wgtray-helper [flags]
+        run the D-Bus service org.wgtray.Helper1 on the system bus (or the
+        bus DBUS_SYSTEM_BUS_ADDRESS names) until SIGINT or SIGTERM, which
+        take every tunnel down
   wgtray-helper [flags] up NAME|FILE.conf
         bring a tunnel up and keep it up until SIGINT or SIGTERM, then take it
         down; NAME is read from the config directory
@@ -81,7 +85,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	rest := fs.Args()
 	switch {
 	case o.cleanup && len(rest) == 0:
-		return withEngine(o, mode, logger, func(ctx context.Context, e *engine.Engine) error { return nil })
+		return withEngine(o, mode, logger, func(context.Context, *engine.Linux, *engine.Engine) error { return nil })
+	case len(rest) == 0:
+		return withEngine(o, mode, logger, func(ctx context.Context, sys *engine.Linux, e *engine.Engine) error {
+			return serve(ctx, o, sys, e, logger)
+		})
 	case len(rest) == 2 && rest[0] == "up" && !o.cleanup:
 		return cmdUp(o, mode, logger, stdout, rest[1])
 	default:
@@ -92,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // withEngine sets up the engine, undoes a dead helper's leftovers — as
 // every start does — and runs fn.
-func withEngine(o options, mode wgdev.Mode, logger *log.Logger, fn func(context.Context, *engine.Engine) error) int {
+func withEngine(o options, mode wgdev.Mode, logger *log.Logger, fn func(context.Context, *engine.Linux, *engine.Engine) error) int {
 	if os.Geteuid() != 0 {
 		logger.Print("must run as root")
 		return 1
@@ -110,7 +118,7 @@ func withEngine(o options, mode wgdev.Mode, logger *log.Logger, fn func(context.
 		logger.Printf("cleanup: %v", err)
 		return 1
 	}
-	if err := fn(ctx, e); err != nil {
+	if err := fn(ctx, sys, e); err != nil {
 		logger.Print(err)
 		return 1
 	}
@@ -136,7 +144,7 @@ func cmdUp(o options, mode wgdev.Mode, logger *log.Logger, stdout io.Writer, arg
 		logger.Printf("%s: %v", path, err)
 		return 1
 	}
-	return withEngine(o, mode, logger, func(ctx context.Context, e *engine.Engine) error {
+	return withEngine(o, mode, logger, func(ctx context.Context, _ *engine.Linux, e *engine.Engine) error {
 		p, err := e.Up(ctx, name, cfg)
 		if err != nil {
 			return fmt.Errorf("up %q: %w", name, err)

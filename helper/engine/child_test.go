@@ -92,10 +92,12 @@ func child(role string) int {
 		var serr *StepError
 		switch {
 		case err == nil:
+			calls := inj.calls
+			inj.failed = true // disarm: only Up's steps are under test
 			if err := e.Down(ctx, name); err != nil {
 				return fail(err)
 			}
-			fmt.Printf("completed calls=%d\n", inj.calls)
+			fmt.Printf("completed calls=%d\n", calls)
 		case errors.As(err, &serr) && errors.Is(err, errInjected):
 			fmt.Printf("failed step=%d rollback=%v\n", serr.Step, serr.RollbackOK)
 		default:

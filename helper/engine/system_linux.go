@@ -229,10 +229,14 @@ func (l *Linux) Apply(ctx context.Context, op plan.Op) error {
 		}
 		return nil
 	case plan.FWAdd:
+		addrs, err := l.linkAddrs(op.Link, op.Firewall.Family)
+		if err != nil {
+			return err
+		}
 		return l.withNft(func(c *nftables.Conn) error {
 			return firewall.Add(c, firewall.Spec{
 				Family: fwFamily(op.Firewall.Family), Table: op.Firewall.Table,
-				Interface: op.Link, Addrs: op.Firewall.Addrs, Mark: op.Firewall.Mark,
+				Interface: op.Link, Addrs: addrs, Mark: op.Firewall.Mark,
 			})
 		})
 	case plan.FWDel:
@@ -256,6 +260,26 @@ func (l *Linux) link(name string) (netlink.Link, error) {
 		return nil, fmt.Errorf("find link %q: %w", name, err)
 	}
 	return link, nil
+}
+
+// linkAddrs lists the link's addresses of a family in the kernel's order,
+// which is the order `ip addr show` prints and wg-quick reads.
+func (l *Linux) linkAddrs(name string, fam plan.Family) ([]netip.Addr, error) {
+	link, err := l.link(name)
+	if err != nil {
+		return nil, err
+	}
+	list, err := l.nl.AddrList(link, int(fam))
+	if err != nil {
+		return nil, fmt.Errorf("list addresses of %q: %w", name, err)
+	}
+	var out []netip.Addr
+	for _, a := range list {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			out = append(out, ip.Unmap())
+		}
+	}
+	return out, nil
 }
 
 func (l *Linux) addAddr(name string, a netip.Prefix) error {

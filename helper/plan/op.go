@@ -97,12 +97,15 @@ func (r Rule) String() string {
 	return b.String()
 }
 
-// Firewall is one nftables table of wg-quick's full-tunnel rules.
+// Firewall is one nftables table of wg-quick's full-tunnel rules. Like
+// wg-quick, the executor protects every address the link has of the family
+// when the table is added — the configured ones and the IPv6 link-local
+// address the kernel gives the link when it comes up — so they are read
+// then, not planned.
 type Firewall struct {
-	Family Family       `json:"family"`
-	Table  string       `json:"table"`
-	Addrs  []netip.Addr `json:"addrs,omitempty"`
-	Mark   uint32       `json:"mark,omitempty"`
+	Family Family `json:"family"`
+	Table  string `json:"table"`
+	Mark   uint32 `json:"mark,omitempty"`
 }
 
 // Sysctl is a write of Value to the sysctl Key (dotted, as sysctl(8) names
@@ -156,7 +159,6 @@ func (o Op) Inverse() (Op, bool) {
 		return Op{Kind: RuleDel, Link: o.Link, Rule: &r}, true
 	case FWAdd:
 		fw := *o.Firewall
-		fw.Addrs = nil
 		return Op{Kind: FWDel, Link: o.Link, Firewall: &fw}, true
 	case SysctlSet:
 		s := *o.Sysctl
@@ -193,7 +195,7 @@ func (o Op) String() string {
 		return "rule del " + o.Rule.String()
 	case FWAdd:
 		fw := o.Firewall
-		return fmt.Sprintf("nft add table %s %s (iif %s, daddr %v, mark %#x)", nftFamily(fw.Family), fw.Table, o.Link, fw.Addrs, fw.Mark)
+		return fmt.Sprintf("nft add table %s %s (iif %s, daddr the link's %s addresses, mark %#x)", nftFamily(fw.Family), fw.Table, o.Link, nftFamily(fw.Family), fw.Mark)
 	case FWDel:
 		return fmt.Sprintf("nft delete table %s %s", nftFamily(o.Firewall.Family), o.Firewall.Table)
 	case SysctlSet:

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/wgtray/wgtray/helper/config"
@@ -119,7 +120,7 @@ func Build(link string, cfg *config.Config, facts Facts, opts Options) (*Plan, e
 			if fam == IPv4 && facts.SrcValidMark != "1" {
 				add(Op{Kind: SysctlSet, Sysctl: &Sysctl{Key: "net.ipv4.conf.all.src_valid_mark", Value: "1", Old: facts.SrcValidMark}})
 			}
-			add(Op{Kind: FWAdd, Firewall: &Firewall{Family: fam, Table: opts.FirewallTable(link), Addrs: addrsOf(in.Addresses, fam), Mark: table}})
+			add(Op{Kind: FWAdd, Firewall: &Firewall{Family: fam, Table: opts.FirewallTable(link), Mark: table}})
 		default:
 			// wg-quick skips a prefix already covered by a route on the
 			// link, such as the one the kernel made for an Address.
@@ -155,11 +156,14 @@ func allowedPrefixes(cfg *config.Config) []netip.Prefix {
 			}
 		}
 	}
+	// wg-quick's `sort -nr -k 2 -t /` in the C locale: longest first,
+	// ties in reverse byte order of the whole text. The order shows in the
+	// order of the nftables tables (IPv6's first in a dual-stack tunnel).
 	slices.SortStableFunc(out, func(a, b netip.Prefix) int {
 		if c := cmp.Compare(b.Bits(), a.Bits()); c != 0 {
 			return c
 		}
-		return a.Addr().Compare(b.Addr())
+		return strings.Compare(b.String(), a.String())
 	})
 	return out
 }
@@ -185,16 +189,6 @@ func covered(routes []netip.Prefix, pfx netip.Prefix) bool {
 		}
 	}
 	return false
-}
-
-func addrsOf(addrs []netip.Prefix, fam Family) []netip.Addr {
-	var out []netip.Addr
-	for _, a := range addrs {
-		if FamilyOf(a.Addr()) == fam {
-			out = append(out, a.Addr())
-		}
-	}
-	return out
 }
 
 func clonePrefs(p []uint32) *[]uint32 {

@@ -149,7 +149,7 @@ func TestInverseRoundTripsThroughJSON(t *testing.T) {
 	ops := []Op{
 		{Kind: LinkAdd, Link: "wg0"},
 		{Kind: RuleAdd, Link: "wg0", Rule: &Rule{Family: IPv6, Priority: 32765, Table: 51820, Mark: 51820, Invert: true, SuppressPrefixlen: -1}},
-		{Kind: FWAdd, Link: "wg0", Firewall: &Firewall{Family: IPv4, Table: "wgtray-wg0", Addrs: []netip.Addr{netip.MustParseAddr("203.0.113.2")}, Mark: 51820}},
+		{Kind: FWAdd, Link: "wg0", Firewall: &Firewall{Family: IPv4, Table: "wgtray-wg0", Mark: 51820}},
 		{Kind: SysctlSet, Link: "wg0", Sysctl: &Sysctl{Key: "net.ipv4.conf.all.src_valid_mark", Value: "1", Old: "0"}},
 		{Kind: Hooks, Link: "wg0", Hooks: &HookSet{Phase: "PostUp"}, Undo: &HookSet{Phase: "PreDown", Commands: []string{"true"}}},
 	}

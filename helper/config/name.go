@@ -1,0 +1,17 @@
+package config
+
+import (
+	"errors"
+	"regexp"
+)
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_=+.-]{1,15}$`)
+
+// ValidName checks a tunnel name. Names are interface names as wg-quick
+// accepts them: 1 to 15 of [a-zA-Z0-9_=+.-], and not "." or "..".
+func ValidName(name string) error {
+	if name == "." || name == ".." || !nameRE.MatchString(name) {
+		return errors.New("a tunnel name is 1 to 15 letters, digits or _=+.- and not . or ..")
+	}
+	return nil
+}
