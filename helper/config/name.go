@@ -11,7 +11,7 @@ var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_=+.-]{1,15}$`)
 // accepts them: 1 to 15 of [a-zA-Z0-9_=+.-], and not "." or "..".
 func ValidName(name string) error {
 	if name == "." || name == ".." || !nameRE.MatchString(name) {
-		return errors.New("a tunnel name is 1 to 15 letters, digits or _=+.- and not . or ..")
+		return errors.New("a tunnel name is 1 to 15 letters, digits or _=+.- characters, other than \".\" and \"..\"")
 	}
 	return nil
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,6 +57,11 @@ func child(role string) int {
 	}
 	defer sys.Close()
 	var s System = sys
+	var timed *timingSystem
+	if os.Getenv("WGTRAY_TIMING") == "1" {
+		timed = &timingSystem{System: sys, total: map[plan.Kind]time.Duration{}}
+		s = timed
+	}
 	var inj *faultySystem
 	if role == "fail" {
 		n, _ := strconv.Atoi(os.Getenv("WGTRAY_FAIL"))
@@ -119,6 +126,12 @@ func child(role string) int {
 			down += time.Since(t1)
 		}
 		fmt.Printf("bench up_ns=%d down_ns=%d\n", up.Nanoseconds()/int64(n), down.Nanoseconds()/int64(n))
+		if timed != nil {
+			for k, d := range timed.total {
+				logger.Printf("%-12s %8.3f ms/cycle", k, float64(d.Microseconds())/1000/float64(n))
+			}
+			logger.Printf("%-12s %8.3f ms/cycle", "facts", float64(timed.facts.Microseconds())/1000/float64(n))
+		}
 	default:
 		return fail(fmt.Errorf("unknown child role %q", role))
 	}
@@ -134,17 +147,32 @@ func loadConf(path string) (string, *config.Config, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	base := path[len(path)-len(path):]
-	for i := len(path) - 1; i >= 0; i-- {
-		if path[i] == '/' {
-			base = path[i+1:]
-			break
-		}
-	}
-	return base[:len(base)-len(".conf")], cfg, nil
+	return strings.TrimSuffix(filepath.Base(path), ".conf"), cfg, nil
 }
 
 var errInjected = errors.New("injected failure")
+
+// timingSystem adds up the time spent in each kind of operation, for the
+// benchmark's profile.
+type timingSystem struct {
+	System
+	total map[plan.Kind]time.Duration
+	facts time.Duration
+}
+
+func (t *timingSystem) Apply(ctx context.Context, op plan.Op) error {
+	t0 := time.Now()
+	err := t.System.Apply(ctx, op)
+	t.total[op.Kind] += time.Since(t0)
+	return err
+}
+
+func (t *timingSystem) Facts(ctx context.Context, link string, cfg *config.Config) (plan.Facts, error) {
+	t0 := time.Now()
+	f, err := t.System.Facts(ctx, link, cfg)
+	t.facts += time.Since(t0)
+	return f, err
+}
 
 // faultySystem fails the failAt-th Apply call of an Up (counting from 0),
 // before or after letting it through. Calls made by the rollback itself

@@ -60,6 +60,9 @@ func runChild(t testing.TB, ns string, env []string) string {
 	if err != nil {
 		t.Fatalf("child %v: %v: %s", env, err, stderr.String())
 	}
+	if testing.Verbose() && stderr.Len() > 0 {
+		t.Logf("child stderr:\n%s", stderr.String())
+	}
 	return string(out)
 }
 
