@@ -2,13 +2,53 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"log"
 
+	"github.com/godbus/dbus/v5"
+
+	"github.com/wgtray/wgtray/helper/daemon"
 	"github.com/wgtray/wgtray/helper/engine"
+	"github.com/wgtray/wgtray/helper/store"
+	"github.com/wgtray/wgtray/ipc"
 )
 
-// serve will run the D-Bus service; it is being built.
+// serve runs the D-Bus service until ctx ends, then takes every tunnel
+// down.
 func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, logger *log.Logger) error {
-	return errors.New("the D-Bus service is not available yet; use `up`")
+	st, err := store.Open(o.configDir)
+	if err != nil {
+		return err
+	}
+	// dbus.ConnectSystemBus honours DBUS_SYSTEM_BUS_ADDRESS. A private
+	// connection: nothing else in the process shares it.
+	conn, err := dbus.ConnectSystemBus()
+	if err != nil {
+		return fmt.Errorf("connect to the system bus: %w", err)
+	}
+	defer conn.Close()
+	srv := daemon.New(ctx, daemon.Config{
+		Conn:         conn,
+		Engine:       e,
+		Store:        st,
+		Devices:      sys.Devices(),
+		Auth:         daemon.Polkit{Conn: conn},
+		Logger:       logger,
+		Version:      Version,
+		AllowScripts: o.allowScripts,
+	})
+	if err := srv.Export(); err != nil {
+		return err
+	}
+	if err := daemon.WatchLinks(ctx, srv.LinkGone, func(err error) { logger.Printf("link watch: %v", err) }); err != nil {
+		return err
+	}
+	logger.Printf("ready: %s on the system bus, configs in %q", ipc.BusName, o.configDir)
+	<-ctx.Done()
+	logger.Print("stopping: taking every tunnel down")
+	if err := srv.Shutdown(context.Background()); err != nil {
+		return err
+	}
+	conn.ReleaseName(ipc.BusName)
+	return nil
 }

@@ -1,0 +1,211 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"slices"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/wgtray/wgtray/helper/config"
+	"github.com/wgtray/wgtray/ipc"
+)
+
+// object carries exactly the methods of the org.wgtray.Helper1 interface;
+// godbus exports every method of the value it is given.
+type object struct{ s *Server }
+
+func (o object) authorize(sender dbus.Sender, action string) *dbus.Error {
+	if err := o.s.c.Auth.Authorize(o.s.ctx, string(sender), action); err != nil {
+		o.s.c.Logger.Printf("denied %s to %q: %v", action, string(sender), err)
+		return ipc.ToDBus(fmt.Errorf("%w: %v", ipc.ErrAccessDenied, err))
+	}
+	return nil
+}
+
+func checkName(name string) *dbus.Error {
+	if err := config.ValidName(name); err != nil {
+		return ipc.ToDBus(fmt.Errorf("%w: %q: %v", ipc.ErrInvalidName, name, err))
+	}
+	return nil
+}
+
+// List returns every stored tunnel with its state, sorted by name.
+func (o object) List() ([]ipc.Tunnel, *dbus.Error) {
+	names, err := o.s.c.Store.List()
+	if err != nil {
+		return nil, ipc.ToDBus(fmt.Errorf("%w: list tunnels: %v", ipc.ErrFailed, err))
+	}
+	slices.Sort(names)
+	out := make([]ipc.Tunnel, 0, len(names))
+	for _, n := range names {
+		st, _ := o.s.state(n)
+		out = append(out, ipc.Tunnel{Name: n, State: string(st)})
+	}
+	return out, nil
+}
+
+// Status describes one tunnel.
+func (o object) Status(name string) (map[string]dbus.Variant, *dbus.Error) {
+	if e := checkName(name); e != nil {
+		return nil, e
+	}
+	st, err := o.s.status(name)
+	if err != nil {
+		return nil, ipc.ToDBus(err)
+	}
+	return st.ToMap(), nil
+}
+
+// Connect brings a tunnel up.
+func (o object) Connect(sender dbus.Sender, name string) *dbus.Error {
+	if e := checkName(name); e != nil {
+		return e
+	}
+	if e := o.authorize(sender, ActionConnect); e != nil {
+		return e
+	}
+	return toDBus(o.s.connect(name))
+}
+
+// Disconnect takes a tunnel down; a tunnel that is down is not an error.
+func (o object) Disconnect(sender dbus.Sender, name string) *dbus.Error {
+	if e := checkName(name); e != nil {
+		return e
+	}
+	if e := o.authorize(sender, ActionConnect); e != nil {
+		return e
+	}
+	if _, err := o.s.c.Store.Read(name); errors.Is(err, fs.ErrNotExist) {
+		if st, _ := o.s.state(name); st == ipc.StateDisconnected {
+			return ipc.ToDBus(fmt.Errorf("%w: no tunnel %q", ipc.ErrNotFound, name))
+		}
+	}
+	return toDBus(o.s.disconnect(name, "disconnected"))
+}
+
+// Import validates and stores a config.
+func (o object) Import(sender dbus.Sender, name, text string) *dbus.Error {
+	if e := checkName(name); e != nil {
+		return e
+	}
+	if e := o.authorize(sender, ActionManage); e != nil {
+		return e
+	}
+	err := o.s.c.Store.Import(name, []byte(text))
+	var perr *config.ParseError
+	switch {
+	case err == nil:
+		o.s.c.Logger.Printf("imported %q", name)
+		return nil
+	case errors.As(err, &perr):
+		return ipc.ToDBus(fmt.Errorf("%w: %v", ipc.ErrInvalidConfig, perr))
+	case errors.Is(err, fs.ErrExist):
+		return ipc.ToDBus(fmt.Errorf("%w: a tunnel named %q exists", ipc.ErrExists, name))
+	}
+	return ipc.ToDBus(fmt.Errorf("%w: import %q: %v", ipc.ErrFailed, name, err))
+}
+
+// Remove disconnects a tunnel if needed and deletes its config.
+func (o object) Remove(sender dbus.Sender, name string) *dbus.Error {
+	if e := checkName(name); e != nil {
+		return e
+	}
+	if e := o.authorize(sender, ActionManage); e != nil {
+		return e
+	}
+	if err := o.s.disconnect(name, "disconnected: tunnel removed"); err != nil {
+		return toDBus(err)
+	}
+	if err := o.s.c.Store.Remove(name); errors.Is(err, fs.ErrNotExist) {
+		return ipc.ToDBus(fmt.Errorf("%w: no tunnel %q", ipc.ErrNotFound, name))
+	} else if err != nil {
+		return ipc.ToDBus(fmt.Errorf("%w: remove %q: %v", ipc.ErrFailed, name, err))
+	}
+	o.s.c.Logger.Printf("removed %q", name)
+	return nil
+}
+
+// GetConfig returns the stored config with its secrets hidden.
+func (o object) GetConfig(sender dbus.Sender, name string) (string, *dbus.Error) {
+	if e := checkName(name); e != nil {
+		return "", e
+	}
+	if e := o.authorize(sender, ActionManage); e != nil {
+		return "", e
+	}
+	data, err := o.s.c.Store.Read(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", ipc.ToDBus(fmt.Errorf("%w: no tunnel %q", ipc.ErrNotFound, name))
+	} else if err != nil {
+		return "", ipc.ToDBus(fmt.Errorf("%w: read %q: %v", ipc.ErrFailed, name, err))
+	}
+	return config.Redact(data), nil
+}
+
+func toDBus(err error) *dbus.Error {
+	if err == nil {
+		return nil
+	}
+	return ipc.ToDBus(err)
+}
+
+// status assembles the Status of name from the stored config and, when it
+// is up, the live device.
+func (s *Server) status(name string) (ipc.Status, error) {
+	st, lastErr := s.state(name)
+	out := ipc.Status{Name: name, State: string(st), Error: lastErr}
+	cfg, err := s.loadConfig(name)
+	if err != nil && st == ipc.StateDisconnected {
+		return out, err
+	}
+	if cfg != nil {
+		out.PublicKey = cfg.Interface.PrivateKey.PublicKey().String()
+		out.FullTunnel = isFullTunnel(cfg)
+		for _, a := range cfg.Interface.Addresses {
+			out.Addresses = append(out.Addresses, a.String())
+		}
+		for _, p := range cfg.Peers {
+			if p.Endpoint != nil {
+				out.Endpoint = joinHostPort(p.Endpoint.Host, p.Endpoint.Port)
+				break
+			}
+		}
+	}
+	if st != ipc.StateConnected {
+		return out, nil
+	}
+	out.Interface = name
+	if p := s.c.Engine.Plan(name); p != nil {
+		out.FullTunnel = p.FullTunnel
+	}
+	dev, err := s.c.Devices.Device(name)
+	if err != nil {
+		return out, nil // racing a disconnect: the config's view will do
+	}
+	out.PublicKey = dev.PublicKey.String()
+	for _, p := range dev.Peers {
+		if p.Endpoint != nil && out.Endpoint == "" {
+			out.Endpoint = p.Endpoint.String()
+		}
+		if !p.LastHandshakeTime.IsZero() && p.LastHandshakeTime.Unix() > out.LastHandshake {
+			out.LastHandshake = p.LastHandshakeTime.Unix()
+		}
+		out.RxBytes += uint64(p.ReceiveBytes)
+		out.TxBytes += uint64(p.TransmitBytes)
+	}
+	if len(dev.Peers) > 0 && dev.Peers[0].Endpoint != nil {
+		out.Endpoint = dev.Peers[0].Endpoint.String()
+	}
+	return out, nil
+}
+
+func joinHostPort(host string, port uint16) string {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return netip.AddrPortFrom(a, port).String()
+	}
+	return fmt.Sprintf("%s:%d", host, port)
+}
+
