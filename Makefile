@@ -12,7 +12,8 @@ BUILD := build
 
 # Debian packages the tests use: the reference wg-quick and a real
 # WireGuard peer (wireguard-go), and the tools the tests inspect state with.
-TEST_DEBS := wireguard-tools wireguard-go nftables iproute2 iputils-ping procps ca-certificates git
+TEST_DEBS := wireguard-tools wireguard-go nftables iproute2 iputils-ping procps ca-certificates git \
+	dbus polkitd systemd util-linux passwd
 
 .PHONY: all build test deps check unit bench clean
 

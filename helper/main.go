@@ -88,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return withEngine(o, mode, logger, func(context.Context, *engine.Linux, *engine.Engine) error { return nil })
 	case len(rest) == 0:
 		return withEngine(o, mode, logger, func(ctx context.Context, sys *engine.Linux, e *engine.Engine) error {
-			return serve(ctx, o, sys, e, logger)
+			return serve(ctx, o, sys, e, logger, stdout)
 		})
 	case len(rest) == 2 && rest[0] == "up" && !o.cleanup:
 		return cmdUp(o, mode, logger, stdout, rest[1])

@@ -39,9 +39,14 @@ var helperEnv = []string{"WGTRAY_HELPER_MAIN=1"}
 // stderr and exit code.
 func runHelper(t testing.TB, ns string, args ...string) (string, string, int) {
 	t.Helper()
+	return runHelperEnv(t, ns, nil, args...)
+}
+
+func runHelperEnv(t testing.TB, ns string, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	argv := helperArgv(t, args...)
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...)
-	cmd.Env = append(os.Environ(), helperEnv...)
+	cmd.Env = append(append(os.Environ(), helperEnv...), env...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

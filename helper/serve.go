@@ -3,7 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
 
 	"github.com/godbus/dbus/v5"
 
@@ -15,7 +20,7 @@ import (
 
 // serve runs the D-Bus service until ctx ends, then takes every tunnel
 // down.
-func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, logger *log.Logger) error {
+func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, logger *log.Logger, stdout io.Writer) error {
 	st, err := store.Open(o.configDir)
 	if err != nil {
 		return err
@@ -44,7 +49,18 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 		return err
 	}
 	logger.Printf("ready: %s on the system bus, configs in %q", ipc.BusName, o.configDir)
-	<-ctx.Done()
+	// SIGUSR1, which only root can send to this process, prints debug
+	// counts on stdout: the tests check for goroutine leaks with it.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-usr1:
+			fmt.Fprintf(stdout, "debug: goroutines=%d\n", runtime.NumGoroutine())
+		}
+	}
 	logger.Print("stopping: taking every tunnel down")
 	if err := srv.Shutdown(context.Background()); err != nil {
 		return err

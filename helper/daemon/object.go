@@ -208,4 +208,3 @@ func joinHostPort(host string, port uint16) string {
 	}
 	return fmt.Sprintf("%s:%d", host, port)
 }
-

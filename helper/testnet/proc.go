@@ -86,6 +86,13 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 // fails the test if the process exits first or the deadline passes.
 func (p *Proc) WaitLine(tb testing.TB, substr string, timeout time.Duration) string {
 	tb.Helper()
+	return p.WaitLineFrom(tb, 0, substr, timeout)
+}
+
+// WaitLineFrom is WaitLine looking only at lines from index from on (see
+// Lines), so that a caller can wait for a new line.
+func (p *Proc) WaitLineFrom(tb testing.TB, from int, substr string, timeout time.Duration) string {
+	tb.Helper()
 	timer := time.AfterFunc(timeout, func() {
 		p.mu.Lock()
 		p.cond.Broadcast()
@@ -95,7 +102,7 @@ func (p *Proc) WaitLine(tb testing.TB, substr string, timeout time.Duration) str
 	deadline := time.Now().Add(timeout)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for i := 0; ; {
+	for i := from; ; {
 		for ; i < len(p.lines); i++ {
 			if strings.Contains(p.lines[i], substr) {
 				return p.lines[i]

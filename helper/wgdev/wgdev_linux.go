@@ -79,7 +79,7 @@ func (m *Manager) createUserspace(name string) error {
 	if err != nil {
 		return fmt.Errorf("create TUN %q: %w", name, err)
 	}
-	uapiFile, err := ipc.UAPIOpen(name)
+	uapiFile, err := uapiOpen(name)
 	if err != nil {
 		tdev.Close()
 		return fmt.Errorf("open UAPI socket for %q: %w", name, err)
@@ -192,6 +192,38 @@ func (m *Manager) Close() {
 		m.ctrl.Close()
 		m.ctrl = nil
 	}
+}
+
+// uapiOpen listens on name's UAPI socket and returns the listening file.
+// It is ipc.UAPIOpen without its leak: that function drops the listener
+// it made without closing it, so its descriptor lingers until a garbage
+// collection, one per tunnel brought up.
+func uapiOpen(name string) (*os.File, error) {
+	if err := os.MkdirAll(SocketDir, 0o755); err != nil {
+		return nil, err
+	}
+	path := SocketPath(name)
+	if err := removeStaleSocket(name); err != nil {
+		return nil, err
+	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	// Only root may configure the device through it.
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
+	f, err := l.File()
+	// The duplicate in f keeps the socket listening; the path must stay.
+	l.SetUnlinkOnClose(false)
+	l.Close()
+	if err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	return f, nil
 }
 
 // SocketPath is the UAPI socket of device name.

@@ -1,0 +1,301 @@
+// Package cli is wgtray's command line: list, status, connect, disconnect,
+// import, remove and show, each a call to the root helper through the
+// typed client in package ipc.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/wgtray/wgtray/helper/config"
+	"github.com/wgtray/wgtray/ipc"
+)
+
+// Helper is what the commands need of the helper; *ipc.Client is one.
+type Helper interface {
+	List(ctx context.Context) ([]ipc.Tunnel, error)
+	Status(ctx context.Context, name string) (ipc.Status, error)
+	Connect(ctx context.Context, name string) error
+	Disconnect(ctx context.Context, name string) error
+	Import(ctx context.Context, name, text string) error
+	Remove(ctx context.Context, name string) error
+	GetConfig(ctx context.Context, name string) (string, error)
+}
+
+// Env is the command line's world.
+type Env struct {
+	Stdout, Stderr io.Writer
+	// Dial connects to the helper.
+	Dial func(ctx context.Context) (Helper, func(), error)
+	// Now is the clock, for "handshake 12 s ago".
+	Now func() time.Time
+}
+
+// Commands lists the subcommands, for the top-level usage.
+const Commands = `Commands:
+  list [--json]                   the stored tunnels and their states
+  status [--json] [NAME]          details of one tunnel, or of all
+  connect NAME                    bring a tunnel up
+  disconnect NAME                 take a tunnel down
+  import FILE [--name NAME]       store a wg-quick config (read as you)
+  remove NAME                     disconnect and delete a tunnel
+  show NAME                       print a config, secrets hidden
+`
+
+type command struct {
+	args  string // usage after the name
+	help  string
+	nargs [2]int // min, max positional arguments
+	json  bool   // accepts --json
+	name  bool   // accepts --name
+	run   func(ctx context.Context, h Helper, e Env, o opts) error
+}
+
+type opts struct {
+	args []string
+	json bool
+	name string
+}
+
+var commands = map[string]command{
+	"list":       {"[--json]", "List the stored tunnels and their states.", [2]int{0, 0}, true, false, cmdList},
+	"status":     {"[--json] [NAME]", "Show the status of tunnel NAME, or of every tunnel.", [2]int{0, 1}, true, false, cmdStatus},
+	"connect":    {"NAME", "Bring tunnel NAME up; returns once routes, rules and firewall are in place.", [2]int{1, 1}, false, false, cmdConnect},
+	"disconnect": {"NAME", "Take tunnel NAME down.", [2]int{1, 1}, false, false, cmdDisconnect},
+	"import":     {"FILE [--name NAME]", "Store the wg-quick config FILE, read with your own permissions, as tunnel NAME (default: the file's name).", [2]int{1, 1}, false, true, cmdImport},
+	"remove":     {"NAME", "Disconnect tunnel NAME if needed and delete its config.", [2]int{1, 1}, false, false, cmdRemove},
+	"show":       {"NAME", "Print the config of tunnel NAME with its keys hidden.", [2]int{1, 1}, false, false, cmdShow},
+}
+
+// IsCommand reports whether name is a subcommand.
+func IsCommand(name string) bool {
+	_, ok := commands[name]
+	return ok
+}
+
+// Run runs subcommand args[0] with the rest of args and returns the exit
+// code: 0 on success, 1 when the helper refused or failed, 2 on misuse.
+func Run(ctx context.Context, e Env, args []string) int {
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(e.Stderr, "wgtray: unknown command %q\n\n%s", args[0], Commands)
+		return 2
+	}
+	fs := flag.NewFlagSet("wgtray "+args[0], flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	var o opts
+	if cmd.json {
+		fs.BoolVar(&o.json, "json", false, "print JSON")
+	}
+	if cmd.name {
+		fs.StringVar(&o.name, "name", "", "the tunnel's `name`")
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(e.Stderr, "Usage: wgtray %s %s\n\n%s\n", args[0], cmd.args, cmd.help)
+		fs.PrintDefaults()
+	}
+	// Flags may come after the positional arguments too.
+	rest := args[1:]
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		o.args = append(o.args, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(o.args) < cmd.nargs[0] || len(o.args) > cmd.nargs[1] {
+		fs.Usage()
+		return 2
+	}
+	for i, a := range o.args {
+		if args[0] == "import" && i == 0 {
+			continue
+		}
+		if err := config.ValidName(a); err != nil {
+			fmt.Fprintf(e.Stderr, "wgtray: %q: %v\n", a, err)
+			return 2
+		}
+	}
+	h, closeFn, err := e.Dial(ctx)
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "wgtray: %v\n", err)
+		return 1
+	}
+	defer closeFn()
+	if err := cmd.run(ctx, h, e, o); err != nil {
+		fmt.Fprintf(e.Stderr, "wgtray: %s\n", explain(err))
+		return 1
+	}
+	return 0
+}
+
+// explain adds a hint to the errors a user can do something about.
+func explain(err error) string {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, ipc.ErrAccessDenied):
+		return msg + " (ask to be added to group wgtray, or use sudo)"
+	case strings.Contains(msg, "org.freedesktop.DBus.Error.ServiceUnknown") || strings.Contains(msg, "was not provided by any .service files"):
+		return "wgtray-helper is not running and cannot be started: " + msg
+	}
+	return msg
+}
+
+func cmdList(ctx context.Context, h Helper, e Env, o opts) error {
+	ts, err := h.List(ctx)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		if ts == nil {
+			ts = []ipc.Tunnel{}
+		}
+		return printJSON(e.Stdout, ts)
+	}
+	if len(ts) == 0 {
+		fmt.Fprintln(e.Stdout, "no tunnels (import one with: wgtray import FILE)")
+	}
+	for _, t := range ts {
+		fmt.Fprintf(e.Stdout, "%-16s %s\n", t.Name, t.State)
+	}
+	return nil
+}
+
+func cmdStatus(ctx context.Context, h Helper, e Env, o opts) error {
+	names := o.args
+	if len(names) == 0 {
+		ts, err := h.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			names = append(names, t.Name)
+		}
+	}
+	var all []ipc.Status
+	for _, n := range names {
+		st, err := h.Status(ctx, n)
+		if err != nil {
+			return err
+		}
+		all = append(all, st)
+	}
+	if o.json {
+		if len(o.args) == 1 {
+			return printJSON(e.Stdout, jsonStatus(all[0]))
+		}
+		out := []any{}
+		for _, s := range all {
+			out = append(out, jsonStatus(s))
+		}
+		return printJSON(e.Stdout, out)
+	}
+	for i, s := range all {
+		if i > 0 {
+			fmt.Fprintln(e.Stdout)
+		}
+		writeStatus(e.Stdout, s, e.Now())
+	}
+	return nil
+}
+
+func cmdConnect(ctx context.Context, h Helper, e Env, o opts) error {
+	if err := h.Connect(ctx, o.args[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "%s: connected\n", o.args[0])
+	return nil
+}
+
+func cmdDisconnect(ctx context.Context, h Helper, e Env, o opts) error {
+	if err := h.Disconnect(ctx, o.args[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "%s: disconnected\n", o.args[0])
+	return nil
+}
+
+func cmdImport(ctx context.Context, h Helper, e Env, o opts) error {
+	path := o.args[0]
+	// Read as the calling user: the helper never opens user files.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if len(data) > config.MaxSize {
+		return fmt.Errorf("%s is larger than 64 KiB", path)
+	}
+	name := o.name
+	if name == "" {
+		name = NameFromFile(path)
+	} else if err := config.ValidName(name); err != nil {
+		return fmt.Errorf("--name %q: %v", name, err)
+	}
+	if err := h.Import(ctx, name, string(data)); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "imported %s as %s\n", path, name)
+	return nil
+}
+
+func cmdRemove(ctx context.Context, h Helper, e Env, o opts) error {
+	if err := h.Remove(ctx, o.args[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "%s: removed\n", o.args[0])
+	return nil
+}
+
+func cmdShow(ctx context.Context, h Helper, e Env, o opts) error {
+	text, err := h.GetConfig(ctx, o.args[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(e.Stdout, text)
+	if !strings.HasSuffix(text, "\n") {
+		fmt.Fprintln(e.Stdout)
+	}
+	return nil
+}
+
+// NameFromFile turns a file name into a valid tunnel name: the base name
+// without .conf, other characters replaced by '_', at most 15 long.
+func NameFromFile(path string) string {
+	base := strings.TrimSuffix(filepath.Base(path), ".conf")
+	var b strings.Builder
+	for _, r := range base {
+		if r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_=+.-", r)) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	name := b.String()
+	if len(name) > 15 {
+		name = name[:15]
+	}
+	if config.ValidName(name) != nil {
+		return "tunnel"
+	}
+	return name
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wgtray/wgtray/helper/testbus"
+	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/ipc"
+)
+
+// service is a helper running as the D-Bus service in a client namespace
+// with a real WireGuard peer, on a private system bus with real polkitd.
+type service struct {
+	bus       *testbus.Bus
+	tp        *testnet.Topology
+	configDir string
+	stateDir  string
+	proc      *testnet.Proc
+	args      []string
+}
+
+var (
+	cliOnce sync.Once
+	cliPath string
+	cliErr  error
+)
+
+// wgtrayCLI builds the wgtray command once, into a directory that the
+// unprivileged test users can execute from.
+func wgtrayCLI(t testing.TB) string {
+	t.Helper()
+	cliOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "wgtray-cli-")
+		if err != nil {
+			cliErr = err
+			return
+		}
+		os.Chmod(dir, 0o755)
+		cliPath = filepath.Join(dir, "wgtray")
+		out, err := exec.Command("go", "build", "-o", cliPath, "github.com/wgtray/wgtray/app").CombinedOutput()
+		if err != nil {
+			cliErr = err
+			cliPath = string(out)
+		}
+	})
+	if cliErr != nil {
+		t.Fatalf("build wgtray: %v: %s", cliErr, cliPath)
+	}
+	return cliPath
+}
+
+func startService(t *testing.T, extra ...string) *service {
+	t.Helper()
+	testnet.RequireRoot(t)
+	s := &service{bus: testbus.Start(t, testbus.Options{}), tp: testnet.New(t)}
+	s.configDir = filepath.Join(t.TempDir(), "wireguard")
+	s.stateDir = t.TempDir()
+	if err := os.Mkdir(s.configDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s.args = append([]string{"--config-dir", s.configDir, "--state-dir", s.stateDir, "--wireguard=userspace"}, extra...)
+	s.start(t)
+	return s
+}
+
+// start runs the helper and waits until it owns its name.
+func (s *service) start(t *testing.T) {
+	t.Helper()
+	s.proc = testnet.StartProc(t, s.tp.Client, append(helperEnv, s.bus.Env()), helperArgv(t, s.args...)...)
+	conn := s.bus.Conn(t)
+	testnet.WaitFor(t, 20*time.Second, "the helper to own "+ipc.BusName, func() bool {
+		var has bool
+		conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, ipc.BusName).Store(&has)
+		return has
+	})
+}
+
+// client is a typed client as root.
+func (s *service) client(t *testing.T) *ipc.Client {
+	t.Helper()
+	return ipc.NewClient(s.bus.Conn(t))
+}
+
+// writeConf stores a config for tunnel name directly, as root would.
+func (s *service) writeConf(t *testing.T, name, text string) {
+	t.Helper()
+	testnet.WriteConf(t, s.configDir, name, text)
+}
+
+// cli runs the wgtray command line as user u (or root when u is nil).
+func (s *service) cli(t *testing.T, u *testbus.User, args ...string) (string, string, int) {
+	t.Helper()
+	argv := append([]string{wgtrayCLI(t)}, args...)
+	var cmd *exec.Cmd
+	if u == nil {
+		cmd = exec.Command(argv[0], argv[1:]...)
+	} else {
+		cmd = u.Command(argv...)
+	}
+	cmd.Env = append(os.Environ(), s.bus.Env())
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// busctl runs busctl on the test bus as user u (root when nil).
+func (s *service) busctl(t *testing.T, u *testbus.User, args ...string) (string, error) {
+	t.Helper()
+	argv := append([]string{"busctl", "--address=" + s.bus.Address}, args...)
+	var cmd *exec.Cmd
+	if u == nil {
+		cmd = exec.Command(argv[0], argv[1:]...)
+	} else {
+		cmd = u.Command(argv...)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// alive checks that the helper still answers.
+func (s *service) alive(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.bus.Conn(t).Object(ipc.BusName, ipc.ObjectPath).CallWithContext(ctx, "org.freedesktop.DBus.Peer.Ping", 0).Err; err != nil {
+		t.Fatalf("helper no longer answers: %v; stderr: %s", err, s.proc.Stderr())
+	}
+}
+
+// signals records every StateChanged signal from the helper.
+type signals struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	got  []ipc.StateChange
+}
+
+func (s *service) watch(t *testing.T) *signals {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, err := s.client(t).Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg := &signals{}
+	sg.cond = sync.NewCond(&sg.mu)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range ch {
+			if ev.Kind == ipc.EventState {
+				sg.mu.Lock()
+				sg.got = append(sg.got, ev.Change)
+				sg.cond.Broadcast()
+				sg.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return sg
+}
+
+// waitFor waits until a signal for name reaching state arrives.
+func (sg *signals) waitFor(t *testing.T, name string, state ipc.State) ipc.StateChange {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	timer := time.AfterFunc(20*time.Second, func() { sg.mu.Lock(); sg.cond.Broadcast(); sg.mu.Unlock() })
+	defer timer.Stop()
+	sg.mu.Lock()
+	defer sg.mu.Unlock()
+	for {
+		for _, c := range sg.got {
+			if c.Name == name && c.State == state {
+				return c
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no StateChanged(%s, %s) within 20s; got %+v", name, state, sg.got)
+		}
+		sg.cond.Wait()
+	}
+}
+
+func (sg *signals) all() []ipc.StateChange {
+	sg.mu.Lock()
+	defer sg.mu.Unlock()
+	return append([]ipc.StateChange(nil), sg.got...)
+}
