@@ -15,14 +15,20 @@ BUILD := build
 TEST_DEBS := wireguard-tools wireguard-go nftables iproute2 iputils-ping procps ca-certificates git \
 	dbus polkitd systemd util-linux passwd
 
-.PHONY: all build test deps check unit bench clean
+.PHONY: all build test deps check bench demo clean
 
 all: build
 
-build: $(BUILD)/wgtray-helper
+build: $(BUILD)/wgtray-helper $(BUILD)/wgtray
 
 $(BUILD)/wgtray-helper: FORCE
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./helper
+
+$(BUILD)/wgtray: FORCE
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./app
+
+$(BUILD)/wgtray-demo: FORCE
+	$(GO) build -trimpath -o $@ ./helper/demo
 
 FORCE:
 
@@ -41,6 +47,11 @@ check:
 
 test: deps check
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+# demo runs the main job in network namespaces with a local WireGuard
+# peer, a private system bus and polkitd: safe on any machine.
+demo: deps build $(BUILD)/wgtray-demo
+	$(BUILD)/wgtray-demo -bin $(BUILD)
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./helper/engine/

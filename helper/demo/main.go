@@ -1,0 +1,115 @@
+// Command wgtray-demo runs wgtray's main job safely on this machine,
+// without touching its networking: it builds network namespaces with a
+// local WireGuard peer (Debian's wireguard-go) and an "internet" host, a
+// private system bus with polkitd, runs wgtray-helper in the client
+// namespace, and drives it with the wgtray command line: import, connect,
+// status, traffic through the tunnel, disconnect. Everything is torn
+// down at the end, and on Ctrl-C.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wgtray/wgtray/helper/testbus"
+	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/ipc"
+)
+
+func main() {
+	bin := flag.String("bin", "build", "directory holding wgtray and wgtray-helper")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "wgtray-demo: run as root (sudo make demo): it creates network namespaces")
+		os.Exit(1)
+	}
+	abs, err := filepath.Abs(*bin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	r := &runner{}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		fmt.Println("\ninterrupted: tearing everything down")
+		r.runCleanups()
+		os.Exit(130)
+	}()
+	demo(r, abs)
+	r.runCleanups()
+	fmt.Println("\nDone: namespaces, bus, polkitd and helper are gone; this machine's networking was never touched.")
+}
+
+func step(format string, args ...any) { fmt.Printf("\n== "+format+"\n", args...) }
+
+func demo(r *runner, bin string) {
+	step("Setting up: client, WireGuard peer and internet host in their own network namespaces")
+	tp := testnet.New(r)
+	fmt.Printf("   client %s, peer %s (wireguard-go %s), internet host %s\n", tp.Client, tp.Peer, tp.PeerIface, tp.Inet)
+	step("Starting a private system bus with polkitd, and wgtray-helper in the client namespace")
+	bus := testbus.Start(r, testbus.Options{})
+	confDir := filepath.Join(r.TempDir(), "wireguard")
+	if err := os.Mkdir(confDir, 0o700); err != nil {
+		r.Fatal(err)
+	}
+	helper := testnet.StartProc(r, tp.Client, []string{bus.Env()}, filepath.Join(bin, "wgtray-helper"),
+		"--config-dir", confDir, "--state-dir", r.TempDir())
+	conn := bus.Conn(r)
+	testnet.WaitFor(r, 20*time.Second, "wgtray-helper on the bus", func() bool {
+		var has bool
+		conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, ipc.BusName).Store(&has)
+		return has
+	})
+	fmt.Println("   wgtray-helper owns", ipc.BusName)
+
+	port := tp.InetAddr4.String() + ":8080"
+	testnet.EchoSource(r, tp.Inet, port)
+	before := testnet.Dump(r, tp.Client)
+	fmt.Printf("   before connecting, the internet host sees the client as %v\n", testnet.SourceSeenBy(r, tp.Client, port))
+
+	conf := testnet.WriteConf(r, r.TempDir(), "demo", tp.ClientConfig(testnet.ClientOpts{}))
+	cli := func(args ...string) {
+		fmt.Printf("\n$ wgtray %s\n", strings.Join(args, " "))
+		cmd := exec.Command(filepath.Join(bin, "wgtray"), args...)
+		cmd.Env = append(os.Environ(), bus.Env())
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			r.Fatalf("wgtray %s: %v\nhelper log:\n%s", strings.Join(args, " "), err, helper.Stderr())
+		}
+	}
+	step("The main job, through the wgtray command line")
+	cli("import", conf)
+	cli("list")
+	t0 := time.Now()
+	cli("connect", "demo")
+	fmt.Printf("   (connect took %v)\n", time.Since(t0).Round(time.Millisecond))
+	cli("status", "demo")
+
+	step("Proving traffic goes through the tunnel")
+	rx0, _ := tp.PeerTransfer(r)
+	src := testnet.SourceSeenBy(r, tp.Client, port)
+	rx1, _ := tp.PeerTransfer(r)
+	fmt.Printf("   the internet host now sees the client as %v (the tunnel address)\n", src)
+	fmt.Printf("   the peer received %d more bytes through WireGuard\n", rx1-rx0)
+	fmt.Print("   ", testnet.MustRun(r, tp.Client, "ip", "route", "get", tp.InetAddr4.String()))
+	if src != tp.ClientTunnel4 || rx1 <= rx0 {
+		r.Fatalf("traffic did not go through the tunnel")
+	}
+
+	step("Disconnecting")
+	cli("disconnect", "demo")
+	if after := testnet.Dump(r, tp.Client); after != before {
+		r.Fatalf("the client namespace differs after disconnect:\n%s", testnet.DumpDiff(before, after))
+	}
+	fmt.Println("   the client namespace is exactly as it was before connecting (routes, rules, nftables, sysctls)")
+	cli("remove", "demo")
+}
