@@ -281,6 +281,17 @@ func TestCrashThenRestart(t *testing.T) {
 	if st, err := s.client(t).Status(context.Background(), name); err != nil || st.State != string(ipc.StateDisconnected) {
 		t.Errorf("after restart: %+v, %v; want disconnected", st, err)
 	}
+	// SIGTERM takes every tunnel down and exits 0.
+	if err := s.client(t).Connect(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	s.proc.Signal(syscall.SIGTERM)
+	if stderr, err := s.proc.Wait(t, 20*time.Second); err != nil {
+		t.Errorf("exit after SIGTERM: %v\n%s", err, stderr)
+	}
+	if after := testnet.Dump(t, s.tp.Client); after != before {
+		t.Errorf("SIGTERM left the tunnel behind:\n%s", testnet.DumpDiff(before, after))
+	}
 }
 
 // TestLinkDisappears deletes the tunnel's interface behind the helper's

@@ -188,7 +188,8 @@ func TestParityWithWgQuick(t *testing.T) {
 			conf := testnet.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(c.opts))
 			before := testnet.Dump(t, tp.Client)
 
-			tn := up(t, tp.Client, conf, t.TempDir(), "userspace")
+			// auto: the engine picks the implementation wg-quick picks.
+			tn := up(t, tp.Client, conf, t.TempDir(), "auto")
 			ours := testnet.Dump(t, tp.Client)
 			tn.down(t)
 			if after := testnet.Dump(t, tp.Client); after != before {
@@ -211,6 +212,10 @@ func TestParityWithWgQuick(t *testing.T) {
 // after the change is made, and checks that nothing is left.
 func TestRollbackEveryStep(t *testing.T) {
 	testnet.RequireRoot(t)
+	eachMode(t, testRollbackEveryStep)
+}
+
+func testRollbackEveryStep(t *testing.T, mode string) {
 	tp := testnet.New(t)
 	iface := testnet.UniqueName("wgr")
 	conf := testnet.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(testnet.ClientOpts{
@@ -221,7 +226,7 @@ func TestRollbackEveryStep(t *testing.T) {
 		steps := 0
 		for k := 0; ; k++ {
 			state := t.TempDir()
-			out := runChild(t, tp.Client, childEnv("fail", conf, state, "userspace",
+			out := runChild(t, tp.Client, childEnv("fail", conf, state, mode,
 				fmt.Sprintf("WGTRAY_FAIL=%d", k), "WGTRAY_FAIL_AFTER="+after))
 			if strings.HasPrefix(out, "completed") {
 				break
@@ -248,6 +253,10 @@ func TestRollbackEveryStep(t *testing.T) {
 // that the journal it left lets Cleanup restore the namespace.
 func TestCrashCleanup(t *testing.T) {
 	testnet.RequireRoot(t)
+	eachMode(t, testCrashCleanup)
+}
+
+func testCrashCleanup(t *testing.T, mode string) {
 	tp := testnet.New(t)
 	iface := testnet.UniqueName("wgk")
 	conf := testnet.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(testnet.ClientOpts{
@@ -255,13 +264,13 @@ func TestCrashCleanup(t *testing.T) {
 	}))
 	state := t.TempDir()
 	before := testnet.Dump(t, tp.Client)
-	tn := up(t, tp.Client, conf, state, "userspace")
+	tn := up(t, tp.Client, conf, state, mode)
 	tn.proc.Kill()
 	tn.proc.Wait(t, waitUp)
 	if dump := testnet.Dump(t, tp.Client); dump == before {
 		t.Fatal("killing the helper removed everything by itself; the test proves nothing")
 	}
-	if out := runChild(t, tp.Client, childEnv("cleanup", "", state, "userspace")); !strings.Contains(out, "cleaned") {
+	if out := runChild(t, tp.Client, childEnv("cleanup", "", state, mode)); !strings.Contains(out, "cleaned") {
 		t.Fatalf("cleanup said %q", out)
 	}
 	if dump := testnet.Dump(t, tp.Client); dump != before {
@@ -271,5 +280,5 @@ func TestCrashCleanup(t *testing.T) {
 		t.Errorf("stale UAPI socket left: %v", err)
 	}
 	// A second cleanup finds nothing to do.
-	runChild(t, tp.Client, childEnv("cleanup", "", state, "userspace"))
+	runChild(t, tp.Client, childEnv("cleanup", "", state, mode))
 }
