@@ -20,7 +20,14 @@ func BenchmarkUpDown(b *testing.B) {
 	conf := testnet.WriteConf(b, b.TempDir(), iface, tp.ClientConfig(testnet.ClientOpts{
 		Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0",
 	}))
-	out := runChild(b, tp.Client, childEnv("bench", conf, b.TempDir(), "userspace", fmt.Sprintf("WGTRAY_N=%d", b.N), "WGTRAY_TIMING="+os.Getenv("WGTRAY_TIMING")))
+	// Production journals go to /run, a tmpfs; /dev/shm is one everywhere.
+	state, err := os.MkdirTemp("/dev/shm", "wgtray-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(state) })
+	out := runChild(b, tp.Client, childEnv("bench", conf, state, "userspace", fmt.Sprintf("WGTRAY_N=%d", b.N),
+		"WGTRAY_TIMING="+os.Getenv("WGTRAY_TIMING"), "WGTRAY_CPUPROFILE="+os.Getenv("WGTRAY_CPUPROFILE")))
 	var upNS, downNS int64
 	if _, err := fmt.Sscanf(out, "bench up_ns=%d down_ns=%d", &upNS, &downNS); err != nil {
 		b.Fatalf("child said %q: %v", out, err)

@@ -8,6 +8,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -112,6 +113,14 @@ func child(role string) int {
 		}
 	case "bench":
 		n, _ := strconv.Atoi(os.Getenv("WGTRAY_N"))
+		if path := os.Getenv("WGTRAY_CPUPROFILE"); path != "" {
+			f, err := os.Create(path)
+			if err != nil {
+				return fail(err)
+			}
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
 		var up, down time.Duration
 		for range n {
 			t0 := time.Now()
