@@ -1,9 +1,10 @@
-// Command wgtray is wgtray's desktop side: with a subcommand it is the
-// command line; without one it will be the tray icon (being built).
+// Command wgtray is wgtray's desktop side: without arguments it is the
+// tray icon; with a command it is the command line.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wgtray/wgtray/app/cli"
+	"github.com/wgtray/wgtray/app/tray"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -22,14 +24,21 @@ func main() {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: wgtray COMMAND [ARGS]\n\nwgtray controls WireGuard tunnels through the wgtray-helper service.\n\n%s\nRun `wgtray COMMAND --help` for a command's options.\n", cli.Commands)
+	fmt.Fprintf(w, "Usage: wgtray [COMMAND [ARGS]]\n\nwgtray controls WireGuard tunnels through the wgtray-helper service.\nWithout a command it shows the tray icon.\n\n%s\nRun `wgtray COMMAND --help` for a command's options.\n", cli.Commands)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "wgtray: the tray icon is not available yet; use a command")
-		usage(stderr)
-		return 2
+		err := tray.Main(stderr)
+		switch {
+		case errors.Is(err, tray.ErrAlreadyRunning):
+			fmt.Fprintln(stderr, "wgtray:", err)
+			return 0
+		case err != nil:
+			fmt.Fprintln(stderr, "wgtray:", err)
+			return 1
+		}
+		return 0
 	}
 	switch args[0] {
 	case "-h", "--help", "help":

@@ -1,0 +1,245 @@
+// Package tray is wgtray's tray icon: a StatusNotifierItem with a menu of
+// tunnels, live status and desktop notifications, driving the root helper
+// through the typed client in package ipc.
+package tray
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/wgtray/wgtray/app/cli"
+	"github.com/wgtray/wgtray/ipc"
+)
+
+// LostAfter is how long a connected tunnel may go without a handshake
+// before the tray calls the connection lost. WireGuard re-handshakes every
+// two minutes while traffic flows, so three minutes without one means
+// the peer is not answering.
+const LostAfter = 180 * time.Second
+
+// Tunnel is what the tray knows of one tunnel.
+type Tunnel struct {
+	Name      string
+	State     ipc.State
+	Endpoint  string
+	Handshake int64 // unix seconds; 0 = never
+	Rx, Tx    uint64
+	Since     time.Time // when it became connected, for "lost" before the first handshake
+}
+
+// Model is the tray's state. It is plain data: the menu, icon and tooltip
+// are computed from it, so they can be tested without a desktop.
+type Model struct {
+	HelperUp bool   // the helper answers on the system bus
+	Denied   bool   // the helper refused us: not authorized
+	Failed   string // the last action's failure, until the next success
+	Tunnels  []Tunnel
+}
+
+// Lost reports whether t is connected but silent for LostAfter.
+func (t Tunnel) Lost(now time.Time) bool {
+	if t.State != ipc.StateConnected {
+		return false
+	}
+	last := t.Since
+	if t.Handshake != 0 {
+		last = time.Unix(t.Handshake, 0)
+	}
+	return !last.IsZero() && now.Sub(last) > LostAfter
+}
+
+// Find returns the tunnel called name.
+func (m *Model) Find(name string) *Tunnel {
+	for i := range m.Tunnels {
+		if m.Tunnels[i].Name == name {
+			return &m.Tunnels[i]
+		}
+	}
+	return nil
+}
+
+// SetList replaces the tunnel list, keeping what is known of tunnels that
+// stay.
+func (m *Model) SetList(ts []ipc.Tunnel, now time.Time) {
+	var out []Tunnel
+	for _, t := range ts {
+		nt := Tunnel{Name: t.Name, State: ipc.State(t.State)}
+		if old := m.Find(t.Name); old != nil {
+			nt = *old
+			nt.State = ipc.State(t.State)
+		}
+		if nt.State == ipc.StateConnected && nt.Since.IsZero() {
+			nt.Since = now
+		}
+		out = append(out, nt)
+	}
+	slices.SortFunc(out, func(a, b Tunnel) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+	m.Tunnels = out
+}
+
+// Icon is the icon's look: a problem outranks everything, then any
+// connection in progress, then a connected tunnel.
+func (m *Model) Icon(now time.Time) Icon {
+	if !m.HelperUp || m.Denied || m.Failed != "" {
+		return IconProblem
+	}
+	icon := IconDisconnected
+	for _, t := range m.Tunnels {
+		switch {
+		case t.Lost(now):
+			return IconProblem
+		case t.State == ipc.StateConnecting || t.State == ipc.StateDisconnecting:
+			icon = IconConnecting
+		case t.State == ipc.StateConnected && icon == IconDisconnected:
+			icon = IconConnected
+		}
+	}
+	return icon
+}
+
+// Tooltip names the tunnels that are not disconnected and their states.
+func (m *Model) Tooltip(now time.Time) string {
+	switch {
+	case !m.HelperUp:
+		return "wgtray: wgtray-helper is not running"
+	case m.Denied:
+		return "wgtray: not allowed to control tunnels"
+	}
+	var parts []string
+	for _, t := range m.Tunnels {
+		switch {
+		case t.Lost(now):
+			parts = append(parts, t.Name+" connection lost")
+		case t.State != ipc.StateDisconnected:
+			parts = append(parts, t.Name+" "+string(t.State))
+		}
+	}
+	if len(parts) == 0 {
+		s := "wgtray: disconnected"
+		if m.Failed != "" {
+			s += " — " + m.Failed
+		}
+		return s
+	}
+	s := "wgtray: "
+	for i, p := range parts {
+		if i > 0 {
+			s += ", "
+		}
+		s += p
+	}
+	return s
+}
+
+// EntryKind is the kind of a menu line.
+type EntryKind int
+
+// Menu line kinds.
+const (
+	EntryTunnel    EntryKind = iota // checkable: click connects or disconnects
+	EntryInfo                       // disabled text
+	EntryImport                     // "Import tunnel from file…"
+	EntryQuit                       // "Quit"
+	EntrySeparator                  // a line
+)
+
+// Entry is one menu line.
+type Entry struct {
+	Kind    EntryKind
+	Title   string
+	Tunnel  string // for EntryTunnel
+	Checked bool
+	Enabled bool
+}
+
+// Texts the user reads in the menu.
+const (
+	TextNotAllowed    = "Not allowed to control tunnels — ask to be added to group wgtray"
+	TextHelperMissing = "wgtray-helper is not running"
+	TextNoTunnels     = "No tunnels — import one"
+	TextImport        = "Import tunnel from file…"
+	TextQuit          = "Quit"
+)
+
+// Menu lays the menu out: one checkable line per tunnel, and under a
+// connected one its endpoint, handshake age and transfer.
+func (m *Model) Menu(now time.Time) []Entry {
+	var out []Entry
+	if !m.HelperUp {
+		out = append(out, Entry{Kind: EntryInfo, Title: TextHelperMissing})
+	}
+	if m.Denied {
+		out = append(out, Entry{Kind: EntryInfo, Title: TextNotAllowed})
+	}
+	if m.HelperUp && len(m.Tunnels) == 0 {
+		out = append(out, Entry{Kind: EntryInfo, Title: TextNoTunnels})
+	}
+	busy := false
+	for _, t := range m.Tunnels {
+		busy = busy || t.State == ipc.StateConnecting || t.State == ipc.StateDisconnecting
+	}
+	for _, t := range m.Tunnels {
+		title := t.Name
+		switch t.State {
+		case ipc.StateConnecting:
+			title += " (connecting…)"
+		case ipc.StateDisconnecting:
+			title += " (disconnecting…)"
+		}
+		if t.Lost(now) {
+			title += " (connection lost)"
+		}
+		out = append(out, Entry{Kind: EntryTunnel, Title: title, Tunnel: t.Name,
+			Checked: t.State == ipc.StateConnected, Enabled: m.HelperUp && !m.Denied && !busy})
+		if t.State == ipc.StateConnected {
+			if t.Endpoint != "" {
+				out = append(out, Entry{Kind: EntryInfo, Title: "    endpoint " + t.Endpoint})
+			}
+			hs := "    no handshake yet"
+			if t.Handshake != 0 {
+				hs = "    handshake " + cli.Handshake(t.Handshake, now)
+			}
+			out = append(out, Entry{Kind: EntryInfo, Title: hs})
+			out = append(out, Entry{Kind: EntryInfo, Title: "    " + cli.Transfer(t.Rx, t.Tx)})
+		}
+	}
+	if m.Failed != "" {
+		out = append(out, Entry{Kind: EntryInfo, Title: "Last error: " + shorten(m.Failed, 80)})
+	}
+	out = append(out,
+		Entry{Kind: EntrySeparator},
+		Entry{Kind: EntryImport, Title: TextImport, Enabled: m.HelperUp && !m.Denied},
+		Entry{Kind: EntryQuit, Title: TextQuit, Enabled: true},
+	)
+	return out
+}
+
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// AnyConnected reports whether a tunnel is up, which is when the tray
+// refreshes statistics.
+func (m *Model) AnyConnected() bool {
+	for _, t := range m.Tunnels {
+		if t.State == ipc.StateConnected {
+			return true
+		}
+	}
+	return false
+}
+
+func (t Tunnel) String() string { return fmt.Sprintf("%s(%s)", t.Name, t.State) }

@@ -1,0 +1,51 @@
+package tray
+
+import (
+	"strings"
+
+	"github.com/wgtray/wgtray/ipc"
+)
+
+// Notice is one desktop notification. Notices with the same Key replace
+// each other on screen, so a tunnel shows only its newest news.
+type Notice struct {
+	Key     string // a tunnel's name, or "helper"
+	Summary string
+	Body    string
+	Urgent  bool
+}
+
+// NoticeFor says what a StateChanged signal tells the user, if anything:
+// a transition in progress is shown in the icon, not announced.
+func NoticeFor(ch ipc.StateChange) (Notice, bool) {
+	switch ch.State {
+	case ipc.StateConnected:
+		return Notice{Key: ch.Name, Summary: "Connected to " + ch.Name}, true
+	case ipc.StateDisconnected:
+		if reason, failed := strings.CutPrefix(ch.Message, "failed: "); failed {
+			return Notice{Key: ch.Name, Summary: "Could not connect " + ch.Name, Body: reason, Urgent: true}, true
+		}
+		body := ch.Message
+		if body == "disconnected" {
+			body = ""
+		}
+		return Notice{Key: ch.Name, Summary: "Disconnected from " + ch.Name, Body: body}, true
+	}
+	return Notice{}, false
+}
+
+// Notices about the connection and the helper.
+func noticeLost(name string) Notice {
+	return Notice{Key: name, Summary: "Connection to " + name + " lost", Body: "No handshake with the peer for more than 3 minutes.", Urgent: true}
+}
+
+func noticeRestored(name string) Notice {
+	return Notice{Key: name, Summary: "Connection to " + name + " restored"}
+}
+
+func noticeHelper(up bool) Notice {
+	if up {
+		return Notice{Key: "helper", Summary: "wgtray-helper is back"}
+	}
+	return Notice{Key: "helper", Summary: "wgtray-helper is unavailable", Body: "Tunnels cannot be controlled until it is running again.", Urgent: true}
+}

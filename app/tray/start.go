@@ -1,0 +1,59 @@
+package tray
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+
+	"fyne.io/systray"
+	"github.com/godbus/dbus/v5"
+)
+
+// BusName is claimed on the session bus so that only one tray runs per
+// session.
+const BusName = "org.wgtray.Tray"
+
+// ErrAlreadyRunning is returned by Main when another tray owns BusName.
+var ErrAlreadyRunning = errors.New("wgtray is already running in this session")
+
+// Main runs the tray until the user quits. Messages go to stderr.
+func Main(stderr io.Writer) error {
+	if os.Geteuid() == 0 {
+		return errors.New("the tray must not run as root: start it as your desktop user; it asks the root helper for what needs root")
+	}
+	session, err := dbus.SessionBus() // the connection fyne's systray uses too
+	if err != nil {
+		return fmt.Errorf("no session bus (is this a desktop session?): %w", err)
+	}
+	reply, err := session.RequestName(BusName, dbus.NameFlagDoNotQueue)
+	if err != nil {
+		return fmt.Errorf("claim %s: %w", BusName, err)
+	}
+	if reply != dbus.RequestNameReplyPrimaryOwner {
+		return ErrAlreadyRunning
+	}
+	var hasWatcher bool
+	session.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.kde.StatusNotifierWatcher").Store(&hasWatcher)
+	if !hasWatcher {
+		fmt.Fprintln(stderr, "wgtray: no system tray host (StatusNotifierWatcher) on this desktop, so the icon cannot be shown yet.\n"+
+			"  On GNOME, install and enable the AppIndicator extension (Debian/Ubuntu: gnome-shell-extension-appindicator).\n"+
+			"  wgtray keeps running and shows its icon as soon as a tray host appears.")
+	}
+	logger := log.New(stderr, "wgtray: ", 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	systray.Run(func() {
+		app := New(session, logger)
+		go func() {
+			defer close(done)
+			app.Run(ctx)
+		}()
+	}, func() {
+		cancel()
+		<-done
+	})
+	return nil
+}
