@@ -362,7 +362,9 @@ func (a *App) importFile() {
 	ctx := context.Background()
 	path, err := ChooseFile(ctx, a.session, "Import WireGuard tunnel")
 	if err != nil {
-		a.do <- func() { a.notify(ctx, Notice{Key: "import", Summary: "Import failed", Body: err.Error(), Urgent: true}) }
+		a.do <- func() {
+			a.notify(ctx, Notice{Key: "import", Summary: "Import failed", Body: err.Error(), Urgent: true})
+		}
 		return
 	}
 	if path == "" {
