@@ -11,11 +11,14 @@ LDFLAGS := -s -w -X main.Version=$(VERSION)
 BUILD := build
 
 # Debian packages the tests use: the reference wg-quick and a real
-# WireGuard peer (wireguard-go), and the tools the tests inspect state with.
+# WireGuard peer (wireguard-go), the tools the tests inspect state with, a
+# real D-Bus and polkitd, and a headless desktop (Xvfb, xfce4-panel's
+# systray, dunst) for the tray.
 TEST_DEBS := wireguard-tools wireguard-go nftables iproute2 iputils-ping procps ca-certificates git \
-	dbus polkitd systemd util-linux passwd
+	dbus polkitd systemd util-linux passwd \
+	xvfb xfce4-panel dunst xdotool imagemagick zenity xdg-desktop-portal xdg-desktop-portal-gtk
 
-.PHONY: all build test deps check bench demo clean
+.PHONY: all build test deps check bench demo icons clean
 
 all: build
 
@@ -47,6 +50,11 @@ check:
 
 test: deps check
 	$(GO) test -race -count=1 -timeout 30m ./...
+	@echo "Screenshots of the tray in xfce4-panel:"; ls -1 $(CURDIR)/build/screenshots/*.png 2>/dev/null || echo "  (none)"
+
+# icons renders the tray's SVG icons to the PNGs embedded in the binary.
+icons:
+	for f in app/tray/icons/*.svg; do rsvg-convert -w 64 -h 64 -o "$${f%.svg}.png" "$$f"; done
 
 # demo runs the main job in network namespaces with a local WireGuard
 # peer, a private system bus and polkitd: safe on any machine.

@@ -57,6 +57,7 @@ func New(session *dbus.Conn, logger *log.Logger) *App {
 func (a *App) Run(ctx context.Context) {
 	a.render()
 	events := a.connect(ctx)
+	a.render()
 	var tick *time.Ticker
 	var tickC <-chan time.Time
 	for {

@@ -123,8 +123,15 @@ func StartWireguardGo(tb testing.TB, ns, iface string) {
 // for conditions that have no event to wait on (a file appearing).
 func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
 	tb.Helper()
+	WaitEvery(tb, timeout, 5*time.Millisecond, what, cond)
+}
+
+// WaitEvery is WaitFor checking every interval, for conditions that are
+// costly to check (running a command).
+func WaitEvery(tb testing.TB, timeout, interval time.Duration, what string, cond func() bool) {
+	tb.Helper()
 	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {

@@ -1,0 +1,225 @@
+package tray_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+
+	"github.com/wgtray/wgtray/app/tray"
+	"github.com/wgtray/wgtray/helper/testbus"
+	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/ipc"
+)
+
+// world is everything a tray test needs: a private system bus with
+// polkitd, the helper in a client namespace with a real WireGuard peer,
+// and one stored tunnel.
+type world struct {
+	bus       *testbus.Bus
+	tp        *testnet.Topology
+	bin       string
+	configDir string
+	stateDir  string
+	helper    *testnet.Proc
+	tunnel    string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	requireDesktopTools(t)
+	w := &world{bin: binaries(t), bus: testbus.Start(t, testbus.Options{}), tp: testnet.New(t)}
+	w.configDir = filepath.Join(t.TempDir(), "wireguard")
+	os.Mkdir(w.configDir, 0o700)
+	w.stateDir = t.TempDir()
+	w.tunnel = testnet.UniqueName("wgt")
+	testnet.WriteConf(t, w.configDir, w.tunnel, w.tp.ClientConfig(testnet.ClientOpts{}))
+	w.startHelper(t)
+	return w
+}
+
+func (w *world) startHelper(t *testing.T) {
+	t.Helper()
+	w.helper = testnet.StartProc(t, w.tp.Client, []string{w.bus.Env()}, filepath.Join(w.bin, "wgtray-helper"),
+		"--config-dir", w.configDir, "--state-dir", w.stateDir, "--wireguard=userspace")
+	conn := w.bus.Conn(t)
+	testnet.WaitFor(t, 20*time.Second, "the helper on the bus", func() bool {
+		var has bool
+		conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, ipc.BusName).Store(&has)
+		return has
+	})
+}
+
+func (w *world) client(t *testing.T) *ipc.Client { return ipc.NewClient(w.bus.Conn(t)) }
+
+func (w *world) state(t *testing.T) ipc.State {
+	t.Helper()
+	st, err := w.client(t).Status(context.Background(), w.tunnel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ipc.State(st.State)
+}
+
+// startTray runs the tray as the desktop's user.
+func (w *world) startTray(t *testing.T, d *desktop) *exec.Cmd {
+	t.Helper()
+	cmd := d.user.Command(filepath.Join(w.bin, "wgtray"))
+	cmd.Env = d.env(w.bus.Env())
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
+func toggled(name string, on bool) func([]menuEntry) bool {
+	return func(es []menuEntry) bool {
+		for _, e := range es {
+			if e.Label == name {
+				return e.Toggled == on && e.Enabled
+			}
+		}
+		return false
+	}
+}
+
+func hasLine(text string) func([]menuEntry) bool {
+	return func(es []menuEntry) bool {
+		for _, e := range es {
+			if strings.Contains(e.Label, text) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// TestTrayInPanel drives the tray as xfce4-panel does: a member of group
+// wgtray clicks the tunnel in the menu; the tunnel comes up and the icon,
+// tooltip, menu and notifications say so; the command line disconnects it
+// and the tray follows; the helper dies and comes back, and the tray
+// recovers by itself.
+func TestTrayInPanel(t *testing.T) {
+	w := newWorld(t)
+	d := startDesktop(t, testbus.NewUser(t, "wgtray"))
+	w.startTray(t, d)
+	it := d.findItem(t)
+	it.waitMenu(t, "the tunnel", toggled(w.tunnel, false))
+	idleIcon := it.iconPixels(t)
+	if tip := it.tooltip(t); tip != "wgtray: disconnected" {
+		t.Errorf("tooltip %q", tip)
+	}
+	if v := it.prop(t, "ItemIsMenu"); v.Value() != true {
+		t.Error("ItemIsMenu is not set: a left click would not open the menu")
+	}
+	shotOff := d.screenshot(t, "tray-disconnected")
+
+	port := w.tp.InetAddr4.String() + ":7003"
+	testnet.EchoSource(t, w.tp.Inet, port)
+	it.click(t, w.tunnel)
+	it.waitMenu(t, "the tunnel checked", toggled(w.tunnel, true))
+	if st := w.state(t); st != ipc.StateConnected {
+		t.Fatalf("helper says %s after the click", st)
+	}
+	if src := testnet.SourceSeenBy(t, w.tp.Client, port); src != w.tp.ClientTunnel4 {
+		t.Errorf("traffic left as %v, want the tunnel's %v", src, w.tp.ClientTunnel4)
+	}
+	it.waitMenu(t, "the endpoint line", hasLine("endpoint 192.0.2.1:51820"))
+	it.waitMenu(t, "the handshake line", hasLine("handshake "))
+	if it.iconPixels(t) == idleIcon {
+		t.Error("the icon did not change on connect")
+	}
+	if tip := it.tooltip(t); !strings.Contains(tip, w.tunnel+" connected") {
+		t.Errorf("tooltip %q does not name the connected tunnel", tip)
+	}
+	d.waitNotification(t, "Connected to "+w.tunnel)
+	shotOn := d.screenshot(t, "tray-connected")
+
+	// Changes made elsewhere: the command line disconnects.
+	cli := exec.Command(filepath.Join(w.bin, "wgtray"), "disconnect", w.tunnel)
+	cli.Env = append(os.Environ(), w.bus.Env())
+	if out, err := cli.CombinedOutput(); err != nil {
+		t.Fatalf("wgtray disconnect: %v: %s", err, out)
+	}
+	it.waitMenu(t, "the tunnel unchecked", toggled(w.tunnel, false))
+	d.waitNotification(t, "Disconnected from "+w.tunnel)
+	if it.iconPixels(t) != idleIcon {
+		t.Error("the icon did not go back to disconnected")
+	}
+
+	// The helper dies: problem state; it comes back: recovered.
+	w.helper.Signal(syscall.SIGKILL)
+	w.helper.Wait(t, 20*time.Second)
+	it.waitMenu(t, "the helper-missing line", hasLine(tray.TextHelperMissing))
+	d.waitNotification(t, "wgtray-helper is unavailable")
+	if tip := it.tooltip(t); !strings.Contains(tip, "not running") {
+		t.Errorf("tooltip %q", tip)
+	}
+	w.startHelper(t)
+	it.waitMenu(t, "the tunnel again", toggled(w.tunnel, false))
+	d.waitNotification(t, "wgtray-helper is back")
+	if it.iconPixels(t) != idleIcon {
+		t.Error("the icon did not recover")
+	}
+	t.Logf("screenshots: %s %s", shotOff, shotOn)
+}
+
+// TestTrayNotAllowed: a user outside group wgtray sees the not-allowed
+// line once the helper refuses them, and nothing changes.
+func TestTrayNotAllowed(t *testing.T) {
+	w := newWorld(t)
+	d := startDesktop(t, testbus.NewUser(t))
+	w.startTray(t, d)
+	it := d.findItem(t)
+	it.waitMenu(t, "the tunnel", toggled(w.tunnel, false))
+	before := testnet.Dump(t, w.tp.Client)
+	it.click(t, w.tunnel)
+	it.waitMenu(t, "the not-allowed line", hasLine(tray.TextNotAllowed))
+	for _, e := range it.menu(t) {
+		if e.Label == w.tunnel && e.Enabled {
+			t.Error("the tunnel stays clickable for a user who may not control it")
+		}
+	}
+	if st := w.state(t); st != ipc.StateDisconnected {
+		t.Errorf("helper state %s after a refused click", st)
+	}
+	if after := testnet.Dump(t, w.tp.Client); after != before {
+		t.Errorf("a refused click changed the namespace:\n%s", testnet.DumpDiff(before, after))
+	}
+	d.waitNotification(t, "Not allowed to control tunnels")
+	d.screenshot(t, "tray-not-allowed")
+}
+
+// TestTrayOneInstanceNotRoot: a second tray in the session exits 0 with a
+// message, and root is refused.
+func TestTrayOneInstanceNotRoot(t *testing.T) {
+	requireDesktopTools(t)
+	bin := binaries(t)
+	d := startDesktop(t, testbus.NewUser(t, "wgtray"))
+	first := d.user.Command(filepath.Join(bin, "wgtray"))
+	first.Env = d.env()
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { first.Process.Kill(); first.Wait() })
+	d.waitName(t, tray.BusName, 20*time.Second)
+	second := d.user.Command(filepath.Join(bin, "wgtray"))
+	second.Env = d.env()
+	out, err := second.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "already running") {
+		t.Errorf("second tray: %v, %q; want exit 0 saying it already runs", err, out)
+	}
+	root := exec.Command(filepath.Join(bin, "wgtray"))
+	root.Env = d.env()
+	out, err = root.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "must not run as root") {
+		t.Errorf("tray as root: %v, %q; want a refusal", err, out)
+	}
+}
