@@ -394,4 +394,3 @@ func binaries(t *testing.T) string {
 	}
 	return binDir
 }
-

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/wgtray/wgtray/app/tray"
 	"github.com/wgtray/wgtray/helper/testbus"
 	"github.com/wgtray/wgtray/helper/testnet"
