@@ -20,11 +20,12 @@ import (
 // xfce4-panel with only its systray plugin (a real StatusNotifierWatcher
 // and host) and dunst as the notification daemon.
 type desktop struct {
-	user    testbus.User
-	display string
-	dir     string // the user's HOME and XDG_RUNTIME_DIR live here
-	busAddr string
-	conn    *dbus.Conn // the test's own connection to the session bus
+	user     testbus.User
+	noPortal bool
+	display  string
+	dir      string // the user's HOME and XDG_RUNTIME_DIR live here
+	busAddr  string
+	conn     *dbus.Conn // the test's own connection to the session bus
 }
 
 const panelConfig = `<?xml version="1.0" encoding="UTF-8"?>
@@ -88,7 +89,14 @@ func freeDisplay() string {
 
 func startDesktop(t *testing.T, u testbus.User) *desktop {
 	t.Helper()
-	d := &desktop{user: u, display: freeDisplay(), dir: testbus.PublicDir(t)}
+	return startDesktopWith(t, u, false)
+}
+
+// startDesktopWith can leave xdg-desktop-portal out of the session: the
+// bus then offers only xfconf for activation.
+func startDesktopWith(t *testing.T, u testbus.User, noPortal bool) *desktop {
+	t.Helper()
+	d := &desktop{user: u, display: freeDisplay(), dir: testbus.PublicDir(t), noPortal: noPortal}
 	run := filepath.Join(d.dir, "run")
 	conf := filepath.Join(d.dir, "home/.config/xfce4/xfconf/xfce-perchannel-xml")
 	if err := os.MkdirAll(conf, 0o755); err != nil {
@@ -97,6 +105,15 @@ func startDesktop(t *testing.T, u testbus.User) *desktop {
 	os.Mkdir(run, 0o700)
 	os.WriteFile(filepath.Join(conf, "xfce4-panel.xml"), []byte(panelConfig), 0o644)
 	exec.Command("chown", "-R", fmt.Sprintf("%d:%d", u.UID, u.GID), d.dir+"/home", run).Run()
+	if noPortal {
+		services := filepath.Join(d.dir, "data/dbus-1/services")
+		os.MkdirAll(services, 0o755)
+		b, err := os.ReadFile("/usr/share/dbus-1/services/org.xfce.Xfconf.service")
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(services, "org.xfce.Xfconf.service"), b, 0o644)
+	}
 	sock := filepath.Join(run, "bus")
 	d.busAddr = "unix:path=" + sock
 	os.WriteFile(filepath.Join(d.dir, "session.conf"), []byte(fmt.Sprintf(sessionConfig, sock)), 0o644)
@@ -106,7 +123,17 @@ func startDesktop(t *testing.T, u testbus.User) *desktop {
 		_, err := os.Stat("/tmp/.X11-unix/X" + d.display[1:])
 		return err == nil
 	})
-	d.start(t, true, "dbus-daemon", "--config-file="+filepath.Join(d.dir, "session.conf"), "--nofork", "--nopidfile")
+	bus := d.user.Command("dbus-daemon", "--config-file="+filepath.Join(d.dir, "session.conf"), "--nofork", "--nopidfile")
+	bus.Env = d.env()
+	if noPortal {
+		// The session bus finds activatable services through
+		// XDG_DATA_DIRS: offer it only xfconf's.
+		bus.Env = append(bus.Env, "XDG_DATA_DIRS="+d.dir+"/data")
+	}
+	if err := bus.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bus.Process.Kill(); bus.Wait() })
 	testnet.WaitFor(t, 10*time.Second, "the session bus", func() bool {
 		c, err := dbus.Connect(d.busAddr)
 		if err != nil {
@@ -123,11 +150,13 @@ func startDesktop(t *testing.T, u testbus.User) *desktop {
 	return d
 }
 
-// env is the user's session environment.
+// env is the user's session environment. The portal picks its GTK
+// backend for GNOME desktops.
 func (d *desktop) env(extra ...string) []string {
-	return append(append(os.Environ(), "DISPLAY="+d.display, "DBUS_SESSION_BUS_ADDRESS="+d.busAddr,
+	env := append(os.Environ(), "DISPLAY="+d.display, "DBUS_SESSION_BUS_ADDRESS="+d.busAddr,
 		"HOME="+d.dir+"/home", "XDG_CONFIG_HOME="+d.dir+"/home/.config", "XDG_RUNTIME_DIR="+d.dir+"/run",
-		"NO_AT_BRIDGE=1", "GTK_A11Y=none"), extra...)
+		"NO_AT_BRIDGE=1", "GTK_A11Y=none", "XDG_CURRENT_DESKTOP=GNOME")
+	return append(env, extra...)
 }
 
 // start runs argv in the session, as the user when asUser.
@@ -324,14 +353,25 @@ func (d *desktop) notifications(t *testing.T) string {
 func (d *desktop) waitNotification(t *testing.T, text string) {
 	t.Helper()
 	var got string
-	testnet.WaitEvery(t, 20*time.Second, 100*time.Millisecond, "a notification "+text, func() bool {
+	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
 		got = d.notifications(t)
-		return strings.Contains(got, text)
-	})
+		if strings.Contains(got, text) {
+			return
+		}
+		if time.Now().After(deadline) {
+			d.capture(t, filepath.Join(testbus.RepoRoot(t), "build", "screenshots", "no-notification.png"))
+			t.Fatalf("no notification %q within 20s; dunst's history: %s", text, got)
+		}
+		<-tick.C
+	}
 }
 
 func (d *desktop) capture(t *testing.T, path string) []byte {
 	t.Helper()
+	os.MkdirAll(filepath.Dir(path), 0o755)
 	shot := exec.Command("import", "-window", "root", "-crop", "640x220+0+0", path)
 	shot.Env = d.env()
 	if out, err := shot.CombinedOutput(); err != nil {
@@ -364,6 +404,71 @@ func (d *desktop) screenshot(t *testing.T, name string) string {
 	esc.Env = d.env()
 	esc.Run()
 	return path
+}
+
+// chooseInDialog waits for the file chooser titled title, types path into
+// it as a user would and confirms.
+func (d *desktop) chooseInDialog(t *testing.T, title, path string) {
+	t.Helper()
+	run := func(args ...string) string {
+		cmd := exec.Command("xdotool", args...)
+		cmd.Env = d.env()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("xdotool %v: %v: %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	var win string
+	testnet.WaitEvery(t, 30*time.Second, 100*time.Millisecond, "the file chooser "+title, func() bool {
+		cmd := exec.Command("xdotool", "search", "--onlyvisible", "--name", title)
+		cmd.Env = d.env()
+		out, err := cmd.Output()
+		win = strings.TrimSpace(strings.Split(string(out), "\n")[0])
+		return err == nil && win != ""
+	})
+	run("windowfocus", "--sync", win)
+	// The chooser opens its location entry on the first key and completes
+	// file names as they are typed; keys sent before it has settled are
+	// lost or taken wrong. So open the entry, wait until the screen stops
+	// changing, type, wait again, and only then confirm.
+	shot := filepath.Join(testbus.RepoRoot(t), "build", "screenshots", "chooser-"+filepath.Base(path)+".png")
+	settle := func(what string) {
+		prev := d.capture(t, shot)
+		testnet.WaitEvery(t, 10*time.Second, 200*time.Millisecond, what, func() bool {
+			cur := d.capture(t, shot)
+			same := string(cur) == string(prev)
+			prev = cur
+			return same
+		})
+	}
+	settle("the file chooser to draw")
+	run("key", "ctrl+l")
+	settle("the location entry to open")
+	run("type", "--delay", "30", path)
+	settle("the file chooser to settle")
+	// Return may first only close a completion popup; press it until the
+	// chooser is gone, as a person would.
+	for try := 0; ; try++ {
+		run("key", "Return")
+		gone := false
+		deadline := time.Now().Add(3 * time.Second)
+		for !gone && time.Now().Before(deadline) {
+			cmd := exec.Command("xdotool", "search", "--onlyvisible", "--name", title)
+			cmd.Env = d.env()
+			out, _ := cmd.Output()
+			gone = strings.TrimSpace(string(out)) == ""
+			if !gone {
+				settle("the file chooser after Return")
+			}
+		}
+		if gone {
+			return
+		}
+		if try == 3 {
+			t.Fatalf("the file chooser did not accept %s", path)
+		}
+	}
 }
 
 var (

@@ -222,3 +222,49 @@ func TestTrayOneInstanceNotRoot(t *testing.T) {
 		t.Errorf("tray as root: %v, %q; want a refusal", err, out)
 	}
 }
+
+// TestTrayImport imports a config through the menu: with the desktop's
+// file chooser through xdg-desktop-portal (GTK backend), and with zenity
+// when no portal answers. A bad config is refused with its line number.
+func TestTrayImport(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		noPortal bool
+	}{{"portal", false}, {"fallback", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.noPortal {
+				if _, err := exec.LookPath("zenity"); err != nil {
+					t.Skip("skipping: zenity not installed (sudo make test installs it)")
+				}
+			} else if _, err := os.Stat("/usr/libexec/xdg-desktop-portal-gtk"); err != nil {
+				t.Skip("skipping: xdg-desktop-portal-gtk not installed (sudo make test installs it)")
+			}
+			w := newWorld(t)
+			d := startDesktopWith(t, testbus.NewUser(t, "wgtray"), c.noPortal)
+			w.startTray(t, d)
+			it := d.findItem(t)
+			it.waitMenu(t, "the stored tunnel", toggled(w.tunnel, false))
+			files := testbus.PublicDir(t)
+			good := testnet.WriteConf(t, files, "office", w.tp.ClientConfig(testnet.ClientOpts{AllowedIPs: "198.51.100.0/24"}))
+			bad := testnet.WriteConf(t, files, "broken", "[Interface]\nPrivateKey = nope\n")
+			os.Chmod(good, 0o644) // the user reads it, never the helper
+			os.Chmod(bad, 0o644)
+
+			it.click(t, tray.TextImport)
+			d.chooseInDialog(t, "Import WireGuard tunnel", good)
+			it.waitMenu(t, "the imported tunnel", toggled("office", false))
+			d.waitNotification(t, "Imported tunnel office")
+			fi, err := os.Stat(filepath.Join(w.configDir, "office.conf"))
+			if err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("stored config: %v, %v", fi, err)
+			}
+
+			it.click(t, tray.TextImport)
+			d.chooseInDialog(t, "Import WireGuard tunnel", bad)
+			d.waitNotification(t, "line 2")
+			if _, err := os.Stat(filepath.Join(w.configDir, "broken.conf")); !os.IsNotExist(err) {
+				t.Errorf("a bad config was stored: %v", err)
+			}
+		})
+	}
+}
