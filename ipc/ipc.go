@@ -1,24 +1,52 @@
 // Package ipc is the D-Bus contract between wgtray's root helper and its
 // clients (the tray, the command line, or anyone with busctl): names,
-// states, errors, the introspection document, and a typed client.
+// states, errors, the status encoding, the introspection document, and a
+// typed client. Clients outside this project rely on every name here, so
+// none of them may change.
 package ipc
 
 import "github.com/godbus/dbus/v5"
 
 // The helper's names on the system bus.
 const (
-	BusName    = "org.wgtray.Helper1"
+	// BusName is the well-known name the helper owns.
+	BusName = "org.wgtray.Helper1"
+	// ObjectPath is the helper's only object.
 	ObjectPath = dbus.ObjectPath("/org/wgtray/Helper1")
-	Interface  = "org.wgtray.Helper1"
+	// Interface is the helper's interface on ObjectPath.
+	Interface = "org.wgtray.Helper1"
+)
+
+// The members of Interface, without the interface prefix.
+const (
+	// MethodList is List() → a(ss): every stored tunnel and its state,
+	// sorted by name.
+	MethodList = "List"
+	// MethodStatus is Status(s name) → a{sv}, decoded by StatusFromMap.
+	MethodStatus = "Status"
+	// MethodConnect is Connect(s name).
+	MethodConnect = "Connect"
+	// MethodDisconnect is Disconnect(s name).
+	MethodDisconnect = "Disconnect"
+	// MethodImport is Import(s name, s config).
+	MethodImport = "Import"
+	// MethodRemove is Remove(s name).
+	MethodRemove = "Remove"
+	// MethodGetConfig is GetConfig(s name) → s, with the values of
+	// PrivateKey and PresharedKey replaced by "(hidden)".
+	MethodGetConfig = "GetConfig"
 
 	// SignalStateChanged is (s name, s state, s message), sent on every
 	// transition whoever caused it.
 	SignalStateChanged = "StateChanged"
-	// PropertyVersion is the helper's version, read-only.
+
+	// PropertyVersion is the helper's version: s, read-only, constant for
+	// the life of the helper.
 	PropertyVersion = "Version"
 )
 
-// State is a tunnel's state.
+// State is a tunnel's state as it travels in List, Status and
+// StateChanged.
 type State string
 
 // The states a tunnel moves through.
@@ -29,7 +57,8 @@ const (
 	StateDisconnecting State = "disconnecting"
 )
 
-// Tunnel is one entry of List: a stored tunnel and its state.
+// Tunnel is one entry of List: a stored tunnel and its state. It encodes
+// as the struct (ss).
 type Tunnel struct {
 	Name  string
 	State string

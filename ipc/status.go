@@ -2,33 +2,36 @@ package ipc
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/godbus/dbus/v5"
 )
 
-// Status is the reply of Status(name).
+// Status is the reply of Status(name), an a{sv} on the wire.
 type Status struct {
-	Name          string
-	State         string
-	Interface     string
-	Addresses     []string
-	Endpoint      string
-	PublicKey     string
-	FullTunnel    bool
-	LastHandshake int64 // unix seconds; 0 = never
-	RxBytes       uint64
-	TxBytes       uint64
-	Error         string // the last failure; "" if none
-	// Extra holds keys this version does not know, so that a newer helper
-	// can add keys without breaking older clients.
+	Name          string   // key Name, s
+	State         string   // key State, s: one of the State constants
+	Interface     string   // key Interface, s
+	Addresses     []string // key Addresses, as
+	Endpoint      string   // key Endpoint, s
+	PublicKey     string   // key PublicKey, s: the peer's
+	FullTunnel    bool     // key FullTunnel, b
+	LastHandshake int64    // key LastHandshake, x: unix seconds; 0 = never
+	RxBytes       uint64   // key RxBytes, t
+	TxBytes       uint64   // key TxBytes, t
+	Error         string   // key Error, s: the last failure; "" if none
+	// Extra holds the keys this version does not know, so that a newer
+	// helper can add keys (DNS, …) without breaking older clients, and
+	// a helper can send them through ToMap.
 	Extra map[string]dbus.Variant
 }
 
-// ToMap encodes the status as the a{sv} on the wire.
+// ToMap encodes the status as the a{sv} on the wire. Every known key is
+// present; a key of Extra never replaces one of them.
 func (s Status) ToMap() map[string]dbus.Variant {
-	m := map[string]dbus.Variant{}
-	for k, v := range s.Extra {
-		m[k] = v
+	m := maps.Clone(s.Extra)
+	if m == nil {
+		m = make(map[string]dbus.Variant, 11)
 	}
 	addrs := s.Addresses
 	if addrs == nil {
@@ -48,27 +51,56 @@ func (s Status) ToMap() map[string]dbus.Variant {
 	return m
 }
 
-// StatusFromMap decodes the a{sv}; a known key of the wrong type is an
-// error, unknown keys go to Extra.
+// StatusFromMap decodes the a{sv} of Status. A known key must have exactly
+// its contract's type (no silent int32 → int64 or int64 → uint64
+// conversion, which would hide a helper bug); a missing key leaves its
+// zero value; unknown keys go to Extra.
 func StatusFromMap(m map[string]dbus.Variant) (Status, error) {
 	var s Status
-	fields := map[string]any{
-		"Name": &s.Name, "State": &s.State, "Interface": &s.Interface, "Addresses": &s.Addresses,
-		"Endpoint": &s.Endpoint, "PublicKey": &s.PublicKey, "FullTunnel": &s.FullTunnel,
-		"LastHandshake": &s.LastHandshake, "RxBytes": &s.RxBytes, "TxBytes": &s.TxBytes, "Error": &s.Error,
-	}
 	for k, v := range m {
-		dst, ok := fields[k]
-		if !ok {
+		var err error
+		switch k {
+		case "Name":
+			err = take(k, v, &s.Name)
+		case "State":
+			err = take(k, v, &s.State)
+		case "Interface":
+			err = take(k, v, &s.Interface)
+		case "Addresses":
+			err = take(k, v, &s.Addresses)
+		case "Endpoint":
+			err = take(k, v, &s.Endpoint)
+		case "PublicKey":
+			err = take(k, v, &s.PublicKey)
+		case "FullTunnel":
+			err = take(k, v, &s.FullTunnel)
+		case "LastHandshake":
+			err = take(k, v, &s.LastHandshake)
+		case "RxBytes":
+			err = take(k, v, &s.RxBytes)
+		case "TxBytes":
+			err = take(k, v, &s.TxBytes)
+		case "Error":
+			err = take(k, v, &s.Error)
+		default:
 			if s.Extra == nil {
 				s.Extra = map[string]dbus.Variant{}
 			}
 			s.Extra[k] = v
-			continue
 		}
-		if err := v.Store(dst); err != nil {
-			return s, fmt.Errorf("status key %s: %w", k, err)
+		if err != nil {
+			return Status{}, err
 		}
 	}
 	return s, nil
+}
+
+// take stores v in *dst if v holds exactly a T.
+func take[T any](key string, v dbus.Variant, dst *T) error {
+	x, ok := v.Value().(T)
+	if !ok {
+		return fmt.Errorf("status key %s: got type %s, want %s", key, v.Signature(), dbus.SignatureOf(*dst))
+	}
+	*dst = x
+	return nil
 }

@@ -1,201 +1,113 @@
 // Package store keeps tunnel configs as the NAME.conf files of a directory
 // (normally /etc/wireguard, so that configs made for wg-quick show up).
-// Files are root-owned, mode 0600, written atomically, never through a
-// symlink and never over an existing file.
+//
+// Every operation works relative to a descriptor of the directory opened
+// and checked once by Open, so the checks hold for the directory actually
+// used even if its path is later swapped. Files are created root-owned
+// with mode 0600, written atomically, never through a symlink and never
+// over an existing file.
 package store
 
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/wgtray/wgtray/helper/config"
 )
 
+// suffix ends every config file's name.
 const suffix = ".conf"
 
-// Store is a config directory.
+// Store is a config directory. Its methods are safe for concurrent use.
 type Store struct {
 	dir string
+	// fd is the directory, opened O_NOFOLLOW. A raw descriptor rather
+	// than an *os.File, so that no finalizer can close it while a system
+	// call uses it.
+	fd int
+	// uid and gid own created files and must own the directory: root in
+	// production, the test's own user in unprivileged tests.
+	uid, gid int
 }
 
 // Open checks dir and returns its store. The directory must be a real
-// directory (not a symlink), owned by root and writable by no one else;
-// a missing one is created with mode 0700.
+// directory (a symlink is refused), owned by root and writable by no one
+// else. A missing one is created with mode 0700; its parent must exist.
 func Open(dir string) (*Store, error) {
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("create config directory %s: %w", dir, err)
-	}
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return nil, fmt.Errorf("config directory: %w", err)
-	}
-	if err := checkDir(dir, fi); err != nil {
-		return nil, err
-	}
-	return &Store{dir: dir}, nil
+	return open(dir, 0, 0)
 }
 
-func checkDir(dir string, fi fs.FileInfo) error {
-	if fi.Mode()&fs.ModeSymlink != 0 || !fi.IsDir() {
-		return fmt.Errorf("config directory %s is not a directory (symlinks are refused)", dir)
+func open(dir string, uid, gid int) (*Store, error) {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("create config directory: %w", err)
 	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("config directory %s is writable by group or others (mode %v)", dir, fi.Mode().Perm())
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		// O_NOFOLLOW|O_DIRECTORY fails with ELOOP or ENOTDIR on a symlink;
+		// say which it is.
+		if fi, lerr := os.Lstat(dir); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, fmt.Errorf("config directory %s is a symlink; it must be a real directory", dir)
+		}
+		if errors.Is(err, unix.ENOTDIR) {
+			return nil, fmt.Errorf("config directory %s is not a directory", dir)
+		}
+		return nil, fmt.Errorf("open config directory: %w", &fs.PathError{Op: "open", Path: dir, Err: err})
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fmt.Errorf("config directory %s: cannot tell its owner", dir)
+	if err := checkDir(dir, fd, uid); err != nil {
+		unix.Close(fd)
+		return nil, err
 	}
-	if st.Uid != 0 {
-		return fmt.Errorf("config directory %s is owned by uid %d, not root", dir, st.Uid)
+	return &Store{dir: dir, fd: fd, uid: uid, gid: gid}, nil
+}
+
+// checkDir refuses a directory that someone other than its owner could
+// write to, since whoever can write a config can run commands as root
+// through wg-quick's hooks or redirect traffic.
+func checkDir(dir string, fd, uid int) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat config directory %s: %w", dir, err)
+	}
+	if int(st.Uid) != uid {
+		return fmt.Errorf("config directory %s is owned by uid %d, want %d (root)", dir, st.Uid, uid)
+	}
+	if perm := fs.FileMode(st.Mode).Perm(); perm&0o022 != 0 {
+		return fmt.Errorf("config directory %s is writable by its group or others (mode %#o); run chmod go-w on it", dir, perm)
 	}
 	return nil
 }
 
-// Dir returns the directory.
+// Dir returns the directory's path as given to Open.
 func (s *Store) Dir() string { return s.dir }
 
-func (s *Store) path(name string) (string, error) {
+// Close releases the directory. The store must not be used afterwards.
+func (s *Store) Close() error {
+	if err := unix.Close(s.fd); err != nil {
+		return fmt.Errorf("close config directory %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// file returns the file name of a tunnel, relative to the directory.
+func (s *Store) file(name string) (string, error) {
 	if err := config.ValidName(name); err != nil {
-		return "", err
+		return "", fmt.Errorf("tunnel name %q: %w", name, err)
 	}
-	return filepath.Join(s.dir, name+suffix), nil
+	return name + suffix, nil
 }
 
-// List returns the names of the stored tunnels, sorted: regular files
-// named NAME.conf with a valid name. Symlinks are not listed, because Read
-// refuses to follow them.
-func (s *Store) List() ([]string, error) {
-	ents, err := os.ReadDir(s.dir)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", s.dir, err)
-	}
-	var out []string
-	for _, e := range ents {
-		name, ok := strings.CutSuffix(e.Name(), suffix)
-		if !ok || !e.Type().IsRegular() || config.ValidName(name) != nil {
-			continue
-		}
-		out = append(out, name)
-	}
-	slices.Sort(out)
-	return out, nil
-}
+// path is a file's full path, for messages.
+func (s *Store) path(file string) string { return filepath.Join(s.dir, file) }
 
-// Read returns a stored config. A missing tunnel's error matches
-// fs.ErrNotExist.
-func (s *Store) Read(name string) ([]byte, error) {
-	p, err := s.path(name)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-	if errors.Is(err, unix.ELOOP) {
-		return nil, fmt.Errorf("config %s is a symlink; refusing to follow it", p)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open config: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("stat config: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("config %s is not a regular file", p)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, config.MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	if len(data) > config.MaxSize {
-		return nil, fmt.Errorf("config %s is larger than 64 KiB", p)
-	}
-	return data, nil
-}
-
-// Import validates data and stores it as name. Nothing is written unless
-// it parses; an existing tunnel is never overwritten (the error matches
-// fs.ErrExist). The file appears whole or not at all.
-func (s *Store) Import(name string, data []byte) error {
-	p, err := s.path(name)
-	if err != nil {
-		return err
-	}
-	if _, err := config.Parse(data); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(s.dir, ".import-*")
-	if err != nil {
-		return fmt.Errorf("create temporary file: %w", err)
-	}
-	tmpName := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmpName)
-		}
-	}()
-	// CreateTemp makes the file 0600 with O_EXCL; make the owner root even
-	// if the helper runs with another group.
-	if err := tmp.Chown(0, 0); err != nil && os.Geteuid() == 0 {
-		return fmt.Errorf("chown: %w", err)
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("chmod: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("sync: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close: %w", err)
-	}
-	// RENAME_NOREPLACE fails if anything — a file or a symlink — has the
-	// name, so nothing is overwritten or written through.
-	if err := unix.Renameat2(unix.AT_FDCWD, tmpName, unix.AT_FDCWD, p, unix.RENAME_NOREPLACE); err != nil {
-		if errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("tunnel %q: %w", name, fs.ErrExist)
-		}
-		return fmt.Errorf("rename into place: %w", err)
-	}
-	ok = true
-	return syncDir(s.dir)
-}
-
-// Remove deletes a stored config. A missing one's error matches
-// fs.ErrNotExist.
-func (s *Store) Remove(name string) error {
-	p, err := s.path(name)
-	if err != nil {
-		return err
-	}
-	if err := os.Remove(p); err != nil {
-		return fmt.Errorf("remove config: %w", err)
-	}
-	return syncDir(s.dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
+// syncDir makes a change of the directory's entries durable.
+func (s *Store) syncDir() error {
+	if err := unix.Fsync(s.fd); err != nil {
+		return fmt.Errorf("sync config directory %s: %w", s.dir, err)
 	}
 	return nil
 }

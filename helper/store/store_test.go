@@ -1,32 +1,31 @@
 package store
 
 import (
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 )
 
+// good is a minimal valid config.
 const good = "[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n"
 
+// newStore returns a store in a fresh directory. Unprivileged, it expects
+// the test's own user to own the directory and the files, since only root
+// can make root-owned ones; the logic is the same.
 func newStore(t *testing.T) *Store {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: the store accepts only root-owned directories; run as root (sudo make test)")
-	}
-	dir := filepath.Join(t.TempDir(), "wireguard")
-	s, err := Open(dir)
+	s, err := open(filepath.Join(t.TempDir(), "wireguard"), os.Geteuid(), os.Getegid())
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
+// listing returns the names in dir, temporary files included.
 func listing(t *testing.T, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
@@ -40,8 +39,55 @@ func listing(t *testing.T, dir string) []string {
 	return out
 }
 
-func TestImportReadListRemove(t *testing.T) {
-	s := newStore(t)
+// write creates a file in the store's directory behind its back.
+func write(t *testing.T, s *Store, file, data string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(s.Dir(), file), []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantErr(t *testing.T, err error, substr string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), substr) {
+		t.Errorf("error %v, want one containing %q", err, substr)
+	}
+}
+
+func TestOpenCreatesDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wireguard")
+	s, err := open(dir, os.Geteuid(), os.Getegid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Errorf("created %v, want drwx------", fi.Mode())
+	}
+	if s.Dir() != dir {
+		t.Errorf("Dir = %s", s.Dir())
+	}
+	// Opening an existing good directory works too.
+	s2, err := open(dir, os.Geteuid(), os.Getegid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+}
+
+func TestOpenAsRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root: Open accepts only root-owned directories, which only root can create")
+	}
+	s, err := Open(filepath.Join(t.TempDir(), "wireguard"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	if err := s.Import("wg0", []byte(good)); err != nil {
 		t.Fatal(err)
 	}
@@ -49,123 +95,70 @@ func TestImportReadListRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi.Mode() != 0o600 {
-		t.Errorf("mode %v, want -rw-------", fi.Mode())
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 0 || st.Gid != 0 {
+		t.Errorf("owner %d:%d, want 0:0", st.Uid, st.Gid)
 	}
-	if os.Geteuid() == 0 {
-		if st := fi.Sys().(*syscall.Stat_t); st.Uid != 0 || st.Gid != 0 {
-			t.Errorf("owner %d:%d, want 0:0", st.Uid, st.Gid)
+}
+
+func TestOpenRefuses(t *testing.T) {
+	uid, gid := os.Geteuid(), os.Getegid()
+	base := t.TempDir()
+	mkdir := func(name string, mode os.FileMode) string {
+		p := filepath.Join(base, name)
+		if err := os.Mkdir(p, 0o700); err != nil {
+			t.Fatal(err)
 		}
-	} else {
-		t.Log("not root: ownership not checked")
+		// Explicitly: Mkdir's mode is subject to the umask.
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
-	if got, err := s.Read("wg0"); err != nil || string(got) != good {
-		t.Errorf("Read = %q, %v", got, err)
-	}
-	if err := s.Import("wg0", []byte(good)); !errors.Is(err, fs.ErrExist) {
-		t.Errorf("second Import = %v, want ErrExist", err)
-	}
-	os.WriteFile(filepath.Join(s.Dir(), "notes.txt"), nil, 0o600)
-	os.WriteFile(filepath.Join(s.Dir(), "bad name.conf"), nil, 0o600)
-	if names, err := s.List(); err != nil || !slices.Equal(names, []string{"wg0"}) {
-		t.Errorf("List = %v, %v", names, err)
-	}
-	if err := s.Remove("wg0"); err != nil {
+	good := mkdir("good", 0o700)
+	link := filepath.Join(base, "link")
+	if err := os.Symlink(good, link); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Remove("wg0"); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("second Remove = %v, want ErrNotExist", err)
-	}
-	if _, err := s.Read("wg0"); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("Read after Remove = %v", err)
-	}
-}
-
-func TestBadInputWritesNothing(t *testing.T) {
-	s := newStore(t)
-	before := listing(t, s.Dir())
-	for _, name := range []string{"../x", "a/b", "", "0123456789abcdef", ".", "..", "a\x00b", "a\nb"} {
-		if err := s.Import(name, []byte(good)); err == nil {
-			t.Errorf("Import(%q) succeeded", name)
-		}
-	}
-	for _, cfg := range []string{"", "[Interface]\n", strings.Repeat("#", 70000), "\xff"} {
-		if err := s.Import("wg1", []byte(cfg)); err == nil {
-			t.Errorf("Import of a bad config succeeded")
-		}
-	}
-	if after := listing(t, s.Dir()); !slices.Equal(before, after) {
-		t.Errorf("directory changed: %v -> %v", before, after)
-	}
-}
-
-func TestSymlinksRefused(t *testing.T) {
-	s := newStore(t)
-	target := filepath.Join(t.TempDir(), "target")
-	os.WriteFile(target, []byte(good), 0o600)
-	link := filepath.Join(s.Dir(), "wg2.conf")
-	if err := os.Symlink(target, link); err != nil {
+	file := filepath.Join(base, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Read("wg2"); err == nil {
-		t.Error("Read followed a symlink")
-	}
-	if err := s.Import("wg2", []byte(good+"# new\n")); !errors.Is(err, fs.ErrExist) {
-		t.Errorf("Import over a symlink = %v, want ErrExist", err)
-	}
-	if b, _ := os.ReadFile(target); string(b) != good {
-		t.Error("Import wrote through the symlink")
-	}
-	if names, _ := s.List(); len(names) != 0 {
-		t.Errorf("List shows symlinks: %v", names)
-	}
-	dirLink := filepath.Join(t.TempDir(), "link")
-	os.Symlink(s.Dir(), dirLink)
-	if _, err := Open(dirLink); err == nil {
-		t.Error("Open accepted a symlinked directory")
-	}
-}
-
-func TestUnsafeDirectoryRefused(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "open")
-	os.Mkdir(dir, 0o700)
-	os.Chmod(dir, 0o775)
-	if _, err := Open(dir); err == nil {
-		t.Error("Open accepted a group-writable directory")
-	}
-	if os.Geteuid() == 0 {
-		own := filepath.Join(t.TempDir(), "notroot")
-		os.Mkdir(own, 0o700)
-		os.Chown(own, 65534, 65534)
-		if _, err := Open(own); err == nil {
-			t.Error("Open accepted a directory not owned by root")
-		}
-	}
-}
-
-func TestConcurrentImportsOneWins(t *testing.T) {
-	s := newStore(t)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins := 0
-	for range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.Import("race", []byte(good)); err == nil {
-				mu.Lock()
-				wins++
-				mu.Unlock()
-			} else if !errors.Is(err, fs.ErrExist) {
-				t.Error(err)
+	for _, tc := range []struct {
+		name, dir, want string
+	}{
+		{"symlink to a directory", link, "is a symlink"},
+		{"group-writable", mkdir("group", 0o770), "writable by its group or others"},
+		{"world-writable", mkdir("world", 0o707), "writable by its group or others"},
+		{"sticky world-writable", mkdir("tmp", os.ModeSticky|0o777), "writable by its group or others"},
+		{"regular file", file, "not a directory"},
+		{"missing parent", filepath.Join(base, "missing", "wireguard"), "no such file or directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := open(tc.dir, uid, gid)
+			if err == nil {
+				s.Close()
 			}
-		}()
+			wantErr(t, err, tc.want)
+		})
 	}
-	wg.Wait()
-	if wins != 1 {
-		t.Errorf("%d imports succeeded, want exactly 1", wins)
+	t.Run("not root-owned", func(t *testing.T) {
+		dir := mkdir("other", 0o700)
+		if os.Geteuid() == 0 {
+			if err := os.Chown(dir, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Unprivileged, the test's own directory is not root's either.
+		s, err := Open(dir)
+		if err == nil {
+			s.Close()
+		}
+		wantErr(t, err, "owned by uid")
+	})
+	if got := listing(t, good); len(got) != 0 {
+		t.Errorf("a refused directory was written to: %v", got)
 	}
-	if got := listing(t, s.Dir()); !slices.Equal(got, []string{"race.conf"}) {
-		t.Errorf("directory holds %v", got)
+	if got := listing(t, base); !slices.Equal(got, []string{"file", "good", "group", "link", "other", "tmp", "world"}) {
+		t.Errorf("the refusals changed %s: %v", base, got)
 	}
 }

@@ -1,0 +1,99 @@
+package ipc
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/godbus/dbus/v5"
+	"github.com/google/go-cmp/cmp"
+)
+
+// variantsEqual compares variants by signature and value.
+var variantsEqual = cmp.Comparer(func(a, b dbus.Variant) bool {
+	return a.Signature() == b.Signature() && cmp.Equal(a.Value(), b.Value())
+})
+
+func fullStatus() Status {
+	return Status{
+		Name: "wg0", State: string(StateConnected), Interface: "wg0",
+		Addresses: []string{"203.0.113.2/32", "2001:db8::2/128"},
+		Endpoint:  "192.0.2.1:51820", PublicKey: "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=",
+		FullTunnel: true, LastHandshake: 1700000000, RxBytes: 1 << 40, TxBytes: 2, Error: "step 3: boom",
+		Extra: map[string]dbus.Variant{
+			"DNS":        dbus.MakeVariant([]string{"203.0.113.1"}),
+			"DNSManager": dbus.MakeVariant("resolved"),
+		},
+	}
+}
+
+func TestStatusRoundTrip(t *testing.T) {
+	for _, in := range []Status{fullStatus(), {Name: "empty", State: string(StateDisconnected), Addresses: []string{}}} {
+		m := in.ToMap()
+		if sig := dbus.SignatureOf(m).String(); sig != "a{sv}" {
+			t.Errorf("signature %s, want a{sv}", sig)
+		}
+		out, err := StatusFromMap(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(in, out, variantsEqual); diff != "" {
+			t.Errorf("round trip (-in +out):\n%s", diff)
+		}
+	}
+}
+
+// TestStatusWireTypes pins each key's D-Bus type, which outside clients
+// rely on.
+func TestStatusWireTypes(t *testing.T) {
+	want := map[string]string{
+		"Name": "s", "State": "s", "Interface": "s", "Addresses": "as", "Endpoint": "s", "PublicKey": "s",
+		"FullTunnel": "b", "LastHandshake": "x", "RxBytes": "t", "TxBytes": "t", "Error": "s",
+	}
+	got := map[string]string{}
+	for k, v := range (Status{}).ToMap() {
+		got[k] = v.Signature().String()
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("keys and types (-want +got):\n%s", diff)
+	}
+}
+
+func TestStatusExtraNeverReplacesKnownKeys(t *testing.T) {
+	s := Status{Name: "wg0", Extra: map[string]dbus.Variant{"Name": dbus.MakeVariant("evil")}}
+	if got := s.ToMap()["Name"].Value(); got != "wg0" {
+		t.Errorf("Name = %v", got)
+	}
+}
+
+func TestStatusFromMapTypeErrors(t *testing.T) {
+	for key, bad := range map[string]any{
+		"RxBytes":       "lots",
+		"LastHandshake": int32(5),         // x, not i
+		"TxBytes":       int64(5),         // t, not x
+		"FullTunnel":    "true",           // b
+		"Addresses":     "203.0.113.2/32", // as
+		"Name":          []string{"wg0"},
+	} {
+		m := fullStatus().ToMap()
+		m[key] = dbus.MakeVariant(bad)
+		_, err := StatusFromMap(m)
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s as %T: error %v, want one naming the key", key, bad, err)
+		}
+	}
+}
+
+func TestStatusFromMapTolerant(t *testing.T) {
+	// A newer helper's extra keys and an older helper's missing ones.
+	s, err := StatusFromMap(map[string]dbus.Variant{
+		"Name":      dbus.MakeVariant("wg0"),
+		"LeakGuard": dbus.MakeVariant(true),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Status{Name: "wg0", Extra: map[string]dbus.Variant{"LeakGuard": dbus.MakeVariant(true)}}
+	if diff := cmp.Diff(want, s, variantsEqual); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
