@@ -16,7 +16,7 @@ const (
 // Authorizer decides whether the bus client sender may perform action.
 // Any error on the way means no.
 type Authorizer interface {
-	Authorize(ctx context.Context, sender string, action string) error
+	Authorize(ctx context.Context, sender string, action string, interactive bool) error
 }
 
 // errDenied is the cause inside every refusal; its text reaches the caller.
@@ -50,7 +50,7 @@ type polkitResult struct {
 }
 
 // Authorize implements Authorizer.
-func (p Polkit) Authorize(ctx context.Context, sender string, action string) error {
+func (p Polkit) Authorize(ctx context.Context, sender string, action string, interactive bool) error {
 	var uid uint32
 	err := p.Conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetConnectionUnixUser", 0, sender).Store(&uid)
 	if err != nil {
@@ -60,9 +60,13 @@ func (p Polkit) Authorize(ctx context.Context, sender string, action string) err
 		return nil
 	}
 	subject := polkitSubject{Kind: "system-bus-name", Details: map[string]dbus.Variant{"name": dbus.MakeVariant(sender)}}
+	var flags uint32
+	if interactive {
+		flags = allowUserInteraction
+	}
 	var res polkitResult
 	err = p.Conn.Object(polkitName, polkitPath).CallWithContext(ctx, polkitCheck, 0,
-		subject, action, map[string]string{}, allowUserInteraction, "").Store(&res)
+		subject, action, map[string]string{}, flags, "").Store(&res)
 	if err != nil {
 		return fmt.Errorf("%w: polkit: %v", errDenied, err)
 	}

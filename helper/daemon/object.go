@@ -17,9 +17,14 @@ import (
 // godbus exports every method of the value it is given.
 type object struct{ s *Server }
 
-func (o object) authorize(sender dbus.Sender, action string) *dbus.Error {
-	if err := o.s.c.Auth.Authorize(o.s.ctx, string(sender), action); err != nil {
-		o.s.c.Logger.Printf("denied %s to %q: %v", action, string(sender), err)
+// authorize asks whether the caller of msg may perform action. polkit may
+// prompt for a password only if the caller said it can wait for one (the
+// ALLOW_INTERACTIVE_AUTHORIZATION flag), as the D-Bus specification asks.
+func (o object) authorize(msg dbus.Message, action string) *dbus.Error {
+	sender, _ := msg.Headers[dbus.FieldSender].Value().(string)
+	interactive := msg.Flags&dbus.FlagAllowInteractiveAuthorization != 0
+	if err := o.s.c.Auth.Authorize(o.s.ctx, sender, action, interactive); err != nil {
+		o.s.c.Logger.Printf("denied %s to %q: %v", action, sender, err)
 		return ipc.ToDBus(fmt.Errorf("%w: %v", ipc.ErrAccessDenied, err))
 	}
 	return nil
@@ -60,22 +65,22 @@ func (o object) Status(name string) (map[string]dbus.Variant, *dbus.Error) {
 }
 
 // Connect brings a tunnel up.
-func (o object) Connect(sender dbus.Sender, name string) *dbus.Error {
+func (o object) Connect(msg dbus.Message, name string) *dbus.Error {
 	if e := checkName(name); e != nil {
 		return e
 	}
-	if e := o.authorize(sender, ActionConnect); e != nil {
+	if e := o.authorize(msg, ActionConnect); e != nil {
 		return e
 	}
 	return toDBus(o.s.connect(name))
 }
 
 // Disconnect takes a tunnel down; a tunnel that is down is not an error.
-func (o object) Disconnect(sender dbus.Sender, name string) *dbus.Error {
+func (o object) Disconnect(msg dbus.Message, name string) *dbus.Error {
 	if e := checkName(name); e != nil {
 		return e
 	}
-	if e := o.authorize(sender, ActionConnect); e != nil {
+	if e := o.authorize(msg, ActionConnect); e != nil {
 		return e
 	}
 	if _, err := o.s.c.Store.Read(name); errors.Is(err, fs.ErrNotExist) {
@@ -87,11 +92,11 @@ func (o object) Disconnect(sender dbus.Sender, name string) *dbus.Error {
 }
 
 // Import validates and stores a config.
-func (o object) Import(sender dbus.Sender, name, text string) *dbus.Error {
+func (o object) Import(msg dbus.Message, name, text string) *dbus.Error {
 	if e := checkName(name); e != nil {
 		return e
 	}
-	if e := o.authorize(sender, ActionManage); e != nil {
+	if e := o.authorize(msg, ActionManage); e != nil {
 		return e
 	}
 	err := o.s.c.Store.Import(name, []byte(text))
@@ -109,11 +114,11 @@ func (o object) Import(sender dbus.Sender, name, text string) *dbus.Error {
 }
 
 // Remove disconnects a tunnel if needed and deletes its config.
-func (o object) Remove(sender dbus.Sender, name string) *dbus.Error {
+func (o object) Remove(msg dbus.Message, name string) *dbus.Error {
 	if e := checkName(name); e != nil {
 		return e
 	}
-	if e := o.authorize(sender, ActionManage); e != nil {
+	if e := o.authorize(msg, ActionManage); e != nil {
 		return e
 	}
 	if err := o.s.disconnect(name, "disconnected: tunnel removed"); err != nil {
@@ -129,11 +134,11 @@ func (o object) Remove(sender dbus.Sender, name string) *dbus.Error {
 }
 
 // GetConfig returns the stored config with its secrets hidden.
-func (o object) GetConfig(sender dbus.Sender, name string) (string, *dbus.Error) {
+func (o object) GetConfig(msg dbus.Message, name string) (string, *dbus.Error) {
 	if e := checkName(name); e != nil {
 		return "", e
 	}
-	if e := o.authorize(sender, ActionManage); e != nil {
+	if e := o.authorize(msg, ActionManage); e != nil {
 		return "", e
 	}
 	data, err := o.s.c.Store.Read(name)
