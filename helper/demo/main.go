@@ -8,6 +8,7 @@
 package main
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
 	"os"
@@ -56,7 +57,15 @@ func demo(r *runner, bin string) {
 	tp := testnet.New(r)
 	fmt.Printf("   client %s, peer %s (wireguard-go %s), internet host %s\n", tp.Client, tp.Peer, tp.PeerIface, tp.Inet)
 	step("Starting a private system bus with polkitd, and wgtray-helper in the client namespace")
-	bus := testbus.Start(r, testbus.Options{})
+	desk := findDesktop()
+	opts := testbus.Options{}
+	if desk != nil {
+		// On the demo's private bus only: let the invoking user control
+		// tunnels without joining group wgtray.
+		opts.ExtraRules = map[string]string{"60-demo.rules": fmt.Sprintf(
+			"polkit.addRule(function(action, subject) {\n  if (action.id.indexOf(\"org.wgtray.\") == 0 && subject.user == %q) { return polkit.Result.YES; }\n});\n", desk.user)}
+	}
+	bus := testbus.Start(r, opts)
 	confDir := filepath.Join(r.TempDir(), "wireguard")
 	if err := os.Mkdir(confDir, 0o700); err != nil {
 		r.Fatal(err)
@@ -111,5 +120,14 @@ func demo(r *runner, bin string) {
 		r.Fatalf("the client namespace differs after disconnect:\n%s", testnet.DumpDiff(before, after))
 	}
 	fmt.Println("   the client namespace is exactly as it was before connecting (routes, rules, nftables, sysctls)")
+	if desk != nil {
+		step("The tray, for %s on display %s", desk.user, desk.display)
+		desk.startTray(r, bin, bus)
+		fmt.Println("   Click the wgtray icon in your panel and choose \"demo\" to connect it; click again to disconnect.")
+		fmt.Print("   Press Enter here when you are done. ")
+		bufio.NewReader(os.Stdin).ReadString('\n')
+	} else {
+		fmt.Println("\n   (no desktop session found through SUDO_USER and DISPLAY: the tray part is skipped)")
+	}
 	cli("remove", "demo")
 }

@@ -41,6 +41,9 @@ type Options struct {
 	ServiceDir string
 	// NoPolkit skips starting polkitd.
 	NoPolkit bool
+	// ExtraRules are more polkit rules files (name → JavaScript), for the
+	// demo's "this user may" rule.
+	ExtraRules map[string]string
 }
 
 // RepoRoot returns the repository's root directory, found by walking up
@@ -112,14 +115,14 @@ func Start(tb testing.TB, o Options) *Bus {
 		return true
 	})
 	if !o.NoPolkit {
-		b.startPolkit(tb, root)
+		b.startPolkit(tb, root, o.ExtraRules)
 	}
 	return b
 }
 
 // startPolkit runs polkitd (which drops to user polkitd) in a private mount namespace
 // whose action and rules directories hold only our files.
-func (b *Bus) startPolkit(tb testing.TB, root string) {
+func (b *Bus) startPolkit(tb testing.TB, root string, extra map[string]string) {
 	tb.Helper()
 	actions := filepath.Join(b.dir, "actions")
 	rules := filepath.Join(b.dir, "rules.d")
@@ -131,6 +134,11 @@ func (b *Bus) startPolkit(tb testing.TB, root string) {
 	}
 	copyFile(tb, filepath.Join(root, "packaging/polkit/org.wgtray.policy"), filepath.Join(actions, "org.wgtray.policy"))
 	copyFile(tb, filepath.Join(root, "packaging/polkit/50-org.wgtray.rules"), filepath.Join(rules, "50-org.wgtray.rules"))
+	for name, js := range extra {
+		if err := os.WriteFile(filepath.Join(rules, filepath.Base(name)), []byte(js), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	script := strings.Join([]string{
 		"set -e",
 		"mount --bind " + actions + " /usr/share/polkit-1/actions",
