@@ -22,6 +22,7 @@ import (
 type desktop struct {
 	user     testbus.User
 	noPortal bool
+	noPanel  bool
 	display  string
 	dir      string // the user's HOME and XDG_RUNTIME_DIR live here
 	busAddr  string
@@ -96,7 +97,14 @@ func startDesktop(t *testing.T, u testbus.User) *desktop {
 // bus then offers only xfconf for activation.
 func startDesktopWith(t *testing.T, u testbus.User, noPortal bool) *desktop {
 	t.Helper()
-	d := &desktop{user: u, display: freeDisplay(), dir: testbus.PublicDir(t), noPortal: noPortal}
+	return startSession(t, &desktop{user: u, noPortal: noPortal})
+}
+
+// startSession starts d's session; the panel only unless d.noPanel.
+func startSession(t *testing.T, d *desktop) *desktop {
+	t.Helper()
+	u, noPortal := d.user, d.noPortal
+	d.display, d.dir = freeDisplay(), testbus.PublicDir(t)
 	run := filepath.Join(d.dir, "run")
 	conf := filepath.Join(d.dir, "home/.config/xfce4/xfconf/xfce-perchannel-xml")
 	if err := os.MkdirAll(conf, 0o755); err != nil {
@@ -118,6 +126,12 @@ func startDesktopWith(t *testing.T, u testbus.User, noPortal bool) *desktop {
 	d.busAddr = "unix:path=" + sock
 	os.WriteFile(filepath.Join(d.dir, "session.conf"), []byte(fmt.Sprintf(sessionConfig, sock)), 0o644)
 
+	// A killed Xvfb leaves its socket and lock behind: remove them after
+	// it (cleanups run last-registered first).
+	t.Cleanup(func() {
+		os.Remove("/tmp/.X11-unix/X" + d.display[1:])
+		os.Remove("/tmp/.X" + d.display[1:] + "-lock")
+	})
 	d.start(t, false, "Xvfb", d.display, "-screen", "0", "800x300x24", "-nolisten", "tcp")
 	testnet.WaitFor(t, 10*time.Second, "Xvfb", func() bool {
 		_, err := os.Stat("/tmp/.X11-unix/X" + d.display[1:])
@@ -143,11 +157,19 @@ func startDesktopWith(t *testing.T, u testbus.User, noPortal bool) *desktop {
 		return true
 	})
 	t.Cleanup(func() { d.conn.Close() })
-	d.start(t, true, "xfce4-panel")
 	d.start(t, true, "dunst")
-	d.waitName(t, "org.kde.StatusNotifierWatcher", 20*time.Second)
 	d.waitName(t, "org.freedesktop.Notifications", 10*time.Second)
+	if !d.noPanel {
+		d.startPanel(t)
+	}
 	return d
+}
+
+// startPanel starts xfce4-panel and waits for its systray's watcher.
+func (d *desktop) startPanel(t *testing.T) {
+	t.Helper()
+	d.start(t, true, "xfce4-panel")
+	d.waitName(t, "org.kde.StatusNotifierWatcher", 20*time.Second)
 }
 
 // env is the user's session environment. The portal picks its GTK

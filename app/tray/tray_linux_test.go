@@ -1,6 +1,7 @@
 package tray_test
 
 import (
+	"bufio"
 	"context"
 	"os"
 	"os/exec"
@@ -267,4 +268,46 @@ func TestTrayImport(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTrayWaitsForATrayHost: with no StatusNotifierWatcher (stock GNOME),
+// the tray says what to install and registers once a host appears.
+func TestTrayWaitsForATrayHost(t *testing.T) {
+	w := newWorld(t)
+	d := startSession(t, &desktop{user: testbus.NewUser(t, "wgtray"), noPanel: true})
+	cmd := d.user.Command(filepath.Join(w.bin, "wgtray"))
+	cmd.Env = d.env(w.bus.Env())
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	timeout := time.After(20 * time.Second)
+	var said []string
+	for found := false; !found; {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("the tray exited; it said %q", said)
+			}
+			said = append(said, l)
+			found = strings.Contains(l, "gnome-shell-extension-appindicator")
+		case <-timeout:
+			t.Fatalf("no advice about a missing tray host; the tray said %q", said)
+		}
+	}
+	d.startPanel(t)
+	it := d.findItem(t)
+	it.waitMenu(t, "the tunnel", toggled(w.tunnel, false))
 }
