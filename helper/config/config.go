@@ -74,3 +74,11 @@ type Peer struct {
 	PersistentKeepalive int       // seconds; 0 when unset or "off"
 	Line                int       // line of the [Peer] header, for messages
 }
+
+// HasScripts reports whether the config has PreUp, PostUp, PreDown or
+// PostDown hooks, which run shell commands as root and so need the
+// administrator's consent.
+func (c *Config) HasScripts() bool {
+	in := c.Interface
+	return len(in.PreUp)+len(in.PostUp)+len(in.PreDown)+len(in.PostDown) > 0
+}

@@ -5,6 +5,8 @@ import (
 	"regexp"
 )
 
+// nameRE is the pattern wg-quick uses to take an interface name from a
+// config file name; 15 bytes is the kernel's limit (IFNAMSIZ less the NUL).
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_=+.-]{1,15}$`)
 
 // ValidName checks a tunnel name. Names are interface names as wg-quick

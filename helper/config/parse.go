@@ -2,17 +2,18 @@ package config
 
 import (
 	"bytes"
-	"net/netip"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
-// Parse reads a wg-quick configuration. Section and key names are
-// case-insensitive, as in wg(8); '#' starts a comment; CRLF line ends are
-// accepted. Anything unknown is an error naming its line.
+// Parse reads a wg-quick configuration: wg(8)'s setconf format plus
+// wg-quick's own [Interface] keys. Section and key names are
+// case-insensitive, '#' starts a comment, and CRLF line ends are accepted.
+// It is stricter than wg-quick where wg-quick would fail later or silently
+// do something surprising: unknown keys, repeated single-valued keys and
+// duplicate peers are errors. Every error is a *ParseError.
 func Parse(data []byte) (*Config, error) {
 	switch {
 	case len(data) > MaxSize:
@@ -22,7 +23,10 @@ func Parse(data []byte) (*Config, error) {
 	case !utf8.Valid(data):
 		return nil, &ParseError{Msg: "config is not valid UTF-8"}
 	}
-	p := &parser{cfg: &Config{}, seen: map[string]bool{}}
+	// Editors on Windows like to start UTF-8 files with a byte order mark;
+	// it is invisible to the user, so it should not make line 1 invalid.
+	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
+	p := &parser{cfg: &Config{}, seen: map[string]bool{}, peerKeys: map[wgtypes.Key]keyLine{}}
 	for i, raw := range strings.Split(string(data), "\n") {
 		if err := p.line(i+1, strings.TrimSuffix(raw, "\r")); err != nil {
 			return nil, err
@@ -31,73 +35,121 @@ func Parse(data []byte) (*Config, error) {
 	return p.finish()
 }
 
+// section is where the parser is in the file.
 type section int
 
 const (
-	none section = iota
-	iface
-	peer
+	noSection section = iota
+	interfaceSection
+	peerSection
 )
 
-type parser struct {
-	cfg       *Config
-	sect      section
-	ifaceLine int
-	peer      *Peer
-	seen      map[string]bool // scalar keys seen in the current section
-	hasPriv   bool
+// entry is one "Key = Value" line.
+type entry struct {
+	line  int
+	key   string // as written, trimmed
+	shown string // the key to name in messages (see shownKey)
+	value string // trimmed, comment removed
+	raw   string // trimmed, comment kept: what wg-quick runs for hooks
 }
+
+// keyLine is where a peer's PublicKey was read.
+type keyLine struct {
+	line int
+	key  string // as written
+}
+
+type parser struct {
+	cfg  *Config
+	sect section
+	seen map[string]bool // single-valued keys seen in the current section
+
+	ifaceLine int // line of the [Interface] header; 0 before it
+	hasPriv   bool
+	mtuLine   int    // line of the MTU key, for the IPv6 minimum check
+	mtuKey    string // the MTU key as written
+
+	peer     *Peer                   // the [Peer] being read, or nil
+	pubLine  int                     // line of the current peer's PublicKey; 0 before it
+	peerKeys map[wgtypes.Key]keyLine // public keys of peers read so far
+}
+
+// spaces are the characters wg(8) and wg-quick (run with LC_ALL=C) treat
+// as white space. Unicode spaces are deliberately not trimmed: they are
+// not white space to wg, and a key with a stray U+00A0 must fail here
+// rather than in wg.
+const spaces = " \t\v\f\r"
+
+func trim(s string) string { return strings.Trim(s, spaces) }
 
 func (p *parser) line(n int, raw string) error {
-	stripped, _, _ := strings.Cut(raw, "#")
-	line := strings.TrimSpace(stripped)
-	if line == "" {
+	code, _, _ := strings.Cut(raw, "#")
+	code = trim(code)
+	if code == "" {
 		return nil
 	}
-	if strings.HasPrefix(line, "[") {
-		return p.header(n, line)
+	if code[0] == '[' {
+		return p.header(n, code)
 	}
-	key, value, ok := strings.Cut(line, "=")
-	key = strings.TrimSpace(key)
-	value = strings.TrimSpace(value)
-	shown := key
-	if !safeKeyName.MatchString(key) {
-		shown = ""
-	}
-	if !ok || shown == "" {
+	key, value, ok := strings.Cut(code, "=")
+	e := entry{line: n, key: trim(key), value: trim(value)}
+	e.shown = shownKey(e.key, e.value)
+	def, known := lookupKey(e.key)
+	switch {
+	case !ok && known:
+		return errAt(n, e.key, "missing \"= value\"")
+	case !ok || e.shown == "":
 		return errAt(n, "", "unrecognised line (want Key = Value)")
 	}
-	if p.sect == none {
-		return errAt(n, shown, "key outside a section (the config must start with [Interface])")
+	if p.sect == noSection {
+		return errAt(n, e.shown, "key outside a section (a config starts with [Interface])")
 	}
-	lk := strings.ToLower(key)
-	if p.sect == iface {
-		return p.ifaceKey(n, shown, lk, value, rawValue(raw))
+	if !known {
+		if p.sect == interfaceSection {
+			return errAt(n, e.shown, "unknown key in [Interface]")
+		}
+		return errAt(n, e.shown, "unknown key in [Peer]")
 	}
-	return p.peerKey(n, shown, lk, value)
+	if def.sect != p.sect {
+		if def.sect == interfaceSection {
+			return errAt(n, e.shown, "belongs in [Interface], not [Peer]")
+		}
+		return errAt(n, e.shown, "belongs in [Peer], not [Interface]")
+	}
+	if !def.repeat {
+		lk := strings.ToLower(e.key)
+		if p.seen[lk] {
+			return errAt(n, e.shown, "duplicate key: it may appear once per section")
+		}
+		p.seen[lk] = true
+	}
+	if def.hook {
+		// wg-quick hands hooks the text after the first '=' with comments
+		// kept, since '#' may belong to the shell command.
+		_, rawValue, _ := strings.Cut(raw, "=")
+		e.raw = trim(rawValue)
+	}
+	if msg := def.set(p, e); msg != "" {
+		return errAt(n, e.shown, msg)
+	}
+	return nil
 }
 
-// rawValue is the value with comments kept, as wg-quick keeps it for hook
-// commands (a '#' may be part of a shell command).
-func rawValue(raw string) string {
-	_, v, _ := strings.Cut(raw, "=")
-	return strings.TrimSpace(v)
-}
-
-func (p *parser) header(n int, line string) error {
-	switch strings.ToLower(line) {
+func (p *parser) header(n int, code string) error {
+	switch strings.ToLower(code) {
 	case "[interface]":
 		if p.ifaceLine != 0 {
-			return errAt(n, "", "a second [Interface] section")
+			return errAt(n, "", "a second [Interface] section (there must be exactly one)")
 		}
-		p.closePeer()
-		p.sect, p.ifaceLine = iface, n
+		p.sect, p.ifaceLine = interfaceSection, n
 	case "[peer]":
 		if p.ifaceLine == 0 {
-			return errAt(n, "", "[Peer] before [Interface]")
+			return errAt(n, "", "[Peer] before [Interface] (a config starts with [Interface])")
 		}
-		p.closePeer()
-		p.sect = peer
+		if err := p.closePeer(); err != nil {
+			return err
+		}
+		p.sect = peerSection
 		p.peer = &Peer{Line: n}
 	default:
 		return errAt(n, "", "unknown section (want [Interface] or [Peer])")
@@ -106,243 +158,47 @@ func (p *parser) header(n int, line string) error {
 	return nil
 }
 
-func (p *parser) closePeer() {
-	if p.peer != nil {
-		p.cfg.Peers = append(p.cfg.Peers, *p.peer)
-		p.peer = nil
+// closePeer ends the [Peer] being read, if any, and adds it to the config.
+func (p *parser) closePeer() error {
+	if p.peer == nil {
+		return nil
 	}
-}
-
-// once rejects a second occurrence of a single-valued key in a section.
-func (p *parser) once(n int, shown, lk string) error {
-	if p.seen[lk] {
-		return errAt(n, shown, "duplicate key in this section")
+	if p.pubLine == 0 {
+		return errAt(p.peer.Line, "", "[Peer] has no PublicKey")
 	}
-	p.seen[lk] = true
+	p.cfg.Peers = append(p.cfg.Peers, *p.peer)
+	p.peer, p.pubLine = nil, 0
 	return nil
 }
 
-func (p *parser) ifaceKey(n int, shown, lk, value, raw string) error {
-	in := &p.cfg.Interface
-	switch lk {
-	case "address", "dns", "preup", "postup", "predown", "postdown":
-	default:
-		if err := p.once(n, shown, lk); err != nil {
-			return err
-		}
-	}
-	switch lk {
-	case "privatekey":
-		k, err := parseKey(n, shown, value)
-		if err != nil {
-			return err
-		}
-		in.PrivateKey, p.hasPriv = k, true
-	case "address":
-		for _, item := range splitList(value) {
-			a, err := parseAddress(item)
-			if err != nil {
-				return errAt(n, shown, "%v", err)
-			}
-			in.Addresses = append(in.Addresses, a)
-		}
-	case "listenport":
-		v, err := parseUint(value, 16)
-		if err != nil {
-			return errAt(n, shown, "want a port number from 0 to 65535")
-		}
-		port := int(v)
-		in.ListenPort = &port
-	case "fwmark":
-		m, err := parseFwMark(value)
-		if err != nil {
-			return errAt(n, shown, "want off, a decimal number or a 0x hex number below 2^32")
-		}
-		in.FwMark = &m
-	case "dns":
-		for _, item := range splitList(value) {
-			if a, err := netip.ParseAddr(item); err == nil {
-				in.DNS = append(in.DNS, a)
-			} else if validDomain(item) {
-				in.DNSSearch = append(in.DNSSearch, item)
-			} else {
-				return errAt(n, shown, "entries must be IP addresses or DNS search domains")
-			}
-		}
-	case "mtu":
-		v, err := parseUint(value, 32)
-		if err != nil || v < 68 || v > 65535 {
-			return errAt(n, shown, "want a number from 68 to 65535")
-		}
-		in.MTU = int(v)
-	case "table":
-		t, err := parseTable(value)
-		if err != nil {
-			return errAt(n, shown, "want off, auto, main or a table number from 1 to 4294967295")
-		}
-		in.Table = t
-	case "preup":
-		in.PreUp = append(in.PreUp, raw)
-	case "postup":
-		in.PostUp = append(in.PostUp, raw)
-	case "predown":
-		in.PreDown = append(in.PreDown, raw)
-	case "postdown":
-		in.PostDown = append(in.PostDown, raw)
-	case "saveconfig":
-		switch value {
-		case "true":
-			in.SaveConfig = true
-		case "false":
-			in.SaveConfig = false
-		default:
-			return errAt(n, shown, "want true or false")
-		}
-	default:
-		return errAt(n, shown, "unknown key in [Interface]")
-	}
-	return nil
-}
-
-func (p *parser) peerKey(n int, shown, lk, value string) error {
-	pe := p.peer
-	if lk != "allowedips" {
-		if err := p.once(n, shown, lk); err != nil {
-			return err
-		}
-	}
-	switch lk {
-	case "publickey":
-		k, err := parseKey(n, shown, value)
-		if err != nil {
-			return err
-		}
-		pe.PublicKey = k
-	case "presharedkey":
-		k, err := parseKey(n, shown, value)
-		if err != nil {
-			return err
-		}
-		pe.PresharedKey = &k
-	case "allowedips":
-		for _, item := range splitList(value) {
-			a, err := parseAddress(item)
-			if err != nil {
-				return errAt(n, shown, "%v", err)
-			}
-			pe.AllowedIPs = append(pe.AllowedIPs, a.Masked())
-		}
-	case "endpoint":
-		ep, err := parseEndpoint(value)
-		if err != nil {
-			return errAt(n, shown, "%v", err)
-		}
-		pe.Endpoint = ep
-	case "persistentkeepalive":
-		if value == "off" {
-			pe.PersistentKeepalive = 0
-			break
-		}
-		v, err := parseUint(value, 16)
-		if err != nil {
-			return errAt(n, shown, "want off or a number of seconds from 0 to 65535")
-		}
-		pe.PersistentKeepalive = int(v)
-	default:
-		return errAt(n, shown, "unknown key in [Peer]")
-	}
-	return nil
-}
-
+// finish checks what only the whole file can show.
 func (p *parser) finish() (*Config, error) {
 	if p.ifaceLine == 0 {
 		return nil, &ParseError{Msg: "config has no [Interface] section"}
 	}
-	p.closePeer()
-	cfg := p.cfg
+	if err := p.closePeer(); err != nil {
+		return nil, err
+	}
 	if !p.hasPriv {
-		return nil, errAt(p.ifaceLine, "", "[Interface] without a PrivateKey")
+		return nil, errAt(p.ifaceLine, "", "[Interface] has no PrivateKey")
 	}
-	pub := cfg.Interface.PrivateKey.PublicKey()
-	keys := map[wgtypes.Key]bool{}
-	for _, pe := range cfg.Peers {
-		if pe.PublicKey == (wgtypes.Key{}) {
-			return nil, errAt(pe.Line, "", "[Peer] without a PublicKey")
+	in := &p.cfg.Interface
+	// Checked last, as deriving the public key is by far the costliest
+	// step of parsing.
+	if len(p.peerKeys) > 0 {
+		if at, self := p.peerKeys[in.PrivateKey.PublicKey()]; self {
+			// Usually the two keys of a pair pasted the wrong way round.
+			return nil, errAt(at.line, at.key, "this is the interface's own public key; a peer needs the other side's")
 		}
-		if pe.PublicKey == pub {
-			return nil, errAt(pe.Line, "", "the peer's PublicKey is this interface's own")
-		}
-		if keys[pe.PublicKey] {
-			return nil, errAt(pe.Line, "", "a second [Peer] with the same PublicKey")
-		}
-		keys[pe.PublicKey] = true
 	}
-	if cfg.Interface.MTU != 0 && cfg.Interface.MTU < 1280 {
-		for _, a := range cfg.Interface.Addresses {
+	if in.MTU != 0 && in.MTU < minMTU6 {
+		for _, a := range in.Addresses {
 			if a.Addr().Is6() {
-				return nil, errAt(p.ifaceLine, "", "MTU below 1280 with an IPv6 Address: IPv6 needs at least 1280")
+				// Linux removes IPv6 from a link whose MTU is below 1280, so
+				// the IPv6 Address would silently not work.
+				return nil, errAt(p.mtuLine, p.mtuKey, "below 1280, the minimum for IPv6, and an Address is IPv6")
 			}
 		}
 	}
-	return cfg, nil
-}
-
-func splitList(v string) []string {
-	var out []string
-	for _, f := range strings.Split(v, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func parseKey(n int, shown, v string) (wgtypes.Key, error) {
-	// wg(8) wants exactly 44 characters of standard base64 ending in '='.
-	if len(v) != 44 || v[43] != '=' {
-		return wgtypes.Key{}, errAt(n, shown, "not a key: want 44 characters of base64")
-	}
-	k, err := wgtypes.ParseKey(v)
-	if err != nil {
-		return wgtypes.Key{}, errAt(n, shown, "not a key: want 32 bytes in base64")
-	}
-	return k, nil
-}
-
-func parseUint(v string, bits int) (uint64, error) {
-	if v == "" || strings.TrimLeft(v, "0123456789") != "" {
-		return 0, strconv.ErrSyntax
-	}
-	return strconv.ParseUint(v, 10, bits)
-}
-
-func parseFwMark(v string) (uint32, error) {
-	if v == "off" {
-		return 0, nil
-	}
-	if h, ok := strings.CutPrefix(strings.ToLower(v), "0x"); ok {
-		if h == "" || strings.TrimLeft(h, "0123456789abcdef") != "" {
-			return 0, strconv.ErrSyntax
-		}
-		m, err := strconv.ParseUint(h, 16, 32)
-		return uint32(m), err
-	}
-	m, err := parseUint(v, 32)
-	return uint32(m), err
-}
-
-func parseTable(v string) (Table, error) {
-	switch v {
-	case "off":
-		return Table{Mode: TableOff}, nil
-	case "auto":
-		return Table{Mode: TableAuto}, nil
-	case "main":
-		return Table{Mode: TableNumber, Number: 254}, nil
-	}
-	t, err := parseUint(v, 32)
-	if err != nil || t == 0 {
-		return Table{}, strconv.ErrSyntax
-	}
-	return Table{Mode: TableNumber, Number: uint32(t)}, nil
+	return p.cfg, nil
 }

@@ -2,19 +2,15 @@ package config
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
-// HasScripts reports whether the config has PreUp, PostUp, PreDown or
-// PostDown hooks.
-func (c *Config) HasScripts() bool {
-	in := c.Interface
-	return len(in.PreUp)+len(in.PostUp)+len(in.PreDown)+len(in.PostDown) > 0
-}
-
-// WGQuickStrip renders the config without wg-quick's own keys, as
-// `wg-quick strip` does: text that `wg setconf` reads.
+// WGQuickStrip renders the config without wg-quick's own keys (Address,
+// DNS, MTU, Table, the hooks and SaveConfig), as `wg-quick strip` does,
+// giving text that `wg setconf` reads. Unlike wg-quick it regenerates the
+// text from the parsed config rather than filtering lines, so the output is
+// canonical: no comments, one AllowedIPs line per peer, keys in a fixed
+// order.
 func (c *Config) WGQuickStrip() string {
 	var b strings.Builder
 	in := c.Interface
@@ -51,21 +47,4 @@ func (c *Config) WGQuickStrip() string {
 		}
 	}
 	return b.String()
-}
-
-// secretLine matches a PrivateKey or PresharedKey line; the groups are
-// what stays: the key and '=' with their spacing, and a trailing comment.
-var secretLine = regexp.MustCompile(`(?i)^(\s*(?:privatekey|presharedkey)\s*=\s*)([^#\r\n]*?)(\s*(?:#.*)?\r?)$`)
-
-// Redact returns the config text with the values of PrivateKey and
-// PresharedKey replaced by "(hidden)"; everything else is kept byte for
-// byte.
-func Redact(data []byte) string {
-	lines := strings.Split(string(data), "\n")
-	for i, l := range lines {
-		if m := secretLine.FindStringSubmatch(l); m != nil && m[2] != "" {
-			lines[i] = m[1] + "(hidden)" + m[3]
-		}
-	}
-	return strings.Join(lines, "\n")
 }
