@@ -82,3 +82,20 @@ func (c *Config) HasScripts() bool {
 	in := c.Interface
 	return len(in.PreUp)+len(in.PostUp)+len(in.PreDown)+len(in.PostDown) > 0
 }
+
+// FullTunnel reports whether the config routes everything through the
+// tunnel with wg-quick's policy routing: some AllowedIPs is a /0 and the
+// Table is auto.
+func (c *Config) FullTunnel() bool {
+	if c.Interface.Table.Mode != TableAuto {
+		return false
+	}
+	for _, p := range c.Peers {
+		for _, a := range p.AllowedIPs {
+			if a.Bits() == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -168,7 +168,7 @@ func (s *Server) status(name string) (ipc.Status, error) {
 	}
 	if cfg != nil {
 		out.PublicKey = cfg.Interface.PrivateKey.PublicKey().String()
-		out.FullTunnel = isFullTunnel(cfg)
+		out.FullTunnel = cfg.FullTunnel()
 		for _, a := range cfg.Interface.Addresses {
 			out.Addresses = append(out.Addresses, a.String())
 		}

@@ -176,7 +176,7 @@ func (s *Server) connect(name string) error {
 	if cfg.HasScripts() && !s.c.AllowScripts {
 		return fmt.Errorf("%w: %v", ipc.ErrScriptsDisabled, plan.ErrScriptsDisabled)
 	}
-	if isFullTunnel(cfg) {
+	if cfg.FullTunnel() {
 		for _, other := range s.connected() {
 			if p := s.c.Engine.Plan(other); p != nil && p.FullTunnel {
 				s.disconnectLocked(other, fmt.Sprintf("disconnected because full tunnel %q is connecting", name))
@@ -236,18 +236,4 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, s.disconnectLocked(n, "helper stopping"))
 	}
 	return errors.Join(errs...)
-}
-
-func isFullTunnel(cfg *config.Config) bool {
-	if cfg.Interface.Table.Mode != config.TableAuto {
-		return false
-	}
-	for _, p := range cfg.Peers {
-		for _, a := range p.AllowedIPs {
-			if a.Bits() == 0 {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -86,7 +86,7 @@ func (l *Linux) Facts(ctx context.Context, link string, cfg *config.Config) (pla
 		}
 		f.Endpoints[i] = ap
 	}
-	if needsPolicyRouting(cfg) {
+	if cfg.FullTunnel() {
 		if f.UsedTables, err = l.usedTables(); err != nil {
 			return f, err
 		}
@@ -104,20 +104,6 @@ func (l *Linux) Facts(ctx context.Context, link string, cfg *config.Config) (pla
 		f.PathMTU = l.pathMTU(f.Endpoints)
 	}
 	return f, nil
-}
-
-func needsPolicyRouting(cfg *config.Config) bool {
-	if cfg.Interface.Table.Mode != config.TableAuto {
-		return false
-	}
-	for _, p := range cfg.Peers {
-		for _, a := range p.AllowedIPs {
-			if a.Bits() == 0 {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func (l *Linux) resolve(ctx context.Context, ep config.Endpoint) (netip.AddrPort, error) {
