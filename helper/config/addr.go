@@ -44,3 +44,21 @@ func parseAddress(s string) (netip.Prefix, problem) {
 	}
 	return netip.PrefixFrom(a, n), ""
 }
+
+// parseAddressList reads a comma-separated list of addresses with
+// optional prefix lengths, as Address and AllowedIPs hold.
+func parseAddressList(v string) ([]netip.Prefix, problem) {
+	items, msg := splitList(v)
+	if msg != "" {
+		return nil, msg
+	}
+	out := make([]netip.Prefix, 0, len(items))
+	for _, it := range items {
+		a, msg := parseAddress(it)
+		if msg != "" {
+			return nil, msg
+		}
+		out = append(out, a)
+	}
+	return out, ""
+}

@@ -45,17 +45,11 @@ func setFwMark(p *parser, e entry) problem {
 }
 
 func setAddress(p *parser, e entry) problem {
-	items, msg := splitList(e.value)
+	prefixes, msg := parseAddressList(e.value)
 	if msg != "" {
 		return msg
 	}
-	for _, it := range items {
-		a, msg := parseAddress(it)
-		if msg != "" {
-			return msg
-		}
-		p.cfg.Interface.Addresses = append(p.cfg.Interface.Addresses, a)
-	}
+	p.cfg.Interface.Addresses = append(p.cfg.Interface.Addresses, prefixes...)
 	return ""
 }
 

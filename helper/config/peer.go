@@ -38,15 +38,11 @@ func setPresharedKey(p *parser, e entry) problem {
 }
 
 func setAllowedIPs(p *parser, e entry) problem {
-	items, msg := splitList(e.value)
+	prefixes, msg := parseAddressList(e.value)
 	if msg != "" {
 		return msg
 	}
-	for _, it := range items {
-		a, msg := parseAddress(it)
-		if msg != "" {
-			return msg
-		}
+	for _, a := range prefixes {
 		// wg warns about host bits and the kernel drops them.
 		p.peer.AllowedIPs = append(p.peer.AllowedIPs, a.Masked())
 	}
