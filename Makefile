@@ -18,7 +18,7 @@ TEST_DEBS := wireguard-tools wireguard-go nftables iproute2 iputils-ping procps 
 	dbus polkitd systemd util-linux passwd \
 	xvfb xfce4-panel dunst xdotool imagemagick zenity xdg-desktop-portal xdg-desktop-portal-gtk
 
-.PHONY: all build test deps check bench demo icons clean
+.PHONY: all build test deps check bench demo icons packages clean
 
 all: build
 
@@ -56,6 +56,18 @@ test: deps check
 icons:
 	for f in app/tray/icons/*.svg; do rsvg-convert -w 64 -h 64 -o "$${f%.svg}.png" "$$f"; done
 
+# packages builds the .deb and .rpm with nfpm (v2.45.0: later ones need
+# modules the Go proxy here cannot serve). Same commit, same bytes:
+# SOURCE_DATE_EPOCH is the commit's time.
+PKGVERSION := $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null); if [ -n "$$v" ]; then echo $${v#v}; else echo 0.1.0+git$$(git rev-parse --short HEAD 2>/dev/null || echo 0); fi)
+NFPM := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.0
+
+packages: build
+	mkdir -p dist
+	export VERSION=$(PKGVERSION) SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct); \
+	$(NFPM) package -f packaging/nfpm.yaml -p deb -t dist/wgtray_$(PKGVERSION)_amd64.deb && \
+	$(NFPM) package -f packaging/nfpm.yaml -p rpm -t dist/wgtray-$(PKGVERSION)-1.x86_64.rpm
+
 # demo runs the main job in network namespaces with a local WireGuard
 # peer, a private system bus and polkitd: safe on any machine.
 demo: deps build $(BUILD)/wgtray-demo
@@ -65,4 +77,4 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./helper/engine/
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) dist

@@ -54,11 +54,17 @@ func NewNS(tb testing.TB) string {
 		tb.Fatalf("ip netns add %s: %v: %s", name, err, out)
 	}
 	tb.Cleanup(func() {
+		// Processes first: a deleted namespace lives on, nameless, while a
+		// process is in it. The test's own cleanups, which ran before this
+		// one, should have stopped them all; whatever is left is a leak.
+		for _, p := range reapNS(name) {
+			tb.Logf("testnet: stopped leftover %s in namespace %s", p, name)
+		}
 		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
 			tb.Errorf("ip netns del %s: %v: %s", name, err, out)
 		}
 	})
-	MustRun(tb, name, "ip", "link", "set", "lo", "up")
+	IP(tb, name, "link set lo up")
 	return name
 }
 
@@ -80,4 +86,17 @@ func MustRun(tb testing.TB, ns string, name string, args ...string) string {
 		tb.Fatal(err)
 	}
 	return out
+}
+
+// IP runs `ip -n NS -batch -` with one ip(8) command per line, such as
+// "addr add 192.0.2.2/24 dev eth0", and fails the test on the first error.
+// One process per batch instead of one `ip netns exec` per command keeps
+// building a topology fast; ip(8) enters the namespace itself.
+func IP(tb testing.TB, ns string, lines ...string) {
+	tb.Helper()
+	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
+	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("in %s: ip -batch: %v: %s\ncommands:\n%s", ns, err, out, strings.Join(lines, "\n"))
+	}
 }

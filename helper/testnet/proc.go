@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,6 +35,11 @@ type Proc struct {
 // when the test ends if it is still running.
 func StartProc(tb testing.TB, ns string, env []string, argv ...string) *Proc {
 	tb.Helper()
+	if filepath.Base(argv[0]) == "wireguard-go" && len(argv) > 1 {
+		// A killed wireguard-go leaves its socket behind; tracking the
+		// interface gets it removed after the process's cleanup below.
+		trackIface(tb, argv[len(argv)-1])
+	}
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...)
 	cmd.Env = append(cmd.Environ(), env...)
 	p := &Proc{Cmd: cmd, exited: make(chan struct{})}
@@ -117,6 +123,9 @@ func (p *Proc) WaitLineFrom(tb testing.TB, from int, substr string, timeout time
 		p.cond.Wait()
 	}
 }
+
+// Exited is closed when the process has exited and its output is read.
+func (p *Proc) Exited() <-chan struct{} { return p.exited }
 
 // CloseStdin closes the process's standard input.
 func (p *Proc) CloseStdin() { p.stdin.Close() }

@@ -5,71 +5,58 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netns"
 )
 
-// inNS runs fn on a thread that is in namespace ns, then moves the thread
-// back. Sockets fn creates belong to ns for good, whichever thread later
-// uses them. If the thread cannot be moved back it stays locked, and the
-// runtime discards it when this goroutine ends.
-func inNS(ns string, fn func() error) error {
-	target, err := netns.GetFromName(ns)
-	if err != nil {
-		return fmt.Errorf("open namespace %s: %w", ns, err)
-	}
-	defer target.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(target); err != nil {
-			errc <- err
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- fmt.Errorf("return to the original namespace: %w", err)
-			return // thread stays locked and is thrown away
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
-
-// ListenTCP listens on addr inside namespace ns; the listener is closed
-// when the test ends.
+// ListenTCP listens on addr, such as "198.51.100.2:7001", inside namespace
+// ns. The listener is closed when the test ends.
 func ListenTCP(tb testing.TB, ns, addr string) net.Listener {
 	tb.Helper()
 	var l net.Listener
 	if err := inNS(ns, func() (err error) { l, err = net.Listen("tcp", addr); return err }); err != nil {
-		tb.Fatalf("listen on %s in %s: %v", addr, ns, err)
+		tb.Fatalf("in %s: listen on tcp %s: %v", ns, addr, err)
 	}
 	tb.Cleanup(func() { l.Close() })
 	return l
 }
 
-// DialTCP connects to addr from inside namespace ns.
+// DialTCP connects to addr from inside namespace ns. It returns an error
+// rather than failing the test, because tests also prove that a
+// connection is impossible.
 func DialTCP(ns, addr string, timeout time.Duration) (net.Conn, error) {
 	var c net.Conn
 	err := inNS(ns, func() (err error) { c, err = net.DialTimeout("tcp", addr, timeout); return err })
 	return c, err
 }
 
-// EchoSource serves on addr in namespace ns: every connection is told the
-// source address the server sees, then closed.
-func EchoSource(tb testing.TB, ns, addr string) {
+// ListenUDP binds a UDP socket to addr inside namespace ns. It is closed
+// when the test ends.
+func ListenUDP(tb testing.TB, ns, addr string) net.PacketConn {
+	tb.Helper()
+	var c net.PacketConn
+	if err := inNS(ns, func() (err error) { c, err = net.ListenPacket("udp", addr); return err }); err != nil {
+		tb.Fatalf("in %s: listen on udp %s: %v", ns, addr, err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// DialUDP returns a UDP socket in namespace ns connected to addr.
+func DialUDP(ns, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := inNS(ns, func() (err error) { c, err = net.Dial("udp", addr); return err })
+	return c, err
+}
+
+// EchoSource serves on addr in namespace ns: each connection is told the
+// source address the server sees, in a line, and closed. With addr on the
+// internet host, this is how a test proves which source address its
+// traffic really had. It returns the address served, which tells the port
+// when addr asked for port 0. The server stops when the test ends.
+func EchoSource(tb testing.TB, ns, addr string) netip.AddrPort {
 	tb.Helper()
 	l := ListenTCP(tb, ns, addr)
 	var wg sync.WaitGroup
@@ -79,13 +66,20 @@ func EchoSource(tb testing.TB, ns, addr string) {
 		for {
 			c, err := l.Accept()
 			if err != nil {
-				return
+				return // closed at cleanup
 			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
 			fmt.Fprintln(c, c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap())
 			c.Close()
 		}
 	}()
-	tb.Cleanup(func() { l.Close(); wg.Wait() })
+	// Registered after ListenTCP's close, so this runs first: close, then
+	// wait for the goroutine to see it.
+	tb.Cleanup(func() {
+		l.Close()
+		wg.Wait()
+	})
+	return l.Addr().(*net.TCPAddr).AddrPort()
 }
 
 // SourceSeenBy connects from namespace fromNS to an EchoSource server at

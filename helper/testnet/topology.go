@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,33 +12,39 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
-// Topology is three namespaces: a client (where the code under test runs)
+// Topology is three namespaces: a client, where the code under test runs,
 // whose LAN gateway is a peer running a real WireGuard server (Debian's
-// wireguard-go), which routes to an "internet" host. No NAT anywhere, so
-// the internet host sees true sources.
+// wireguard-go), which routes on to an "internet" host. There is no NAT
+// anywhere, so the internet host sees true source addresses.
 //
-//	client 192.0.2.2/24 2001:db8:1::2/64 ── peer 192.0.2.1 2001:db8:1::1
-//	peer 198.51.100.1/24 2001:db8:2::1/64 ── inet 198.51.100.2 2001:db8:2::2
+//	client eth0 192.0.2.2/24 2001:db8:1::2/64 ── lan0 peer 192.0.2.1 2001:db8:1::1
+//	peer wan0 198.51.100.1/24 2001:db8:2::1/64 ── eth0 inet 198.51.100.2 2001:db8:2::2
 //	tunnel: peer 203.0.113.1/24 2001:db8:3::1/64, client 203.0.113.2 2001:db8:3::2
 type Topology struct {
-	Client, Peer, Inet string // namespace names
+	Client, Peer, Inet string // namespace names, as `ip netns` knows them
 
-	PeerIface        string // the peer's WireGuard interface
-	PeerPublicKey    wgtypes.Key
-	ClientPrivateKey wgtypes.Key
+	PeerIface        string      // the peer's WireGuard interface, unique per test
+	PeerPublicKey    wgtypes.Key // the peer's public key, for the client's [Peer]
+	ClientPrivateKey wgtypes.Key // the key the peer expects the client to use
 
-	PeerEndpoint4, PeerEndpoint6 netip.AddrPort
-	InetAddr4, InetAddr6         netip.Addr
-	ClientTunnel4, ClientTunnel6 netip.Addr
+	PeerEndpoint4 netip.AddrPort // 192.0.2.1:51820
+	PeerEndpoint6 netip.AddrPort // [2001:db8:1::1]:51820
+	InetAddr4     netip.Addr     // 198.51.100.2
+	InetAddr6     netip.Addr     // 2001:db8:2::2
+	ClientTunnel4 netip.Addr     // 203.0.113.2
+	ClientTunnel6 netip.Addr     // 2001:db8:3::2
 }
 
-// New builds a topology that is torn down when the test ends.
+// New builds a topology that is torn down when the test ends, also when
+// it fails: processes are stopped first, then the namespaces deleted.
+// It first removes what killed earlier runs left behind (CleanStale).
 func New(tb testing.TB) *Topology {
 	tb.Helper()
 	RequireRoot(tb)
 	CleanStale()
 	tp := &Topology{
 		Client: NewNS(tb), Peer: NewNS(tb), Inet: NewNS(tb),
+		PeerIface:     UniqueName("wgp"),
 		PeerEndpoint4: netip.MustParseAddrPort("192.0.2.1:51820"),
 		PeerEndpoint6: netip.MustParseAddrPort("[2001:db8:1::1]:51820"),
 		InetAddr4:     netip.MustParseAddr("198.51.100.2"),
@@ -47,41 +52,51 @@ func New(tb testing.TB) *Topology {
 		ClientTunnel4: netip.MustParseAddr("203.0.113.2"),
 		ClientTunnel6: netip.MustParseAddr("2001:db8:3::2"),
 	}
-	veth(tb, tp.Client, "eth0", "192.0.2.2/24", "2001:db8:1::2/64", tp.Peer, "lan0", "192.0.2.1/24", "2001:db8:1::1/64")
-	veth(tb, tp.Peer, "wan0", "198.51.100.1/24", "2001:db8:2::1/64", tp.Inet, "eth0", "198.51.100.2/24", "2001:db8:2::2/64")
-	MustRun(tb, tp.Client, "ip", "-4", "route", "add", "default", "via", "192.0.2.1")
-	MustRun(tb, tp.Client, "ip", "-6", "route", "add", "default", "via", "2001:db8:1::1")
-	for _, dst := range []string{"192.0.2.0/24", "203.0.113.0/24"} {
-		MustRun(tb, tp.Inet, "ip", "-4", "route", "add", dst, "via", "198.51.100.1")
-	}
-	for _, dst := range []string{"2001:db8:1::/64", "2001:db8:3::/64"} {
-		MustRun(tb, tp.Inet, "ip", "-6", "route", "add", dst, "via", "2001:db8:2::1")
-	}
-	writeSysctl(tb, tp.Peer, "net/ipv4/ip_forward", "1")
-	writeSysctl(tb, tp.Peer, "net/ipv6/conf/all/forwarding", "1")
-	tp.startPeer(tb)
+	// wireguard-go takes a moment to come up; build the underlay meanwhile.
+	wg := startWireguardGo(tb, tp.Peer, tp.PeerIface)
+
+	// The client's LAN, with the peer as its default gateway. Routes via
+	// a gateway need the link up, not its carrier, so the peer's end of
+	// the veth may come up later.
+	IP(tb, tp.Client,
+		"link add eth0 type veth peer name lan0 netns "+tp.Peer,
+		"addr add 192.0.2.2/24 dev eth0",
+		"addr add 2001:db8:1::2/64 dev eth0 nodad", // nodad: usable at once
+		"link set eth0 up",
+		"route add default via 192.0.2.1",
+		"route add default via 2001:db8:1::1")
+	IP(tb, tp.Peer,
+		"addr add 192.0.2.1/24 dev lan0",
+		"addr add 2001:db8:1::1/64 dev lan0 nodad",
+		"link set lan0 up",
+		"link add wan0 type veth peer name eth0 netns "+tp.Inet,
+		"addr add 198.51.100.1/24 dev wan0",
+		"addr add 2001:db8:2::1/64 dev wan0 nodad",
+		"link set wan0 up")
+	// The internet host routes the client's LAN and tunnel addresses back
+	// to the peer; without NAT it answers the true sources.
+	IP(tb, tp.Inet,
+		"addr add 198.51.100.2/24 dev eth0",
+		"addr add 2001:db8:2::2/64 dev eth0 nodad",
+		"link set eth0 up",
+		"route add 192.0.2.0/24 via 198.51.100.1",
+		"route add 203.0.113.0/24 via 198.51.100.1",
+		"route add 2001:db8:1::/64 via 2001:db8:2::1",
+		"route add 2001:db8:3::/64 via 2001:db8:2::1")
+	SetSysctl(tb, tp.Peer, "net.ipv4.ip_forward", "1")
+	SetSysctl(tb, tp.Peer, "net.ipv6.conf.all.forwarding", "1")
+
+	tp.configurePeer(tb, wg)
+	WaitLinksUp(tb, tp.Client, "eth0")
+	WaitLinksUp(tb, tp.Peer, "lan0", "wan0")
+	WaitLinksUp(tb, tp.Inet, "eth0")
 	return tp
 }
 
-func veth(tb testing.TB, ns1, if1, a4, a6, ns2, if2, b4, b6 string) {
+// configurePeer makes the peer's wireguard-go a server that accepts the
+// client's key for the client's tunnel addresses.
+func (tp *Topology) configurePeer(tb testing.TB, wg *Proc) {
 	tb.Helper()
-	MustRun(tb, ns1, "ip", "link", "add", if1, "type", "veth", "peer", "name", if2, "netns", ns2)
-	for _, s := range []struct{ ns, dev, v4, v6 string }{{ns1, if1, a4, a6}, {ns2, if2, b4, b6}} {
-		MustRun(tb, s.ns, "ip", "-4", "addr", "add", s.v4, "dev", s.dev)
-		MustRun(tb, s.ns, "ip", "-6", "addr", "add", s.v6, "dev", s.dev, "nodad")
-		MustRun(tb, s.ns, "ip", "link", "set", s.dev, "up")
-	}
-}
-
-func writeSysctl(tb testing.TB, ns, key, value string) {
-	tb.Helper()
-	MustRun(tb, ns, "sh", "-c", fmt.Sprintf("echo %s > /proc/sys/%s", value, key))
-}
-
-// startPeer runs Debian's wireguard-go as the WireGuard server.
-func (tp *Topology) startPeer(tb testing.TB) {
-	tb.Helper()
-	var err error
 	peerKey, err := wgtypes.GeneratePrivateKey()
 	if err != nil {
 		tb.Fatal(err)
@@ -90,44 +105,64 @@ func (tp *Topology) startPeer(tb testing.TB) {
 		tb.Fatal(err)
 	}
 	tp.PeerPublicKey = peerKey.PublicKey()
-	tp.PeerIface = UniqueName("wgp")
-	StartWireguardGo(tb, tp.Peer, tp.PeerIface)
+	// wg(8) reads keys from files only, so that they never show in ps.
 	keyFile := filepath.Join(tb.TempDir(), "peer.key")
 	if err := os.WriteFile(keyFile, []byte(peerKey.String()+"\n"), 0o600); err != nil {
 		tb.Fatal(err)
 	}
+	waitSocket(tb, wg, tp.PeerIface)
 	MustRun(tb, tp.Peer, "wg", "set", tp.PeerIface, "private-key", keyFile, "listen-port", "51820",
 		"peer", tp.ClientPrivateKey.PublicKey().String(), "allowed-ips", "203.0.113.2/32,2001:db8:3::2/128")
-	MustRun(tb, tp.Peer, "ip", "-4", "addr", "add", "203.0.113.1/24", "dev", tp.PeerIface)
-	MustRun(tb, tp.Peer, "ip", "-6", "addr", "add", "2001:db8:3::1/64", "dev", tp.PeerIface, "nodad")
-	MustRun(tb, tp.Peer, "ip", "link", "set", tp.PeerIface, "up")
+	IP(tb, tp.Peer,
+		"addr add 203.0.113.1/24 dev "+tp.PeerIface,
+		"addr add 2001:db8:3::1/64 dev "+tp.PeerIface+" nodad",
+		"link set "+tp.PeerIface+" up")
 }
 
-// StartWireguardGo runs Debian's wireguard-go for iface in namespace ns,
-// waits for its UAPI socket, and stops it when the test ends.
-func StartWireguardGo(tb testing.TB, ns, iface string) {
+// StartWireguardGo runs Debian's wireguard-go in the foreground for iface
+// in namespace ns and waits until it serves its UAPI socket, so that wg(8)
+// can configure it. When the test ends the process is killed and waited
+// for, and its socket removed.
+func StartWireguardGo(tb testing.TB, ns, iface string) *Proc {
 	tb.Helper()
-	p := StartProc(tb, ns, []string{"LOG_LEVEL=error"}, "wireguard-go", "-f", iface)
-	sock := filepath.Join("/var/run/wireguard", iface+".sock")
-	tb.Cleanup(func() {
-		p.Kill()
-		os.Remove(sock)
-	})
-	WaitFor(tb, 10*time.Second, "wireguard-go socket "+sock, func() bool {
+	p := startWireguardGo(tb, ns, iface)
+	waitSocket(tb, p, iface)
+	return p
+}
+
+func startWireguardGo(tb testing.TB, ns, iface string) *Proc {
+	tb.Helper()
+	// LOG_LEVEL=error keeps the log short; errors still reach Stderr.
+	return StartProc(tb, ns, []string{"LOG_LEVEL=error"}, "wireguard-go", "-f", iface)
+}
+
+// waitSocket waits until wireguard-go p serves iface's UAPI socket. The
+// socket appears when the device is ready; there is no event to wait on
+// but the file itself, so this polls it, and gives up at once if the
+// process exits.
+func waitSocket(tb testing.TB, p *Proc, iface string) {
+	tb.Helper()
+	sock := SocketPath(iface)
+	WaitFor(tb, 10*time.Second, "wireguard-go's socket "+sock, func() bool {
+		select {
+		case <-p.Exited():
+			tb.Fatalf("wireguard-go for %s exited before making its socket: %s", iface, p.Stderr())
+		default:
+		}
 		_, err := os.Stat(sock)
 		return err == nil
 	})
 }
 
 // WaitFor polls cond until it holds, failing the test after timeout. It is
-// for conditions that have no event to wait on (a file appearing).
+// for conditions that have no event to wait on, such as a file appearing.
 func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
 	tb.Helper()
 	WaitEvery(tb, timeout, 5*time.Millisecond, what, cond)
 }
 
 // WaitEvery is WaitFor checking every interval, for conditions that are
-// costly to check (running a command).
+// costly to check, such as running a command.
 func WaitEvery(tb testing.TB, timeout, interval time.Duration, what string, cond func() bool) {
 	tb.Helper()
 	deadline := time.Now().Add(timeout)
@@ -141,69 +176,27 @@ func WaitEvery(tb testing.TB, timeout, interval time.Duration, what string, cond
 	}
 }
 
-// ClientOpts shape the client config that ClientConfig writes.
-type ClientOpts struct {
-	Addresses  string // default "203.0.113.2/32, 2001:db8:3::2/128"
-	AllowedIPs string // default "0.0.0.0/0, ::/0"
-	Endpoint6  bool   // use the peer's IPv6 endpoint
-	MTU        int
-	Table      string
-	FwMark     string
-	DNS        string
-	Extra      string // more [Interface] lines, verbatim
-}
-
-// ClientConfig returns a wg-quick config for the client.
-func (tp *Topology) ClientConfig(o ClientOpts) string {
-	if o.Addresses == "" {
-		o.Addresses = "203.0.113.2/32, 2001:db8:3::2/128"
-	}
-	if o.AllowedIPs == "" {
-		o.AllowedIPs = "0.0.0.0/0, ::/0"
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "[Interface]\nPrivateKey = %s\nAddress = %s\n", tp.ClientPrivateKey, o.Addresses)
-	if o.MTU != 0 {
-		fmt.Fprintf(&b, "MTU = %d\n", o.MTU)
-	}
-	if o.Table != "" {
-		fmt.Fprintf(&b, "Table = %s\n", o.Table)
-	}
-	if o.FwMark != "" {
-		fmt.Fprintf(&b, "FwMark = %s\n", o.FwMark)
-	}
-	if o.DNS != "" {
-		fmt.Fprintf(&b, "DNS = %s\n", o.DNS)
-	}
-	b.WriteString(o.Extra)
-	ep := tp.PeerEndpoint4
-	if o.Endpoint6 {
-		ep = tp.PeerEndpoint6
-	}
-	fmt.Fprintf(&b, "\n[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = %s\nPersistentKeepalive = 25\n", tp.PeerPublicKey, ep, o.AllowedIPs)
-	return b.String()
-}
-
 // PeerTransfer returns the bytes the peer received from and sent to the
-// client.
+// client, as `wg show IFACE transfer` reports them.
 func (tp *Topology) PeerTransfer(tb testing.TB) (rx, tx uint64) {
 	tb.Helper()
 	out := MustRun(tb, tp.Peer, "wg", "show", tp.PeerIface, "transfer")
-	f := strings.Fields(out)
-	if len(f) < 3 {
-		return 0, 0
+	// One line per peer: public key, received, sent.
+	if _, err := fmt.Sscanf(out, "%s %d %d", new(string), &rx, &tx); err != nil {
+		tb.Fatalf("wg show %s transfer said %q: %v", tp.PeerIface, out, err)
 	}
-	rx, _ = strconv.ParseUint(f[1], 10, 64)
-	tx, _ = strconv.ParseUint(f[2], 10, 64)
 	return rx, tx
 }
 
-// PeerSeesEndpoint returns the client's endpoint as the peer sees it.
+// PeerSeesEndpoint returns the client's endpoint as the peer last saw it,
+// such as "192.0.2.2:40000", or "(none)" before the first handshake. It
+// proves which underlay address the client's WireGuard traffic came from.
 func (tp *Topology) PeerSeesEndpoint(tb testing.TB) string {
 	tb.Helper()
-	f := strings.Fields(MustRun(tb, tp.Peer, "wg", "show", tp.PeerIface, "endpoints"))
-	if len(f) < 2 {
-		return ""
+	out := MustRun(tb, tp.Peer, "wg", "show", tp.PeerIface, "endpoints")
+	f := strings.Fields(out)
+	if len(f) != 2 {
+		tb.Fatalf("wg show %s endpoints said %q", tp.PeerIface, out)
 	}
 	return f[1]
 }
