@@ -1,20 +1,8 @@
-// Package testbus runs a real, private system bus for root integration
-// tests and the demo: Debian's dbus-daemon with a system-bus config that
-// loads the project's own D-Bus policy from packaging/, and Debian's
-// polkitd on that bus with the project's polkit action and rules files.
-//
-// polkitd reads its actions and rules only from fixed paths, so it runs in
-// a private mount namespace where those paths are bind mounts of
-// directories holding exactly our files; the host's are never touched.
-// Without logind no caller is ever in an active session, so allow_active
-// never applies: the group rule decides.
-//
-// Debian packages needed: dbus, polkitd, util-linux (unshare, setpriv),
-// passwd (useradd, groupadd).
 package testbus
 
 import (
-	"fmt"
+	"bufio"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,160 +11,103 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
-	"github.com/wgtray/wgtray/helper/testnet"
 )
 
-// Bus is a running private system bus with polkitd.
+// startTimeout bounds each wait for a daemon to come up. It is generous
+// because go test ./... runs several root test binaries at once, each
+// starting its own bus and polkitd under the race detector.
+const startTimeout = 30 * time.Second
+
+// Bus is a running private system bus, with polkitd on it unless
+// Options.NoPolkit was set.
 type Bus struct {
-	// Address is the bus's D-Bus address, unix:path=… so that it is
-	// reachable from other network namespaces.
-	Address    string
+	// Address is the bus's D-Bus address, always unix:path=…: an abstract
+	// socket would not be reachable from the network namespaces that the
+	// tests run the helper in.
+	Address string
+	// SocketPath is the bus socket's file, which anyone may connect to.
 	SocketPath string
-	dir        string
+
+	dir    string  // public directory holding the socket and the config
+	bus    *daemon // dbus-daemon
+	polkit *daemon // polkitd, nil with NoPolkit
 }
 
 // Options tune Start.
 type Options struct {
-	// ServiceDir, if set, is a directory of D-Bus activation files.
+	// ServiceDir, if set, is a directory of D-Bus activation (.service)
+	// files. The bus starts those services itself, as root: there is no
+	// setuid launch helper on a private bus.
 	ServiceDir string
-	// NoPolkit skips starting polkitd.
+	// NoPolkit skips starting polkitd, for tests of the bus policy alone.
 	NoPolkit bool
-	// ExtraRules are more polkit rules files (name → JavaScript), for the
-	// demo's "this user may" rule.
+	// ExtraRules are more polkit rules files (file name → JavaScript)
+	// loaded next to ours, for the demo's "this desktop user may" rule.
+	// Only the base of each name is used.
 	ExtraRules map[string]string
 }
 
-// RepoRoot returns the repository's root directory, found by walking up
-// from the working directory to go.mod.
-func RepoRoot(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// PublicDir makes a directory that unprivileged test users can enter,
-// removed when the test ends. t.TempDir's are root-only.
-func PublicDir(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.MkdirTemp("", "wgtray-test-")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-// Start launches the bus and polkitd and stops both when the test ends.
+// Start launches a private system bus that loads the project's D-Bus
+// policy, and polkitd on it with the project's polkit actions and rules,
+// and waits until polkitd owns org.freedesktop.PolicyKit1. Both are
+// stopped, and their files removed, when the test ends. It skips the test
+// unless it runs as root.
 func Start(tb testing.TB, o Options) *Bus {
 	tb.Helper()
-	testnet.RequireRoot(tb)
-	EnsureGroup(tb, "wgtray") // a group named in a policy must exist before the bus loads it
+	requireRoot(tb)
+	for _, tool := range []string{"dbus-daemon", "unshare", "mount", polkitdPath} {
+		if _, err := exec.LookPath(tool); err != nil {
+			tb.Fatalf("%s not found: install the Debian packages dbus, polkitd and util-linux (make deps)", tool)
+		}
+	}
+	// dbus-daemon drops, with a mere warning, a policy rule that names a
+	// group missing when it loads, and polkit's isInGroup needs the group:
+	// create it before the bus starts.
+	EnsureGroup(tb, "wgtray")
 	root := RepoRoot(tb)
 	b := &Bus{dir: PublicDir(tb)}
 	b.SocketPath = filepath.Join(b.dir, "system_bus_socket")
 	b.Address = "unix:path=" + b.SocketPath
 	conf := filepath.Join(b.dir, "system.conf")
-	servicedir := ""
-	if o.ServiceDir != "" {
-		servicedir = "<servicedir>" + o.ServiceDir + "</servicedir>"
-	}
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(busConfig, b.Address, servicedir,
-		filepath.Join(root, "packaging/dbus/org.wgtray.Helper1.conf"))), 0o644); err != nil {
+	text := busConfig(b.Address, o.ServiceDir, filepath.Join(root, "packaging/dbus/org.wgtray.Helper1.conf"))
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	daemon := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--nopidfile", "--nosyslog")
-	// dbus-daemon's stderr is left out: as a non-PID-1 system bus it
-	// complains about fd limits on every start.
-	if err := daemon.Start(); err != nil {
-		tb.Fatalf("start dbus-daemon: %v", err)
-	}
-	tb.Cleanup(func() { daemon.Process.Kill(); daemon.Wait() })
-	testnet.WaitFor(tb, 10*time.Second, "the bus socket", func() bool {
-		c, err := dbus.Connect(b.Address)
-		if err != nil {
-			return false
-		}
-		c.Close()
-		return true
-	})
+	b.startBus(tb, conf)
 	if !o.NoPolkit {
 		b.startPolkit(tb, root, o.ExtraRules)
 	}
 	return b
 }
 
-// startPolkit runs polkitd (which drops to user polkitd) in a private mount namespace
-// whose action and rules directories hold only our files.
-func (b *Bus) startPolkit(tb testing.TB, root string, extra map[string]string) {
+// startBus runs dbus-daemon on conf and waits until it listens, which it
+// tells by printing its address on a pipe.
+func (b *Bus) startBus(tb testing.TB, conf string) {
 	tb.Helper()
-	actions := filepath.Join(b.dir, "actions")
-	rules := filepath.Join(b.dir, "rules.d")
-	empty := filepath.Join(b.dir, "empty")
-	for _, d := range []string{actions, rules, empty} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	copyFile(tb, filepath.Join(root, "packaging/polkit/org.wgtray.policy"), filepath.Join(actions, "org.wgtray.policy"))
-	copyFile(tb, filepath.Join(root, "packaging/polkit/50-org.wgtray.rules"), filepath.Join(rules, "50-org.wgtray.rules"))
-	for name, js := range extra {
-		if err := os.WriteFile(filepath.Join(rules, filepath.Base(name)), []byte(js), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	script := strings.Join([]string{
-		"set -e",
-		"mount --bind " + actions + " /usr/share/polkit-1/actions",
-		"mount --bind " + rules + " /etc/polkit-1/rules.d",
-		"mount --bind " + empty + " /usr/share/polkit-1/rules.d",
-		// polkitd switches to its own user by itself.
-		"exec /usr/lib/polkit-1/polkitd --no-debug",
-	}, "\n")
-	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script)
-	cmd.Env = append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS="+b.Address)
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start polkitd: %v", err)
-	}
-	tb.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	conn, err := dbus.Connect(b.Address)
+	r, w, err := os.Pipe()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer conn.Close()
-	testnet.WaitFor(tb, 15*time.Second, "polkitd to own org.freedesktop.PolicyKit1", func() bool {
-		var has bool
-		conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.freedesktop.PolicyKit1").Store(&has)
-		return has
-	})
-}
-
-func copyFile(tb testing.TB, src, dst string) {
-	tb.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
+	defer r.Close()
+	cmd := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--nopidfile", "--nosyslog", "--print-address=3")
+	cmd.ExtraFiles = []*os.File{w}
+	b.bus = startDaemon(tb, "dbus-daemon", cmd)
+	w.Close() // the child has its copy; EOF tells that it exited
+	if err := r.SetReadDeadline(time.Now().Add(startTimeout)); err != nil {
 		tb.Fatal(err)
 	}
-	if err := os.WriteFile(dst, b, 0o644); err != nil {
-		tb.Fatal(err)
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, b.Address+",") {
+		if err == io.EOF {
+			// It exited: let its stderr, which tells why, be copied.
+			<-b.bus.done
+		}
+		tb.Fatalf("dbus-daemon did not come up (read %q, %v): %v", line, err, b.bus)
 	}
 }
 
-// Env returns the environment entry that points clients at this bus.
+// Env returns the environment entry that points a child process at this
+// bus, as "DBUS_SYSTEM_BUS_ADDRESS=unix:path=…".
 func (b *Bus) Env() string { return "DBUS_SYSTEM_BUS_ADDRESS=" + b.Address }
 
 // Conn opens a connection to the bus as the test process (root), closed
@@ -185,40 +116,19 @@ func (b *Bus) Conn(tb testing.TB) *dbus.Conn {
 	tb.Helper()
 	c, err := dbus.Connect(b.Address)
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("connect to the test bus: %v", err)
 	}
 	tb.Cleanup(func() { c.Close() })
 	return c
 }
 
-// busConfig is a system bus: deny by default, EXTERNAL auth, our helper's
-// policy and polkit's included. %s: address, servicedir, helper policy.
-const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>%s</listen>
-  <auth>EXTERNAL</auth>
-  %s
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Peer"/>
-    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus" send_member="UpdateActivationEnvironment"/>
-    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Debug.Stats"/>
-  </policy>
-  <include>/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf</include>
-  <include>%s</include>
-</busconfig>
-`
+// Logs returns what dbus-daemon and polkitd wrote to stderr so far, for
+// failure messages (polkitd tells there why it refused or which rule
+// failed to load).
+func (b *Bus) Logs() string {
+	s := b.bus.String()
+	if b.polkit != nil {
+		s += "\n" + b.polkit.String()
+	}
+	return s
+}

@@ -1,76 +1,96 @@
 package testbus
 
 import (
+	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/godbus/dbus/v5"
 )
 
-func dirList(t *testing.T, dir string) []string {
-	ents, _ := os.ReadDir(dir)
+// listing returns the names in dir with their sizes and modes, to tell
+// whether a test changed it.
+func listing(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
 	var out []string
 	for _, e := range ents {
-		out = append(out, e.Name())
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s %v %d", e.Name(), info.Mode(), info.Size()))
 	}
 	return out
 }
 
-// checkAs asks polkit, over busctl run as u, whether u's own bus name may
-// perform action. It returns busctl's reply text.
-func checkAs(t *testing.T, b *Bus, u User, action string) string {
+// mountsOn returns the lines of a mountinfo file that mount something on
+// one of dirs or mention mentions. Other tests running at the same time
+// mount and unmount network namespaces, so whole tables cannot be
+// compared.
+func mountsOn(t *testing.T, mountinfo string, dirs []string, mentions string) []string {
 	t.Helper()
-	// The subject is the caller's own connection: a unix-process subject
-	// for busctl's pid would do too, but the helper uses bus names.
-	script := `exec busctl --address="$ADDR" call org.freedesktop.PolicyKit1 /org/freedesktop/PolicyKit1/Authority org.freedesktop.PolicyKit1.Authority CheckAuthorization '(sa{sv})sa{ss}us' unix-process 2 pid u $$ start-time t 0 "$ACTION" 0 0 ""`
-	cmd := u.Command("sh", "-c", script)
-	cmd.Env = append(os.Environ(), "ADDR="+b.Address, "ACTION="+action)
-	out, err := cmd.CombinedOutput()
+	b, err := os.ReadFile(mountinfo)
 	if err != nil {
-		t.Fatalf("busctl as %s: %v: %s", u.Name, err, out)
+		t.Fatal(err)
 	}
-	return strings.TrimSpace(string(out))
-}
-
-func TestPolkitOnPrivateBus(t *testing.T) {
-	hostActions, hostRules := dirList(t, "/usr/share/polkit-1/actions"), dirList(t, "/etc/polkit-1/rules.d")
-	b := Start(t, Options{})
-	member := NewUser(t, "wgtray")
-	stranger := NewUser(t)
-	for _, action := range []string{"org.wgtray.connect", "org.wgtray.manage"} {
-		if got := checkAs(t, b, member, action); !strings.HasPrefix(got, "(bba{ss}) true") {
-			t.Errorf("member of wgtray, %s: %s; want authorized", action, got)
-		}
-		if got := checkAs(t, b, stranger, action); !strings.HasPrefix(got, "(bba{ss}) false") {
-			t.Errorf("user outside wgtray, %s: %s; want not authorized", action, got)
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (slices.Contains(dirs, f[4]) || strings.Contains(line, mentions)) {
+			out = append(out, line)
 		}
 	}
-	if got := dirList(t, "/usr/share/polkit-1/actions"); !slices.Equal(got, hostActions) {
-		t.Errorf("host polkit actions changed: %v -> %v", hostActions, got)
-	}
-	if got := dirList(t, "/etc/polkit-1/rules.d"); !slices.Equal(got, hostRules) {
-		t.Errorf("host polkit rules changed: %v -> %v", hostRules, got)
-	}
+	return out
 }
 
-func TestOnlyRootOwnsHelperName(t *testing.T) {
-	b := Start(t, Options{NoPolkit: true})
-	c := b.Conn(t)
-	reply, err := c.RequestName("org.wgtray.Helper1", dbus.NameFlagDoNotQueue)
-	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
-		t.Fatalf("root RequestName = %v, %v", reply, err)
+// hostDirs are the host's polkit directories that polkitd's namespace
+// mounts over.
+var hostDirs = []string{actionsDir, etcRulesDir, usrRulesDir}
+
+// TestPolkitConfinement checks that polkitd owns its name on the private
+// bus, runs as user polkitd, sees our directories at its fixed paths, and
+// that the host's directories and mounts are left as they were.
+func TestPolkitConfinement(t *testing.T) {
+	requireRoot(t)
+	before := map[string][]string{}
+	for _, d := range hostDirs {
+		before[d] = listing(t, d)
 	}
-	c.ReleaseName("org.wgtray.Helper1")
-	u := NewUser(t, "wgtray")
-	cmd := u.Command("busctl", "--address="+b.Address, "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName", "su", "org.wgtray.Helper1", "4")
-	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "ccess") {
-		t.Errorf("unprivileged RequestName: %v: %s; want access denied", err, out)
-	}
-	if _, err := exec.LookPath("busctl"); err != nil {
-		t.Skip("busctl missing")
+	hostMounts := mountsOn(t, "/proc/self/mountinfo", hostDirs, "wgtray-test-")
+
+	t.Run("running", func(t *testing.T) {
+		b := Start(t, Options{})
+		if !strings.HasPrefix(b.Address, "unix:path=") {
+			t.Errorf("Address = %q, want a unix:path= address", b.Address)
+		}
+		var owner string
+		conn := b.Conn(t)
+		if err := conn.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, polkitName).Store(&owner); err != nil {
+			t.Fatalf("%s has no owner: %v", polkitName, err)
+		}
+		var uid uint32
+		if err := conn.BusObject().Call("org.freedesktop.DBus.GetConnectionUnixUser", 0, owner).Store(&uid); err != nil {
+			t.Fatal(err)
+		}
+		if want := lookupUID(t, "polkitd"); int(uid) != want {
+			t.Errorf("polkitd's connection is uid %d, want %d (polkitd)", uid, want)
+		}
+		inside := mountsOn(t, fmt.Sprintf("/proc/%d/mountinfo", b.polkit.pid()), hostDirs, b.dir)
+		if len(inside) != len(hostDirs) {
+			t.Errorf("polkitd's namespace should have one mount of %s on each of %v, has:\n%s", b.dir, hostDirs, strings.Join(inside, "\n"))
+		}
+		if got := mountsOn(t, "/proc/self/mountinfo", hostDirs, "wgtray-test-"); !slices.Equal(got, hostMounts) {
+			t.Errorf("the host's mounts changed while polkitd runs:\nbefore %v\nnow    %v", hostMounts, got)
+		}
+	})
+
+	for _, d := range hostDirs {
+		if got := listing(t, d); !slices.Equal(got, before[d]) {
+			t.Errorf("host directory %s changed:\nbefore %v\nafter  %v", d, before[d], got)
+		}
 	}
 }

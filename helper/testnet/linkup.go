@@ -20,7 +20,7 @@ func WaitLinksUp(tb testing.TB, ns string, links ...string) {
 	tb.Helper()
 	var h *netlink.Handle
 	// The handle's netlink sockets are made in ns and stay there.
-	if err := inNS(ns, func() (err error) { h, err = netlink.NewHandle(); return err }); err != nil {
+	if err := inNS(ns, func() (err error) { h, err = netlink.NewHandle(unix.NETLINK_ROUTE); return err }); err != nil {
 		tb.Fatalf("in %s: netlink: %v", ns, err)
 	}
 	defer h.Close()

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -19,11 +20,11 @@ func TestCleanStale(t *testing.T) {
 
 	// Set up under the lock, or a CleanStale of a test binary running in
 	// parallel could clean half of it away.
-	unlock := lockStale()
+	unlock := sync.OnceFunc(lockStale())
+	t.Cleanup(unlock)
 	// A namespace of a dead creator with a wireguard-go still in it.
 	staleNS := fmt.Sprintf("%s%d-%s", NamePrefix, dead, UniqueName(""))
 	if out, err := exec.Command("ip", "netns", "add", staleNS).CombinedOutput(); err != nil {
-		unlock()
 		t.Fatalf("ip netns add: %v: %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", staleNS).Run() })
@@ -31,7 +32,6 @@ func TestCleanStale(t *testing.T) {
 	cmd := exec.Command("ip", "netns", "exec", staleNS, "wireguard-go", "-f", wgIface)
 	cmd.Env = append(os.Environ(), "LOG_LEVEL=error")
 	if err := cmd.Start(); err != nil {
-		unlock()
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
@@ -46,19 +46,18 @@ func TestCleanStale(t *testing.T) {
 	staleSocket(t, marked)
 	markerFile := filepath.Join(markerDir, marked)
 	if err := os.WriteFile(markerFile, []byte(strconv.Itoa(dead)+"\n"), 0o644); err != nil {
-		unlock()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Remove(markerFile) })
+	WaitFor(t, 10*time.Second, "wireguard-go's socket", func() bool {
+		_, err := os.Stat(SocketPath(wgIface))
+		return err == nil
+	})
 	unlock()
 	// Not ours: a stale socket without a marker, and a live test's namespace.
 	unmarked := UniqueName("wgs")
 	staleSocket(t, unmarked)
 	live := NewNS(t)
-	WaitFor(t, 10*time.Second, "wireguard-go's socket", func() bool {
-		_, err := os.Stat(SocketPath(wgIface))
-		return err == nil
-	})
 
 	CleanStale()
 

@@ -55,6 +55,14 @@ func New(tb testing.TB) *Topology {
 	// wireguard-go takes a moment to come up; build the underlay meanwhile.
 	wg := startWireguardGo(tb, tp.Peer, tp.PeerIface)
 
+	// No duplicate address detection on the veths: while a link-local
+	// address is tentative, a router cannot send the neighbour
+	// solicitations it needs to forward IPv6, which would stall the first
+	// forwarded packet for a second or two. (WireGuard links skip DAD
+	// anyway, being NOARP.)
+	for _, ns := range []string{tp.Client, tp.Peer, tp.Inet} {
+		SetSysctl(tb, ns, "net.ipv6.conf.default.accept_dad", "0")
+	}
 	// The client's LAN, with the peer as its default gateway. Routes via
 	// a gateway need the link up, not its carrier, so the peer's end of
 	// the veth may come up later.
