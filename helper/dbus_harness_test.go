@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -105,16 +104,7 @@ func (s *service) cli(t *testing.T, u *testbus.User, args ...string) (string, st
 		cmd = u.Command(argv...)
 	}
 	cmd.Env = append(os.Environ(), s.bus.Env())
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return stdout.String(), stderr.String(), code
+	return runCmd(t, cmd)
 }
 
 // busctl runs busctl on the test bus as user u (root when nil).

@@ -47,6 +47,13 @@ func runHelperEnv(t testing.TB, ns string, env []string, args ...string) (string
 	argv := helperArgv(t, args...)
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...)
 	cmd.Env = append(append(os.Environ(), helperEnv...), env...)
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd and returns its stdout, stderr and exit code; failing
+// to start it at all fails the test.
+func runCmd(t testing.TB, cmd *exec.Cmd) (string, string, int) {
+	t.Helper()
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

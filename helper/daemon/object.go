@@ -141,11 +141,9 @@ func (o object) GetConfig(msg dbus.Message, name string) (string, *dbus.Error) {
 	if e := o.authorize(msg, ActionManage); e != nil {
 		return "", e
 	}
-	data, err := o.s.c.Store.Read(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", ipc.ToDBus(fmt.Errorf("%w: no tunnel %q", ipc.ErrNotFound, name))
-	} else if err != nil {
-		return "", ipc.ToDBus(fmt.Errorf("%w: read %q: %v", ipc.ErrFailed, name, err))
+	data, err := o.s.readConfig(name)
+	if err != nil {
+		return "", ipc.ToDBus(err)
 	}
 	return config.Redact(data), nil
 }

@@ -146,14 +146,23 @@ func (s *Server) connected() []string {
 	return out
 }
 
-// loadConfig reads and parses a stored config.
-func (s *Server) loadConfig(name string) (*config.Config, error) {
+// readConfig reads a stored config, with the errors clients get.
+func (s *Server) readConfig(name string) ([]byte, error) {
 	data, err := s.c.Store.Read(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: no tunnel %q", ipc.ErrNotFound, name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: read config of %q: %v", ipc.ErrFailed, name, err)
+	}
+	return data, nil
+}
+
+// loadConfig reads and parses a stored config.
+func (s *Server) loadConfig(name string) (*config.Config, error) {
+	data, err := s.readConfig(name)
+	if err != nil {
+		return nil, err
 	}
 	cfg, err := config.Parse(data)
 	if err != nil {
