@@ -44,6 +44,7 @@ type options struct {
 	stateDir     string
 	wireguard    string
 	allowScripts bool
+	leakGuard    bool
 	cleanup      bool
 	version      bool
 }
@@ -60,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.stateDir, "state-dir", "/run/wgtray", "`directory` of the journals of applied changes")
 	fs.StringVar(&o.wireguard, "wireguard", "auto", "WireGuard implementation: `auto`, kernel or userspace")
 	fs.BoolVar(&o.allowScripts, "allow-scripts", false, "run the configs' PreUp/PostUp/PreDown/PostDown hooks (as root!)")
+	fs.BoolVar(&o.leakGuard, "leak-guard", true, "block the address family a one-family full tunnel does not carry (-leak-guard=false: wg-quick's behaviour)")
 	fs.BoolVar(&o.cleanup, "cleanup", false, "undo what a dead helper left behind, then exit")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
@@ -111,7 +113,7 @@ func withEngine(o options, mode wgdev.Mode, logger *log.Logger, fn func(context.
 		return 1
 	}
 	defer sys.Close()
-	e := engine.New(sys, o.stateDir, plan.Options{AllowScripts: o.allowScripts}, logger)
+	e := engine.New(sys, o.stateDir, plan.Options{AllowScripts: o.allowScripts, NoLeakGuard: !o.leakGuard}, logger)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := e.Cleanup(ctx); err != nil {

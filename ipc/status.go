@@ -20,6 +20,14 @@ type Status struct {
 	RxBytes       uint64   // key RxBytes, t
 	TxBytes       uint64   // key TxBytes, t
 	Error         string   // key Error, s: the last failure; "" if none
+	// DNS lists the config's DNS servers and search domains (key DNS, as).
+	DNS []string
+	// DNSManager says who was given them while connected (key DNSManager,
+	// s): "systemd-resolved", "resolvconf" or "resolv.conf"; "" otherwise.
+	DNSManager string
+	// LeakGuard lists the address families ("IPv4", "IPv6") that a full
+	// tunnel of the other family blocks while connected (key LeakGuard, as).
+	LeakGuard []string
 	// Extra holds the keys this version does not know, so that a newer
 	// helper can add keys (DNS, …) without breaking older clients, and
 	// a helper can send them through ToMap.
@@ -31,16 +39,12 @@ type Status struct {
 func (s Status) ToMap() map[string]dbus.Variant {
 	m := maps.Clone(s.Extra)
 	if m == nil {
-		m = make(map[string]dbus.Variant, 11)
-	}
-	addrs := s.Addresses
-	if addrs == nil {
-		addrs = []string{}
+		m = make(map[string]dbus.Variant, 14)
 	}
 	m["Name"] = dbus.MakeVariant(s.Name)
 	m["State"] = dbus.MakeVariant(s.State)
 	m["Interface"] = dbus.MakeVariant(s.Interface)
-	m["Addresses"] = dbus.MakeVariant(addrs)
+	m["Addresses"] = dbus.MakeVariant(nonNil(s.Addresses))
 	m["Endpoint"] = dbus.MakeVariant(s.Endpoint)
 	m["PublicKey"] = dbus.MakeVariant(s.PublicKey)
 	m["FullTunnel"] = dbus.MakeVariant(s.FullTunnel)
@@ -48,6 +52,9 @@ func (s Status) ToMap() map[string]dbus.Variant {
 	m["RxBytes"] = dbus.MakeVariant(s.RxBytes)
 	m["TxBytes"] = dbus.MakeVariant(s.TxBytes)
 	m["Error"] = dbus.MakeVariant(s.Error)
+	m["DNS"] = dbus.MakeVariant(nonNil(s.DNS))
+	m["DNSManager"] = dbus.MakeVariant(s.DNSManager)
+	m["LeakGuard"] = dbus.MakeVariant(nonNil(s.LeakGuard))
 	return m
 }
 
@@ -82,6 +89,12 @@ func StatusFromMap(m map[string]dbus.Variant) (Status, error) {
 			err = take(k, v, &s.TxBytes)
 		case "Error":
 			err = take(k, v, &s.Error)
+		case "DNS":
+			err = take(k, v, &s.DNS)
+		case "DNSManager":
+			err = take(k, v, &s.DNSManager)
+		case "LeakGuard":
+			err = take(k, v, &s.LeakGuard)
 		default:
 			if s.Extra == nil {
 				s.Extra = map[string]dbus.Variant{}
@@ -93,6 +106,15 @@ func StatusFromMap(m map[string]dbus.Variant) (Status, error) {
 		}
 	}
 	return s, nil
+}
+
+// nonNil makes an empty list an empty array on the wire rather than a
+// nil that godbus cannot encode.
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }
 
 // take stores v in *dst if v holds exactly a T.

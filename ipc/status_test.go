@@ -19,15 +19,15 @@ func fullStatus() Status {
 		Addresses: []string{"203.0.113.2/32", "2001:db8::2/128"},
 		Endpoint:  "192.0.2.1:51820", PublicKey: "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=",
 		FullTunnel: true, LastHandshake: 1700000000, RxBytes: 1 << 40, TxBytes: 2, Error: "step 3: boom",
+		DNS: []string{"203.0.113.1", "corp.example"}, DNSManager: "systemd-resolved", LeakGuard: []string{"IPv6"},
 		Extra: map[string]dbus.Variant{
-			"DNS":        dbus.MakeVariant([]string{"203.0.113.1"}),
-			"DNSManager": dbus.MakeVariant("resolved"),
+			"Killswitch": dbus.MakeVariant(true),
 		},
 	}
 }
 
 func TestStatusRoundTrip(t *testing.T) {
-	for _, in := range []Status{fullStatus(), {Name: "empty", State: string(StateDisconnected), Addresses: []string{}}} {
+	for _, in := range []Status{fullStatus(), {Name: "empty", State: string(StateDisconnected), Addresses: []string{}, DNS: []string{}, LeakGuard: []string{}}} {
 		m := in.ToMap()
 		if sig := dbus.SignatureOf(m).String(); sig != "a{sv}" {
 			t.Errorf("signature %s, want a{sv}", sig)
@@ -48,6 +48,7 @@ func TestStatusWireTypes(t *testing.T) {
 	want := map[string]string{
 		"Name": "s", "State": "s", "Interface": "s", "Addresses": "as", "Endpoint": "s", "PublicKey": "s",
 		"FullTunnel": "b", "LastHandshake": "x", "RxBytes": "t", "TxBytes": "t", "Error": "s",
+		"DNS": "as", "DNSManager": "s", "LeakGuard": "as",
 	}
 	got := map[string]string{}
 	for k, v := range (Status{}).ToMap() {
@@ -73,6 +74,8 @@ func TestStatusFromMapTypeErrors(t *testing.T) {
 		"FullTunnel":    "true",           // b
 		"Addresses":     "203.0.113.2/32", // as
 		"Name":          []string{"wg0"},
+		"DNS":           "203.0.113.1",
+		"LeakGuard":     true,
 	} {
 		m := fullStatus().ToMap()
 		m[key] = dbus.MakeVariant(bad)
@@ -86,13 +89,13 @@ func TestStatusFromMapTypeErrors(t *testing.T) {
 func TestStatusFromMapTolerant(t *testing.T) {
 	// A newer helper's extra keys and an older helper's missing ones.
 	s, err := StatusFromMap(map[string]dbus.Variant{
-		"Name":      dbus.MakeVariant("wg0"),
-		"LeakGuard": dbus.MakeVariant(true),
+		"Name":       dbus.MakeVariant("wg0"),
+		"Killswitch": dbus.MakeVariant(true),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Status{Name: "wg0", Extra: map[string]dbus.Variant{"LeakGuard": dbus.MakeVariant(true)}}
+	want := Status{Name: "wg0", Extra: map[string]dbus.Variant{"Killswitch": dbus.MakeVariant(true)}}
 	if diff := cmp.Diff(want, s, variantsEqual); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

@@ -10,14 +10,11 @@ import (
 )
 
 func jsonStatus(s ipc.Status) map[string]any {
-	addrs := s.Addresses
-	if addrs == nil {
-		addrs = []string{}
-	}
 	m := map[string]any{
-		"name": s.Name, "state": s.State, "interface": s.Interface, "addresses": addrs,
+		"name": s.Name, "state": s.State, "interface": s.Interface, "addresses": list(s.Addresses),
 		"endpoint": s.Endpoint, "publicKey": s.PublicKey, "fullTunnel": s.FullTunnel,
 		"lastHandshake": s.LastHandshake, "rxBytes": s.RxBytes, "txBytes": s.TxBytes, "error": s.Error,
+		"dns": list(s.DNS), "dnsManager": s.DNSManager, "leakGuard": list(s.LeakGuard),
 	}
 	for k, v := range s.Extra {
 		m[k] = v.Value()
@@ -41,11 +38,26 @@ func writeStatus(w io.Writer, s ipc.Status, now time.Time) {
 	} else {
 		line("routes", "split tunnel")
 	}
+	line("dns", strings.Join(s.DNS, ", "))
+	if s.DNSManager != "" {
+		line("dns set via", s.DNSManager)
+	}
+	for _, f := range s.LeakGuard {
+		line(strings.ToLower(f), "blocked while connected (leak guard)")
+	}
 	if s.State == string(ipc.StateConnected) {
 		line("handshake", Handshake(s.LastHandshake, now))
 		line("transfer", Transfer(s.RxBytes, s.TxBytes))
 	}
 	line("last error", s.Error)
+}
+
+// list makes a missing list an empty JSON array.
+func list(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }
 
 // Handshake describes the time since the last handshake: "handshake

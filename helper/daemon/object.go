@@ -170,6 +170,10 @@ func (s *Server) status(name string) (ipc.Status, error) {
 		for _, a := range cfg.Interface.Addresses {
 			out.Addresses = append(out.Addresses, a.String())
 		}
+		for _, a := range cfg.Interface.DNS {
+			out.DNS = append(out.DNS, a.String())
+		}
+		out.DNS = append(out.DNS, cfg.Interface.DNSSearch...)
 		for _, p := range cfg.Peers {
 			if p.Endpoint != nil {
 				out.Endpoint = joinHostPort(p.Endpoint.Host, p.Endpoint.Port)
@@ -183,6 +187,12 @@ func (s *Server) status(name string) (ipc.Status, error) {
 	out.Interface = name
 	if p := s.c.Engine.Plan(name); p != nil {
 		out.FullTunnel = p.FullTunnel
+		if p.DNS != nil {
+			out.DNSManager = p.DNS.Manager
+		}
+		for _, f := range p.Blocked {
+			out.LeakGuard = append(out.LeakGuard, f.Name())
+		}
 	}
 	dev, err := s.c.Devices.Device(name)
 	if err != nil {

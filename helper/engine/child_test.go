@@ -35,6 +35,7 @@ import (
 //	WGTRAY_WG      auto | kernel | userspace
 //	WGTRAY_FAIL    fail: the Apply call to fail; WGTRAY_FAIL_AFTER=1 fails after applying
 //	WGTRAY_N       bench: iterations
+//	WGTRAY_NO_LEAK_GUARD=1  plan without the leak guard, as wg-quick does
 func TestMain(m *testing.M) {
 	if role := os.Getenv("WGTRAY_CHILD"); role != "" {
 		os.Exit(child(role))
@@ -69,7 +70,7 @@ func child(role string) int {
 		inj = &faultySystem{System: sys, failAt: n, after: os.Getenv("WGTRAY_FAIL_AFTER") == "1"}
 		s = inj
 	}
-	e := New(s, os.Getenv("WGTRAY_STATE"), plan.Options{}, logger)
+	e := New(s, os.Getenv("WGTRAY_STATE"), plan.Options{NoLeakGuard: os.Getenv("WGTRAY_NO_LEAK_GUARD") == "1"}, logger)
 	ctx := context.Background()
 	if role == "cleanup" {
 		if err := e.Cleanup(ctx); err != nil {

@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,9 +34,9 @@ func self(t testing.TB) string {
 }
 
 // up starts a child holding conf up in ns and waits until it is.
-func up(t testing.TB, ns, conf, state, mode string) *tunnel {
+func up(t testing.TB, ns, conf, state, mode string, env ...string) *tunnel {
 	t.Helper()
-	p := testnet.StartProc(t, ns, childEnv("hold", conf, state, mode), self(t), "-test.run=^$")
+	p := testnet.StartProc(t, ns, childEnv("hold", conf, state, mode, env...), self(t), "-test.run=^$")
 	p.WaitLine(t, "up table=", waitUp)
 	return &tunnel{proc: p}
 }
@@ -98,6 +101,9 @@ func TestFullTunnelTraffic(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				tp := testnet.New(t)
 				port := "7001"
+				// 7002 on both families: the leak guard's checks.
+				testnet.EchoSource(t, tp.Inet, tp.InetAddr4.String()+":7002")
+				testnet.EchoSource(t, tp.Inet, "["+tp.InetAddr6.String()+"]:7002")
 				if c.v4 {
 					testnet.EchoSource(t, tp.Inet, tp.InetAddr4.String()+":"+port)
 				}
@@ -130,6 +136,18 @@ func TestFullTunnelTraffic(t *testing.T) {
 						t.Errorf("route lookup does not use the tunnel's table: %s", route)
 					}
 				}
+				// The leak guard: the family the tunnel does not carry fails
+				// closed instead of going around the tunnel.
+				if !c.v6 {
+					if err := dialFails(tp.Client, "["+tp.InetAddr6.String()+"]:7002"); err != nil {
+						t.Errorf("IPv6 with an IPv4-only full tunnel: %v", err)
+					}
+				}
+				if !c.v4 {
+					if err := dialFails(tp.Client, tp.InetAddr4.String()+":7002"); err != nil {
+						t.Errorf("IPv4 with an IPv6-only full tunnel: %v", err)
+					}
+				}
 				if rx1, _ := tp.PeerTransfer(t); rx1 <= rx0 {
 					t.Errorf("peer's received bytes did not rise: %d -> %d", rx0, rx1)
 				}
@@ -146,9 +164,29 @@ func TestFullTunnelTraffic(t *testing.T) {
 				if after := testnet.Dump(t, tp.Client); after != before {
 					t.Errorf("namespace not restored after down:\n%s", testnet.DumpDiff(before, after))
 				}
+				// The blocked family works again once the tunnel is down.
+				for _, a := range []netip.Addr{tp.InetAddr4, tp.InetAddr6} {
+					if src := testnet.SourceSeenBy(t, tp.Client, netip.AddrPortFrom(a, 7002).String()); !src.IsValid() {
+						t.Errorf("no connection to %v after down", a)
+					}
+				}
 			})
 		}
 	})
+}
+
+// dialFails checks that a TCP connection to addr fails at once with "no
+// route to host" (an unreachable route), not by a timeout.
+func dialFails(ns, addr string) error {
+	c, err := testnet.DialTCP(ns, addr, 5*time.Second)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("connected to %s: the leak guard let it through", addr)
+	}
+	if !errors.Is(err, syscall.EHOSTUNREACH) && !errors.Is(err, syscall.ENETUNREACH) {
+		return fmt.Errorf("dial %s: %v, want unreachable", addr, err)
+	}
+	return nil
 }
 
 // parityCases are configs brought up by both wg-quick and the engine.
@@ -189,7 +227,8 @@ func TestParityWithWgQuick(t *testing.T) {
 			before := testnet.Dump(t, tp.Client)
 
 			// auto: the engine picks the implementation wg-quick picks.
-			tn := up(t, tp.Client, conf, t.TempDir(), "auto")
+			// wg-quick has no leak guard; TestFullTunnelTraffic tests ours.
+			tn := up(t, tp.Client, conf, t.TempDir(), "auto", "WGTRAY_NO_LEAK_GUARD=1")
 			ours := testnet.Dump(t, tp.Client)
 			tn.down(t)
 			if after := testnet.Dump(t, tp.Client); after != before {

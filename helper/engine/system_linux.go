@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wgtray/wgtray/helper/config"
+	"github.com/wgtray/wgtray/helper/dns"
 	"github.com/wgtray/wgtray/helper/firewall"
 	"github.com/wgtray/wgtray/helper/plan"
 	"github.com/wgtray/wgtray/helper/wgdev"
@@ -32,6 +33,7 @@ type Linux struct {
 	// SysctlDir is where sysctls are read and written, normally /proc/sys.
 	sysctlDir string
 	resolver  *net.Resolver
+	dns       *dns.Host
 
 	mu  sync.Mutex
 	nft *nftables.Conn
@@ -43,13 +45,27 @@ func NewLinux(mode wgdev.Mode, logger *log.Logger) (*Linux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open netlink: %w", err)
 	}
-	return &Linux{
+	l := &Linux{
 		nl:        h,
 		devices:   wgdev.NewManager(mode, h, logger),
 		logger:    logger,
 		sysctlDir: "/proc/sys",
 		resolver:  net.DefaultResolver,
-	}, nil
+	}
+	l.dns = &dns.Host{ResolvConf: dns.ResolvConf, LinkIndex: l.linkIndex, Logger: logger}
+	return l, nil
+}
+
+func (l *Linux) linkIndex(name string) (int, error) {
+	link, err := l.nl.LinkByName(name)
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) {
+		return 0, fmt.Errorf("link %q: %w", name, dns.ErrNoLink)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("find link %q: %w", name, err)
+	}
+	return link.Attrs().Index, nil
 }
 
 // Devices returns the WireGuard device manager, for reading device state.
@@ -64,6 +80,7 @@ func (l *Linux) Close() {
 		l.nft = nil
 	}
 	l.mu.Unlock()
+	l.dns.Close()
 	l.nl.Close()
 }
 
@@ -102,6 +119,11 @@ func (l *Linux) Facts(ctx context.Context, link string, cfg *config.Config) (pla
 	}
 	if cfg.Interface.MTU == 0 {
 		f.PathMTU = l.pathMTU(f.Endpoints)
+	}
+	if len(cfg.Interface.DNS) > 0 {
+		if f.DNS, err = l.dns.Facts(ctx); err != nil {
+			return f, err
+		}
 	}
 	return f, nil
 }
@@ -231,6 +253,21 @@ func (l *Linux) Apply(ctx context.Context, op plan.Op) error {
 		})
 	case plan.SysctlSet:
 		return l.writeSysctl(op.Sysctl.Key, op.Sysctl.Value)
+	case plan.DNSSet:
+		return l.dns.Set(ctx, op.Link, op.DNS)
+	case plan.DNSRevert:
+		return l.dns.Revert(ctx, op.Link, op.DNS)
+	case plan.BlockAdd:
+		if err := l.nl.RouteAdd(blockRoute(*op.Route)); err != nil {
+			return fmt.Errorf("add unreachable route %v table %d: %w", op.Route.Dst, op.Route.Table, err)
+		}
+		return nil
+	case plan.BlockDel:
+		err := l.nl.RouteDel(blockRoute(*op.Route))
+		if err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("delete unreachable route %v table %d: %w", op.Route.Dst, op.Route.Table, err)
+		}
+		return nil
 	case plan.Hooks:
 		if op.Hooks == nil {
 			return nil
@@ -319,6 +356,18 @@ func (l *Linux) addRoute(name string, r plan.Route) error {
 		return fmt.Errorf("add route %v dev %q table %d: %w", dst, name, r.Table, err)
 	}
 	return nil
+}
+
+// blockRoute is `ip route add unreachable DST table T`.
+func blockRoute(r plan.Route) *netlink.Route {
+	dst := r.Dst
+	return &netlink.Route{
+		Dst:      &net.IPNet{IP: dst.Addr().AsSlice(), Mask: net.CIDRMask(dst.Bits(), dst.Addr().BitLen())},
+		Table:    int(r.Table),
+		Protocol: unix.RTPROT_BOOT,
+		Type:     unix.RTN_UNREACHABLE,
+		Family:   int(plan.FamilyOf(dst.Addr())),
+	}
 }
 
 func nlRule(r plan.Rule) *netlink.Rule {

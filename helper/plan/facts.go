@@ -19,6 +19,8 @@ type Facts struct {
 	// Endpoints holds each peer's endpoint resolved to an address, by peer
 	// index; peers without an endpoint have none.
 	Endpoints map[int]netip.AddrPort
+	// DNS is read only when the config has DNS servers.
+	DNS DNSFacts
 }
 
 // nextRulePref returns the priority the kernel gives a rule added without

@@ -30,6 +30,10 @@ const (
 	FWDel     Kind = "fw-del"     // delete it
 	SysctlSet Kind = "sysctl-set" // write a sysctl
 	Hooks     Kind = "hooks"      // run script hooks (only with --allow-scripts)
+	DNSSet    Kind = "dns-set"    // give the tunnel's DNS to the DNS manager
+	DNSRevert Kind = "dns-revert" // take it back
+	BlockAdd  Kind = "block-add"  // add an unreachable route (the leak guard)
+	BlockDel  Kind = "block-del"  // delete it
 )
 
 // Family is an address family.
@@ -46,6 +50,14 @@ func (f Family) String() string {
 		return "-6"
 	}
 	return "-4"
+}
+
+// Name is "IPv4" or "IPv6".
+func (f Family) Name() string {
+	if f == IPv6 {
+		return "IPv6"
+	}
+	return "IPv4"
 }
 
 // FamilyOf returns the family of a.
@@ -136,6 +148,7 @@ type Op struct {
 	Firewall *Firewall    `json:"firewall,omitempty"`
 	Sysctl   *Sysctl      `json:"sysctl,omitempty"`
 	Hooks    *HookSet     `json:"hooks,omitempty"`
+	DNS      *DNS         `json:"dns,omitempty"`
 	Device   *Device      `json:"-"`
 	// Undo is the inverse's hook set for Hooks operations whose inverse
 	// runs other hooks (PostUp is undone by PreDown).
@@ -163,6 +176,12 @@ func (o Op) Inverse() (Op, bool) {
 	case SysctlSet:
 		s := *o.Sysctl
 		return Op{Kind: SysctlSet, Link: o.Link, Sysctl: &Sysctl{Key: s.Key, Value: s.Old, Old: s.Value}}, true
+	case DNSSet:
+		d := *o.DNS
+		return Op{Kind: DNSRevert, Link: o.Link, DNS: &d}, true
+	case BlockAdd:
+		r := *o.Route
+		return Op{Kind: BlockDel, Link: o.Link, Route: &r}, true
 	case Hooks:
 		if o.Undo == nil || len(o.Undo.Commands) == 0 {
 			return Op{}, false
@@ -198,6 +217,14 @@ func (o Op) String() string {
 		return fmt.Sprintf("nft add table %s %s (iif %s, daddr the link's %s addresses, mark %#x)", nftFamily(fw.Family), fw.Table, o.Link, nftFamily(fw.Family), fw.Mark)
 	case FWDel:
 		return fmt.Sprintf("nft delete table %s %s", nftFamily(o.Firewall.Family), o.Firewall.Table)
+	case DNSSet:
+		return "dns set " + o.Link + " " + o.DNS.String()
+	case DNSRevert:
+		return "dns revert " + o.Link + " " + o.DNS.String()
+	case BlockAdd:
+		return fmt.Sprintf("route add %v unreachable %v table %s", FamilyOf(o.Route.Dst.Addr()), o.Route.Dst, tableName(o.Route.Table))
+	case BlockDel:
+		return fmt.Sprintf("route del %v unreachable %v table %s", FamilyOf(o.Route.Dst.Addr()), o.Route.Dst, tableName(o.Route.Table))
 	case SysctlSet:
 		return fmt.Sprintf("sysctl %s=%s (was %s)", o.Sysctl.Key, o.Sysctl.Value, o.Sysctl.Old)
 	case Hooks:

@@ -29,6 +29,10 @@ type Options struct {
 	AllowScripts bool
 	// FirewallTable names the nftables table of a tunnel.
 	FirewallTable func(link string) string
+	// NoLeakGuard turns off the leak guard: a full tunnel of one family
+	// then leaves the other family's traffic outside the tunnel, as
+	// wg-quick does.
+	NoLeakGuard bool
 }
 
 // DefaultFirewallTable names a tunnel's nftables table after the product
@@ -43,6 +47,11 @@ type Plan struct {
 	Table uint32
 	// FullTunnel is set when some AllowedIPs is a /0 with Table auto.
 	FullTunnel bool
+	// Blocked lists the families the leak guard makes unreachable: the
+	// one a full tunnel of the other family does not carry.
+	Blocked []Family
+	// DNS is the tunnel's DNS, nil when the config has no DNS server.
+	DNS *DNS
 }
 
 // Build plans bringing cfg up as link, given facts about the machine. It
@@ -104,8 +113,26 @@ func Build(link string, cfg *config.Config, facts Facts, opts Options) (*Plan, e
 		add(Op{Kind: AddrAdd, Addr: a})
 	}
 	add(Op{Kind: LinkUp, MTU: mtu(in.MTU, facts.PathMTU)})
+	// DNS comes before the routes, as in wg-quick.
+	if p.DNS, err = planDNS(link, cfg, facts.DNS, p.FullTunnel); err != nil {
+		return nil, err
+	}
+	if p.DNS != nil {
+		add(Op{Kind: DNSSet, DNS: p.DNS})
+	}
 
 	prefs := map[Family]*[]uint32{IPv4: clonePrefs(facts.RulePrefs4), IPv6: clonePrefs(facts.RulePrefs6)}
+	// policy sends a whole family through the table with wg-quick's rules,
+	// sysctl and firewall; route is the table's default route.
+	policy := func(fam Family, route Op) {
+		add(Op{Kind: RuleAdd, Rule: &Rule{Family: fam, Priority: nextRulePref(prefs[fam]), Table: table, Mark: table, Invert: true, SuppressPrefixlen: -1}})
+		add(Op{Kind: RuleAdd, Rule: &Rule{Family: fam, Priority: nextRulePref(prefs[fam]), Table: MainTable, SuppressPrefixlen: 0}})
+		add(route)
+		if fam == IPv4 && facts.SrcValidMark != "1" {
+			add(Op{Kind: SysctlSet, Sysctl: &Sysctl{Key: "net.ipv4.conf.all.src_valid_mark", Value: "1", Old: facts.SrcValidMark}})
+		}
+		add(Op{Kind: FWAdd, Firewall: &Firewall{Family: fam, Table: opts.FirewallTable(link), Mark: table}})
+	}
 	onLink := addressRoutes(in.Addresses)
 	for _, pfx := range prefixes {
 		fam := FamilyOf(pfx.Addr())
@@ -114,13 +141,7 @@ func Build(link string, cfg *config.Config, facts Facts, opts Options) (*Plan, e
 		case in.Table.Mode == config.TableNumber:
 			add(Op{Kind: RouteAdd, Route: &Route{Dst: pfx, Table: in.Table.Number}})
 		case pfx.Bits() == 0:
-			add(Op{Kind: RuleAdd, Rule: &Rule{Family: fam, Priority: nextRulePref(prefs[fam]), Table: table, Mark: table, Invert: true, SuppressPrefixlen: -1}})
-			add(Op{Kind: RuleAdd, Rule: &Rule{Family: fam, Priority: nextRulePref(prefs[fam]), Table: MainTable, SuppressPrefixlen: 0}})
-			add(Op{Kind: RouteAdd, Route: &Route{Dst: pfx, Table: table}})
-			if fam == IPv4 && facts.SrcValidMark != "1" {
-				add(Op{Kind: SysctlSet, Sysctl: &Sysctl{Key: "net.ipv4.conf.all.src_valid_mark", Value: "1", Old: facts.SrcValidMark}})
-			}
-			add(Op{Kind: FWAdd, Firewall: &Firewall{Family: fam, Table: opts.FirewallTable(link), Mark: table}})
+			policy(fam, Op{Kind: RouteAdd, Route: &Route{Dst: pfx, Table: table}})
 		default:
 			// wg-quick skips a prefix already covered by a route on the
 			// link, such as the one the kernel made for an Address.
@@ -129,6 +150,19 @@ func Build(link string, cfg *config.Config, facts Facts, opts Options) (*Plan, e
 			}
 			onLink = append(onLink, pfx)
 			add(Op{Kind: RouteAdd, Route: &Route{Dst: pfx, Table: MainTable}})
+		}
+	}
+
+	// The leak guard: a full tunnel of one family would let the other
+	// family's traffic go around it. The same rules with an unreachable
+	// default route make that family fail closed instead.
+	if p.FullTunnel && !opts.NoLeakGuard {
+		for _, fam := range []Family{IPv6, IPv4} {
+			if full[fam] {
+				continue
+			}
+			p.Blocked = append(p.Blocked, fam)
+			policy(fam, Op{Kind: BlockAdd, Route: &Route{Dst: netip.PrefixFrom(zeroAddr(fam), 0), Table: table}})
 		}
 	}
 
@@ -189,6 +223,13 @@ func covered(routes []netip.Prefix, pfx netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+func zeroAddr(f Family) netip.Addr {
+	if f == IPv6 {
+		return netip.IPv6Unspecified()
+	}
+	return netip.IPv4Unspecified()
 }
 
 func clonePrefs(p []uint32) *[]uint32 {

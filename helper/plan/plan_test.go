@@ -33,6 +33,9 @@ var defaultFacts = Facts{
 	PathMTU:      1500,
 	SrcValidMark: "0",
 	Endpoints:    map[int]netip.AddrPort{0: netip.MustParseAddrPort("192.0.2.1:51820"), 1: netip.MustParseAddrPort("[2001:db8:1::1]:51820")},
+	DNS: DNSFacts{Manager: DNSFile, ResolvConf: FileState{
+		Path: "/etc/resolv.conf", Exists: true, Data: []byte("nameserver 192.0.2.53\n"), Mode: 0o644,
+	}},
 }
 
 // TestGolden plans every testdata/*.conf with defaultFacts, adjusted by the
@@ -80,14 +83,18 @@ func planText(t *testing.T, path string) string {
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
-	facts := defaultFacts
-	facts.UsedTables = map[uint32]bool{254: true, 255: true}
+	// NAME.facts.json holds facts, and options beside them.
+	in := struct {
+		Facts
+		NoLeakGuard bool
+	}{Facts: defaultFacts}
+	in.UsedTables = map[uint32]bool{254: true, 255: true}
 	if b, err := os.ReadFile(strings.TrimSuffix(path, ".conf") + ".facts.json"); err == nil {
-		if err := json.Unmarshal(b, &facts); err != nil {
+		if err := json.Unmarshal(b, &in); err != nil {
 			t.Fatalf("facts: %v", err)
 		}
 	}
-	p, err := Build("wg0", cfg, facts, Options{AllowScripts: true})
+	p, err := Build("wg0", cfg, in.Facts, Options{AllowScripts: true, NoLeakGuard: in.NoLeakGuard})
 	if err != nil {
 		return "error: " + err.Error() + "\n"
 	}
@@ -152,6 +159,10 @@ func TestInverseRoundTripsThroughJSON(t *testing.T) {
 		{Kind: FWAdd, Link: "wg0", Firewall: &Firewall{Family: IPv4, Table: "wgtray-wg0", Mark: 51820}},
 		{Kind: SysctlSet, Link: "wg0", Sysctl: &Sysctl{Key: "net.ipv4.conf.all.src_valid_mark", Value: "1", Old: "0"}},
 		{Kind: Hooks, Link: "wg0", Hooks: &HookSet{Phase: "PostUp"}, Undo: &HookSet{Phase: "PreDown", Commands: []string{"true"}}},
+		{Kind: BlockAdd, Link: "wg0", Route: &Route{Dst: netip.MustParsePrefix("::/0"), Table: 51820}},
+		{Kind: DNSSet, Link: "wg0", DNS: &DNS{Manager: DNSFile, Servers: []netip.Addr{netip.MustParseAddr("2001:db8:3::1")},
+			Domains: []Domain{{Name: "corp.example"}, {Name: "lab.example", RouteOnly: true}}, Default: true, Name: "tun.wg0",
+			File: &FileChange{Original: FileState{Path: "/etc/resolv.conf", Exists: true, Data: []byte{0, 1, 0xff}, Mode: 0o644, UID: 1, GID: 2}, Content: []byte("x")}}},
 	}
 	for _, op := range ops {
 		inv, ok := op.Inverse()
@@ -168,6 +179,49 @@ func TestInverseRoundTripsThroughJSON(t *testing.T) {
 		}
 		if diff := cmp.Diff(inv, back, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 			t.Errorf("%v: JSON round trip changed the inverse:\n%s", op, diff)
+		}
+	}
+}
+
+// TestResolvConfText checks the file the helper writes when it manages
+// /etc/resolv.conf itself: servers in order, search domains on one line,
+// routing-only domains left out (resolv.conf cannot express them).
+func TestResolvConfText(t *testing.T) {
+	cfg, err := config.Parse([]byte("[Interface]\nPrivateKey = " + privKey + "\nDNS = 203.0.113.1, 2001:db8:3::1, corp.example, ~lab.example, b.example\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build("wg0", cfg, defaultFacts, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.DNS == nil || p.DNS.File == nil {
+		t.Fatalf("no resolv.conf change planned: %+v", p.DNS)
+	}
+	want := "# Written by wgtray for tunnel wg0; the previous file comes back when it disconnects.\n" +
+		"nameserver 203.0.113.1\nnameserver 2001:db8:3::1\nsearch corp.example b.example\n"
+	if got := string(p.DNS.File.Content); got != want {
+		t.Errorf("resolv.conf content:\n%s\nwant:\n%s", got, want)
+	}
+	if !p.DNS.File.Original.Same(defaultFacts.DNS.ResolvConf) {
+		t.Errorf("original not kept: %v", p.DNS.File.Original)
+	}
+}
+
+// TestDNSSearchOnly follows wg-quick: search domains without a server
+// change nothing.
+func TestDNSSearchOnly(t *testing.T) {
+	cfg, err := config.Parse([]byte("[Interface]\nPrivateKey = " + privKey + "\nDNS = corp.example\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build("wg0", cfg, defaultFacts, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range p.Ops {
+		if op.Kind == DNSSet {
+			t.Errorf("planned %v for a config without DNS servers", op)
 		}
 	}
 }

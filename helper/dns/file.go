@@ -1,0 +1,154 @@
+package dns
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/wgtray/wgtray/helper/plan"
+)
+
+// ReadFileState reads path without following a final symbolic link.
+func ReadFileState(path string) (plan.FileState, error) {
+	st := plan.FileState{Path: path}
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("read %s: %w", path, err)
+	}
+	st.Exists = true
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.UID, st.GID = int(sys.Uid), int(sys.Gid)
+	}
+	st.Mode = uint32(fi.Mode().Perm())
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		if st.Symlink, err = os.Readlink(path); err != nil {
+			return st, fmt.Errorf("read link %s: %w", path, err)
+		}
+	case fi.Mode().IsRegular():
+		if st.Data, err = os.ReadFile(path); err != nil {
+			return st, fmt.Errorf("read %s: %w", path, err)
+		}
+	default:
+		return st, fmt.Errorf("%s is neither a file nor a symbolic link", path)
+	}
+	return st, nil
+}
+
+// fileSet replaces resolv.conf with the tunnel's, provided it is still the
+// one that was planned around.
+func (h *Host) fileSet(d *plan.DNS) error {
+	fc := d.File
+	path := fc.Original.Path
+	cur, err := ReadFileState(path)
+	if err != nil {
+		return err
+	}
+	written := plan.FileState{Exists: true, Data: fc.Content}
+	if cur.Same(written) {
+		return nil
+	}
+	if !cur.Same(fc.Original) {
+		return fmt.Errorf("%s changed while the tunnel was being connected; try again", path)
+	}
+	// A symbolic link is replaced, not written through: its target belongs
+	// to whoever made the link.
+	return writeFile(path, plan.FileState{Path: path, Exists: true, Data: fc.Content, Mode: 0o644})
+}
+
+// fileRevert puts the original resolv.conf back, byte for byte, link for
+// link, provided the file still holds what the tunnel wrote: a program
+// that wrote its own meanwhile (a DHCP client, say) knows better.
+func (h *Host) fileRevert(d *plan.DNS) error {
+	fc := d.File
+	path := fc.Original.Path
+	cur, err := ReadFileState(path)
+	if err != nil {
+		return err
+	}
+	if cur.Same(fc.Original) {
+		return nil
+	}
+	if !cur.Same(plan.FileState{Exists: true, Data: fc.Content}) {
+		h.Logger.Printf("%s was changed by another program while the tunnel was up; leaving it as it is", path)
+		return nil
+	}
+	return writeFile(path, fc.Original)
+}
+
+// writeFile makes path be st atomically: a new file or link under a
+// temporary name in the same directory, renamed over path, then the
+// directory synced. Readers see the old or the new file, never a part.
+func writeFile(path string, st plan.FileState) error {
+	if !st.Exists {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", path, err)
+		}
+		return syncDir(filepath.Dir(path))
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".wgtray-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	name := tmp.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(name)
+		}
+	}()
+	if st.Symlink != "" {
+		// CreateTemp reserved a unique name; the link takes its place.
+		tmp.Close()
+		if err := os.Remove(name); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		if err := os.Symlink(st.Symlink, name); err != nil {
+			return fmt.Errorf("link %s: %w", path, err)
+		}
+		if err := os.Lchown(name, st.UID, st.GID); err != nil {
+			return fmt.Errorf("link %s: %w", path, err)
+		}
+	} else {
+		if _, err := tmp.Write(st.Data); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		if err := tmp.Chown(st.UID, st.GID); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		if err := tmp.Chmod(fs.FileMode(st.Mode)); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		if err := tmp.Sync(); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		if err := tmp.Close(); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	if err := os.Rename(name, path); err != nil {
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	ok = true
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}

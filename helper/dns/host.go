@@ -1,0 +1,128 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/wgtray/wgtray/helper/plan"
+)
+
+// ResolvConf is where the C library reads its resolver configuration.
+const ResolvConf = "/etc/resolv.conf"
+
+// Host applies DNS settings on this machine.
+type Host struct {
+	// ResolvConf is the file managed when nothing else manages DNS,
+	// normally ResolvConf.
+	ResolvConf string
+	// LinkIndex returns the interface index of a link, for
+	// systemd-resolved's per-link settings; ErrNoLink when it is gone.
+	LinkIndex func(name string) (int, error)
+	Logger    *log.Logger
+
+	mu  sync.Mutex
+	bus *dbus.Conn
+}
+
+// ErrNoLink is what LinkIndex returns for a link that does not exist.
+var ErrNoLink = errors.New("no such link")
+
+// Close closes the system bus connection, if one was opened.
+func (h *Host) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.bus != nil {
+		h.bus.Close()
+		h.bus = nil
+	}
+}
+
+// Facts finds the DNS manager, in the order systemd-resolved (running on
+// the system bus), resolvconf (on PATH), the file itself; and reads what
+// the chosen one needs.
+func (h *Host) Facts(ctx context.Context) (plan.DNSFacts, error) {
+	if h.resolvedRunning(ctx) {
+		return plan.DNSFacts{Manager: plan.DNSResolved}, nil
+	}
+	if path, err := exec.LookPath("resolvconf"); err == nil {
+		return plan.DNSFacts{Manager: plan.DNSResolvconf, ResolvconfPrefix: resolvconfPrefix(path)}, nil
+	}
+	st, err := ReadFileState(h.ResolvConf)
+	if err != nil {
+		return plan.DNSFacts{}, err
+	}
+	return plan.DNSFacts{Manager: plan.DNSFile, ResolvConf: st}, nil
+}
+
+// Set applies d to link.
+func (h *Host) Set(ctx context.Context, link string, d *plan.DNS) error {
+	switch d.Manager {
+	case plan.DNSResolved:
+		return h.resolvedSet(ctx, link, d)
+	case plan.DNSResolvconf:
+		return resolvconfAdd(ctx, d)
+	case plan.DNSFile:
+		return h.fileSet(d)
+	}
+	return fmt.Errorf("unknown DNS manager %q", d.Manager)
+}
+
+// Revert takes d back. It is idempotent: what is already gone is fine.
+func (h *Host) Revert(ctx context.Context, link string, d *plan.DNS) error {
+	switch d.Manager {
+	case plan.DNSResolved:
+		return h.resolvedRevert(ctx, link)
+	case plan.DNSResolvconf:
+		return resolvconfDelete(ctx, d)
+	case plan.DNSFile:
+		return h.fileRevert(d)
+	}
+	return fmt.Errorf("unknown DNS manager %q", d.Manager)
+}
+
+// systemBus returns the helper's own connection to the system bus,
+// opened on first use.
+func (h *Host) systemBus() (*dbus.Conn, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.bus != nil && h.bus.Connected() {
+		return h.bus, nil
+	}
+	c, err := dbus.ConnectSystemBus()
+	if err != nil {
+		return nil, fmt.Errorf("connect to the system bus: %w", err)
+	}
+	h.bus = c
+	return c, nil
+}
+
+var ifaceOrderLine = regexp.MustCompile(`^([A-Za-z0-9-]+)\*$`)
+
+// resolvconfPrefix is wg-quick's resolvconf_iface_prefix: with Debian's
+// resolvconf, the first wildcard of /etc/resolvconf/interface-order
+// ("tun*" gives "tun.") places the tunnel's servers before the others.
+// systemd's resolvconf, a link to resolvectl, has no such order.
+func resolvconfPrefix(path string) string {
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSymlink != 0 {
+		return ""
+	}
+	data, err := os.ReadFile("/etc/resolvconf/interface-order")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if m := ifaceOrderLine.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
+			return m[1] + "."
+		}
+	}
+	return ""
+}
