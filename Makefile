@@ -17,7 +17,7 @@ BUILD := build
 # real D-Bus and polkitd, and a headless desktop (Xvfb, xfce4-panel's
 # systray, dunst) for the tray.
 TEST_DEBS := wireguard-tools wireguard-go nftables iproute2 iputils-ping procps ca-certificates git \
-	dbus polkitd systemd util-linux passwd libxml2-utils \
+	dbus polkitd systemd util-linux passwd libxml2-utils dnsmasq-base \
 	xvfb xfce4-panel dunst xdotool imagemagick zenity xdg-desktop-portal xdg-desktop-portal-gtk
 
 .PHONY: all build test deps check bench demo icons packages clean

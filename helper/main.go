@@ -12,10 +12,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/wgtray/wgtray/helper/config"
+	"github.com/wgtray/wgtray/helper/dns"
 	"github.com/wgtray/wgtray/helper/engine"
 	"github.com/wgtray/wgtray/helper/plan"
 	"github.com/wgtray/wgtray/helper/wgdev"
@@ -45,6 +47,7 @@ type options struct {
 	wireguard    string
 	allowScripts bool
 	leakGuard    bool
+	dns          string
 	cleanup      bool
 	version      bool
 }
@@ -62,6 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.wireguard, "wireguard", "auto", "WireGuard implementation: `auto`, kernel or userspace")
 	fs.BoolVar(&o.allowScripts, "allow-scripts", false, "run the configs' PreUp/PostUp/PreDown/PostDown hooks (as root!)")
 	fs.BoolVar(&o.leakGuard, "leak-guard", true, "block the address family a one-family full tunnel does not carry (-leak-guard=false: wg-quick's behaviour)")
+	fs.StringVar(&o.dns, "dns", "auto", "where configs' DNS goes: `auto` (systemd-resolved, else resolvconf, else /etc/resolv.conf), systemd-resolved, resolvconf, resolv.conf or off")
 	fs.BoolVar(&o.cleanup, "cleanup", false, "undo what a dead helper left behind, then exit")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
@@ -81,6 +85,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	mode, err := wgdev.ParseMode(o.wireguard)
 	if err != nil {
 		fmt.Fprintln(stderr, "wgtray-helper:", err)
+		return 2
+	}
+	if o.dns == "auto" {
+		o.dns = ""
+	}
+	if !slices.Contains(dns.Managers, o.dns) {
+		fmt.Fprintf(stderr, "wgtray-helper: --dns: unknown value %q (want auto, systemd-resolved, resolvconf, resolv.conf or off)\n", o.dns)
 		return 2
 	}
 	logger := log.New(stderr, "wgtray-helper: ", 0)
@@ -113,6 +124,10 @@ func withEngine(o options, mode wgdev.Mode, logger *log.Logger, fn func(context.
 		return 1
 	}
 	defer sys.Close()
+	if err := sys.SetDNSManager(o.dns); err != nil {
+		logger.Print(err)
+		return 2
+	}
 	e := engine.New(sys, o.stateDir, plan.Options{AllowScripts: o.allowScripts, NoLeakGuard: !o.leakGuard}, logger)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

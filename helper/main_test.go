@@ -71,7 +71,7 @@ func TestVersionAndUsage(t *testing.T) {
 	if code := run([]string{"--version"}, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "wgtray-helper ") {
 		t.Errorf("--version: code %d, output %q", code, out.String())
 	}
-	for _, args := range [][]string{{"frobnicate"}, {"up"}, {"--wireguard=bogus", "--cleanup"}, {"--no-such-flag"}, {"up", "a", "b"}} {
+	for _, args := range [][]string{{"frobnicate"}, {"up"}, {"--wireguard=bogus", "--cleanup"}, {"--dns=bogus", "--cleanup"}, {"--leak-guard=maybe"}, {"--no-such-flag"}, {"up", "a", "b"}} {
 		errOut.Reset()
 		if code := run(args, &out, &errOut); code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)

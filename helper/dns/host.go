@@ -28,10 +28,16 @@ type Host struct {
 	// systemd-resolved's per-link settings; ErrNoLink when it is gone.
 	LinkIndex func(name string) (int, error)
 	Logger    *log.Logger
+	// Manager, when set, is the only manager used ("off" for none)
+	// instead of the first one found.
+	Manager string
 
 	mu  sync.Mutex
 	bus *dbus.Conn
 }
+
+// Managers are the values of Host.Manager: "" picks the first one found.
+var Managers = []string{"", plan.DNSResolved, plan.DNSResolvconf, plan.DNSFile, plan.DNSOff}
 
 // ErrNoLink is what LinkIndex returns for a link that does not exist.
 var ErrNoLink = errors.New("no such link")
@@ -50,11 +56,26 @@ func (h *Host) Close() {
 // the system bus), resolvconf (on PATH), the file itself; and reads what
 // the chosen one needs.
 func (h *Host) Facts(ctx context.Context) (plan.DNSFacts, error) {
-	if h.resolvedRunning(ctx) {
-		return plan.DNSFacts{Manager: plan.DNSResolved}, nil
+	switch h.Manager {
+	case "", plan.DNSResolved:
+		if h.resolvedRunning(ctx) {
+			return plan.DNSFacts{Manager: plan.DNSResolved}, nil
+		}
+		if h.Manager != "" {
+			return plan.DNSFacts{}, fmt.Errorf("systemd-resolved is not running")
+		}
+	case plan.DNSOff:
+		return plan.DNSFacts{Manager: plan.DNSOff}, nil
 	}
-	if path, err := exec.LookPath("resolvconf"); err == nil {
-		return plan.DNSFacts{Manager: plan.DNSResolvconf, ResolvconfPrefix: resolvconfPrefix(path)}, nil
+	switch h.Manager {
+	case "", plan.DNSResolvconf:
+		path, err := exec.LookPath("resolvconf")
+		if err == nil {
+			return plan.DNSFacts{Manager: plan.DNSResolvconf, ResolvconfPrefix: resolvconfPrefix(path)}, nil
+		}
+		if h.Manager != "" {
+			return plan.DNSFacts{}, fmt.Errorf("resolvconf: %w", err)
+		}
 	}
 	st, err := ReadFileState(h.ResolvConf)
 	if err != nil {

@@ -36,6 +36,7 @@ import (
 //	WGTRAY_FAIL    fail: the Apply call to fail; WGTRAY_FAIL_AFTER=1 fails after applying
 //	WGTRAY_N       bench: iterations
 //	WGTRAY_NO_LEAK_GUARD=1  plan without the leak guard, as wg-quick does
+//	WGTRAY_DNS     the DNS manager to use (the tests always name one)
 func TestMain(m *testing.M) {
 	if role := os.Getenv("WGTRAY_CHILD"); role != "" {
 		os.Exit(child(role))
@@ -58,6 +59,9 @@ func child(role string) int {
 		return fail(err)
 	}
 	defer sys.Close()
+	if err := sys.SetDNSManager(os.Getenv("WGTRAY_DNS")); err != nil {
+		return fail(err)
+	}
 	var s System = sys
 	var timed *timingSystem
 	if os.Getenv("WGTRAY_TIMING") == "1" {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -66,6 +67,16 @@ func (l *Linux) linkIndex(name string) (int, error) {
 		return 0, fmt.Errorf("find link %q: %w", name, err)
 	}
 	return link.Attrs().Index, nil
+}
+
+// SetDNSManager makes DNS always go to one manager (see dns.Managers)
+// instead of the first one found.
+func (l *Linux) SetDNSManager(m string) error {
+	if !slices.Contains(dns.Managers, m) {
+		return fmt.Errorf("unknown DNS manager %q (want one of systemd-resolved, resolvconf, resolv.conf, off)", m)
+	}
+	l.dns.Manager = m
+	return nil
 }
 
 // Devices returns the WireGuard device manager, for reading device state.

@@ -19,6 +19,8 @@ const (
 	// DNSFile is /etc/resolv.conf written by the helper itself, the
 	// original kept in the journal and put back on the way down.
 	DNSFile = "resolv.conf"
+	// DNSOff leaves DNS alone: root chose so with wgtray-helper --dns=off.
+	DNSOff = "off"
 )
 
 // DNSFacts is what the planner needs to know to set a tunnel's DNS.
@@ -145,7 +147,7 @@ func (d *DNS) String() string {
 // change nothing.
 func planDNS(link string, cfg *config.Config, facts DNSFacts, full bool) (*DNS, error) {
 	in := cfg.Interface
-	if len(in.DNS) == 0 {
+	if len(in.DNS) == 0 || facts.Manager == DNSOff {
 		return nil, nil
 	}
 	d := &DNS{Manager: facts.Manager, Servers: in.DNS}

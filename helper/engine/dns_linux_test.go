@@ -1,0 +1,172 @@
+package engine
+
+import (
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/wgtray/wgtray/helper/dns"
+	"github.com/wgtray/wgtray/helper/plan"
+	"github.com/wgtray/wgtray/helper/testnet"
+)
+
+// testName is a name only the DNS server behind the tunnel knows.
+const testName = "wgtray-test.example"
+
+var testNameAddr = netip.MustParseAddr("198.51.100.77")
+
+// dnsSetup is a topology with a DNS server on the peer's tunnel address
+// and a private /etc for the client's processes.
+type dnsSetup struct {
+	tp   *testnet.Topology
+	srv  *testnet.DNSServer
+	fs   *testnet.PrivateFS
+	conf string
+}
+
+func newDNSSetup(t *testing.T, dnsLine string) *dnsSetup {
+	t.Helper()
+	testnet.RequireRoot(t)
+	tp := testnet.New(t)
+	s := &dnsSetup{tp: tp, fs: testnet.NewPrivateFS(t)}
+	s.srv = testnet.StartDNS(t, tp.Peer, netip.MustParseAddr("203.0.113.1"), map[string]netip.Addr{testName: testNameAddr})
+	iface := testnet.UniqueName("wgd")
+	s.conf = testnet.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(testnet.ClientOpts{
+		Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0", DNS: dnsLine,
+	}))
+	return s
+}
+
+// env is a child's environment: the DNS manager, and a system bus that
+// does not exist unless the test gives one, so that nothing can reach
+// the machine's own systemd-resolved.
+func dnsEnv(manager string, extra ...string) []string {
+	env := []string{"WGTRAY_DNS=" + manager, "DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/wgtray-test-bus"}
+	return append(env, extra...)
+}
+
+// hold starts a child holding the tunnel up in the private view.
+func (s *dnsSetup) hold(t *testing.T, state string, env []string) *tunnel {
+	t.Helper()
+	p := testnet.StartProc(t, s.tp.Client, childEnv("hold", s.conf, state, "userspace", env...), s.fs.Argv(self(t), "-test.run=^$")...)
+	p.WaitLine(t, "up table=", waitUp)
+	return &tunnel{proc: p}
+}
+
+// resolve looks testName up with the C library, as any program would, in
+// the namespaces of the child holding the tunnel.
+func (s *dnsSetup) resolve(t *testing.T, tn *tunnel) (string, error) {
+	t.Helper()
+	pid := tn.proc.Cmd.Process.Pid
+	out, err := exec.Command("nsenter", "--target", strconv.Itoa(pid), "--mount", "--net", "--",
+		"getent", "ahostsv4", testName).CombinedOutput()
+	return string(out), err
+}
+
+// etcState reads a file of the private /etc as the child sees it.
+func (s *dnsSetup) etcState(t *testing.T, name string) plan.FileState {
+	t.Helper()
+	st, err := dns.ReadFileState(s.fs.Path(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestDNSResolvConfFile: with nothing managing DNS, the helper writes
+// /etc/resolv.conf itself — replacing a regular file or a symbolic link —
+// names resolve through the tunnel while it is up, and the original comes
+// back byte for byte (link for link) when it goes down.
+func TestDNSResolvConfFile(t *testing.T) {
+	for _, orig := range []string{"file", "symlink"} {
+		t.Run(orig, func(t *testing.T) {
+			s := newDNSSetup(t, "203.0.113.1, corp.example")
+			writeOriginal(t, s.fs, orig)
+			before := s.etcState(t, "resolv.conf")
+			tn := s.hold(t, t.TempDir(), dnsEnv(plan.DNSFile))
+
+			now := s.etcState(t, "resolv.conf")
+			if now.Symlink != "" || !strings.Contains(string(now.Data), "nameserver 203.0.113.1\n") ||
+				!strings.Contains(string(now.Data), "search corp.example\n") {
+				t.Errorf("resolv.conf while up is %s:\n%s", now, now.Data)
+			}
+			out, err := s.resolve(t, tn)
+			if err != nil || !strings.Contains(out, testNameAddr.String()) {
+				t.Errorf("resolving %s while up: %v: %s", testName, err, out)
+			}
+			t.Logf("resolv.conf while up:\n%s\ngetent: %s\nserver: %s", now.Data, out, s.srv.WaitQuery(t, testName, s.tp.ClientTunnel4))
+
+			tn.down(t)
+			after := s.etcState(t, "resolv.conf")
+			if !after.Same(before) || after.Mode != before.Mode {
+				t.Errorf("resolv.conf after down is %s (mode %o), want %s (mode %o)", after, after.Mode, before, before.Mode)
+			}
+			if orig == "symlink" {
+				if st := s.etcState(t, "stub-resolv.conf"); string(st.Data) != stubData {
+					t.Errorf("the link's target was changed: %q", st.Data)
+				}
+			}
+		})
+	}
+}
+
+const stubData = "# a stub, as systemd-resolved writes\nnameserver 127.0.0.53\noptions edns0 trust-ad\n"
+
+// writeOriginal puts the machine's "original" resolv.conf in the private
+// /etc: a regular file with an unusual mode, or a relative link.
+func writeOriginal(t *testing.T, fs *testnet.PrivateFS, kind string) {
+	t.Helper()
+	switch kind {
+	case "file":
+		if err := os.WriteFile(fs.Path("resolv.conf"), []byte("# the LAN's\nnameserver 192.0.2.53\noptions timeout:1\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	case "symlink":
+		if err := os.WriteFile(fs.Path("stub-resolv.conf"), []byte(stubData), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("stub-resolv.conf", fs.Path("resolv.conf")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestDNSCrashCleanup kills the process holding a tunnel whose DNS it
+// wrote into /etc/resolv.conf; cleanup from the journal puts the original
+// back byte for byte.
+func TestDNSCrashCleanup(t *testing.T) {
+	s := newDNSSetup(t, "203.0.113.1")
+	writeOriginal(t, s.fs, "file")
+	before := s.etcState(t, "resolv.conf")
+	state := t.TempDir()
+	tn := s.hold(t, state, dnsEnv(plan.DNSFile))
+	tn.proc.Kill()
+	tn.proc.Wait(t, waitUp)
+	if now := s.etcState(t, "resolv.conf"); now.Same(before) {
+		t.Fatal("resolv.conf was restored without cleanup; the test proves nothing")
+	}
+	if out := s.runChild(t, childEnv("cleanup", "", state, "userspace", dnsEnv(plan.DNSFile)...)); !strings.Contains(out, "cleaned") {
+		t.Fatalf("cleanup said %q", out)
+	}
+	if after := s.etcState(t, "resolv.conf"); !after.Same(before) || after.Mode != before.Mode {
+		t.Errorf("resolv.conf after cleanup is %s (mode %o), want %s (mode %o)", after, after.Mode, before, before.Mode)
+	}
+}
+
+// runChild runs a short-lived child role in the client namespace and the
+// private view.
+func (s *dnsSetup) runChild(t *testing.T, env []string) string {
+	t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", s.tp.Client}, s.fs.Argv(self(t), "-test.run=^$")...)...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child %v: %v: %s", env, err, stderr.String())
+	}
+	return string(out)
+}
