@@ -23,6 +23,7 @@ type service struct {
 	stateDir  string
 	proc      *testnet.Proc
 	args      []string
+	fs        *testnet.PrivateFS // when set, the helper runs in this view of /etc
 }
 
 var (
@@ -57,8 +58,15 @@ func wgtrayCLI(t testing.TB) string {
 
 func startService(t *testing.T, extra ...string) *service {
 	t.Helper()
+	return startServiceIn(t, nil, extra...)
+}
+
+// startServiceIn starts the helper in a private view of /etc, for tests
+// of features that write there (DNS), or in the machine's when fs is nil.
+func startServiceIn(t *testing.T, fs *testnet.PrivateFS, extra ...string) *service {
+	t.Helper()
 	testnet.RequireRoot(t)
-	s := &service{bus: testbus.Start(t, testbus.Options{}), tp: testnet.New(t)}
+	s := &service{bus: testbus.Start(t, testbus.Options{}), tp: testnet.New(t), fs: fs}
 	s.configDir = filepath.Join(t.TempDir(), "wireguard")
 	s.stateDir = t.TempDir()
 	if err := os.Mkdir(s.configDir, 0o700); err != nil {
@@ -72,7 +80,11 @@ func startService(t *testing.T, extra ...string) *service {
 // start runs the helper and waits until it owns its name.
 func (s *service) start(t *testing.T) {
 	t.Helper()
-	s.proc = testnet.StartProc(t, s.tp.Client, append(helperEnv, s.bus.Env()), helperArgv(t, s.args...)...)
+	argv := helperArgv(t, s.args...)
+	if s.fs != nil {
+		argv = s.fs.Argv(argv...)
+	}
+	s.proc = testnet.StartProc(t, s.tp.Client, append(helperEnv, s.bus.Env()), argv...)
 	conn := s.bus.Conn(t)
 	testnet.WaitFor(t, 20*time.Second, "the helper to own "+ipc.BusName, func() bool {
 		var has bool

@@ -486,3 +486,47 @@ func TestSecretsNeverLeak(t *testing.T) {
 		t.Errorf("the run recorded too little to prove anything:\n%s", all)
 	}
 }
+
+// TestStatusDNSAndLeakGuard: a connected IPv4-only full tunnel with DNS
+// reports its servers and search domain, who was given them, and that
+// IPv6 is blocked; the helper writes resolv.conf in a private /etc here.
+func TestStatusDNSAndLeakGuard(t *testing.T) {
+	fs := testnet.NewPrivateFS(t)
+	if err := os.WriteFile(fs.Path("resolv.conf"), []byte("nameserver 192.0.2.53\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServiceIn(t, fs, "--dns=resolv.conf")
+	name := testnet.UniqueName("wgS")
+	s.writeConf(t, name, s.tp.ClientConfig(testnet.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0", DNS: "203.0.113.1, corp.example"}))
+	c := s.client(t)
+	ctx := context.Background()
+	st, err := c.Status(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(st.DNS, []string{"203.0.113.1", "corp.example"}) || st.DNSManager != "" || len(st.LeakGuard) != 0 {
+		t.Errorf("disconnected: DNS %q, DNSManager %q, LeakGuard %q", st.DNS, st.DNSManager, st.LeakGuard)
+	}
+	if err := c.Connect(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = c.Status(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if st.DNSManager != "resolv.conf" || !slices.Equal(st.LeakGuard, []string{"IPv6"}) {
+		t.Errorf("connected: DNSManager %q, LeakGuard %q", st.DNSManager, st.LeakGuard)
+	}
+	if b, _ := os.ReadFile(fs.Path("resolv.conf")); !strings.Contains(string(b), "nameserver 203.0.113.1") {
+		t.Errorf("resolv.conf while connected: %q", b)
+	}
+	out, _, code := s.cli(t, nil, "status", name)
+	if code != 0 || !strings.Contains(out, "resolv.conf") || !strings.Contains(out, "ipv6:") {
+		t.Errorf("wgtray status (exit %d):\n%s", code, out)
+	}
+	if err := c.Disconnect(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(fs.Path("resolv.conf")); string(b) != "nameserver 192.0.2.53\n" {
+		t.Errorf("resolv.conf after disconnect: %q", b)
+	}
+}

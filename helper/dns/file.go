@@ -94,6 +94,11 @@ func writeFile(path string, st plan.FileState) error {
 	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".wgtray-"+filepath.Base(path)+"-*")
+	if errors.Is(err, syscall.EROFS) && st.Symlink == "" {
+		// A read-only directory with a writable file in it, as systemd's
+		// ProtectSystem=strict with ReadWritePaths=/etc/resolv.conf makes.
+		return writeInPlace(path, st.Data)
+	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -135,10 +140,34 @@ func writeFile(path string, st plan.FileState) error {
 		}
 	}
 	if err := os.Rename(name, path); err != nil {
+		if errors.Is(err, syscall.EBUSY) && st.Symlink == "" {
+			// path is a mount point, as a container's resolv.conf is:
+			// it cannot be replaced, only rewritten.
+			os.Remove(name)
+			ok = true
+			return writeInPlace(path, st.Data)
+		}
 		return fmt.Errorf("replace %s: %w", path, err)
 	}
 	ok = true
 	return syncDir(dir)
+}
+
+// writeInPlace rewrites the file at path, for when it cannot be replaced.
+func writeInPlace(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("rewrite %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("rewrite %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("rewrite %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 func syncDir(dir string) error {

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -169,4 +170,82 @@ func (s *dnsSetup) runChild(t *testing.T, env []string) string {
 		t.Fatalf("child %v: %v: %s", env, err, stderr.String())
 	}
 	return string(out)
+}
+
+// TestDNSResolvconf: with openresolv installed (here only inside the
+// private view), the tunnel's servers are registered under its interface
+// name, exclusively, as wg-quick does; down deletes the record and
+// openresolv writes back the file it had before.
+func TestDNSResolvconf(t *testing.T) {
+	s := newDNSSetup(t, "203.0.113.1, corp.example")
+	s.fs.Usr = testnet.Unpacked(t, "openresolv")
+	conf := "resolv_conf=/etc/resolv.conf\nstate_dir=/etc/wgtray-test-resolvconf\n"
+	if err := os.WriteFile(s.fs.Path("resolvconf.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The LAN's server, as a DHCP client would have registered it.
+	s.inView(t, "nameserver 192.0.2.53\n", "resolvconf", "-a", "eth0")
+	before := s.etcState(t, "resolv.conf")
+	if !strings.Contains(string(before.Data), "nameserver 192.0.2.53") {
+		t.Fatalf("openresolv did not write the LAN's server: %s", before.Data)
+	}
+	tn := s.hold(t, t.TempDir(), dnsEnv(plan.DNSResolvconf))
+	now := s.etcState(t, "resolv.conf")
+	if !strings.Contains(string(now.Data), "nameserver 203.0.113.1") || strings.Contains(string(now.Data), "192.0.2.53") {
+		t.Errorf("resolv.conf while up should name only the tunnel's server:\n%s", now.Data)
+	}
+	out, err := s.resolve(t, tn)
+	if err != nil || !strings.Contains(out, testNameAddr.String()) {
+		t.Errorf("resolving %s while up: %v: %s", testName, err, out)
+	}
+	s.srv.WaitQuery(t, testName, s.tp.ClientTunnel4)
+	tn.down(t)
+	if after := s.etcState(t, "resolv.conf"); !after.Same(before) {
+		t.Errorf("resolv.conf after down:\n%s\nwant:\n%s", after.Data, before.Data)
+	}
+}
+
+// inView runs a command with stdin in the client namespace and the
+// private view, and fails the test if it fails.
+func (s *dnsSetup) inView(t *testing.T, stdin string, argv ...string) string {
+	t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", s.tp.Client}, s.fs.Argv(argv...)...)...)
+	cmd.Env = append(os.Environ(), "PATH=/usr/sbin:/usr/bin:/sbin:/bin")
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %v: %s", argv, err, out)
+	}
+	return string(out)
+}
+
+// TestDNSResolvConfMountPoint: where /etc/resolv.conf is a mount point
+// (a container's, or the one writable file systemd leaves in a read-only
+// /etc) it cannot be replaced; the helper rewrites it in place instead,
+// and restores its bytes on down.
+func TestDNSResolvConfMountPoint(t *testing.T) {
+	s := newDNSSetup(t, "203.0.113.1")
+	src := filepath.Join(t.TempDir(), "resolv.conf")
+	orig := "# bind-mounted\nnameserver 192.0.2.53\n"
+	if err := os.WriteFile(src, []byte(orig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The child mounts the file over /etc/resolv.conf in its view, then
+	// makes /etc read-only, as ProtectSystem=strict would.
+	script := `set -e; mount --bind "$1" /etc/resolv.conf; mount -o remount,bind,ro /etc; shift; exec "$@"`
+	argv := s.fs.Argv(append([]string{"/bin/sh", "-c", script, "sh", src, self(t)}, "-test.run=^$")...)
+	p := testnet.StartProc(t, s.tp.Client, childEnv("hold", s.conf, t.TempDir(), "userspace", dnsEnv(plan.DNSFile)...), argv...)
+	p.WaitLine(t, "up table=", waitUp)
+	tn := &tunnel{proc: p}
+	if b, _ := os.ReadFile(src); !strings.Contains(string(b), "nameserver 203.0.113.1") {
+		t.Errorf("resolv.conf while up: %q", b)
+	}
+	out, err := s.resolve(t, tn)
+	if err != nil || !strings.Contains(out, testNameAddr.String()) {
+		t.Errorf("resolving %s while up: %v: %s", testName, err, out)
+	}
+	tn.down(t)
+	if b, _ := os.ReadFile(src); string(b) != orig {
+		t.Errorf("resolv.conf after down: %q, want %q", b, orig)
+	}
 }

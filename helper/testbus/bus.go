@@ -45,6 +45,33 @@ type Options struct {
 	// loaded next to ours, for the demo's "this desktop user may" rule.
 	// Only the base of each name is used.
 	ExtraRules map[string]string
+	// ExtraPolicies are more D-Bus policy files the bus loads, for
+	// services other than ours that a test runs on it.
+	ExtraPolicies []string
+	// Installed loads the D-Bus policy, the polkit actions and the polkit
+	// rules from where the package installs them (InstalledPolicy,
+	// InstalledActions, InstalledRules) instead of from the repository's
+	// packaging directory, so that a test of the installed package proves
+	// that the installed files work.
+	Installed bool
+}
+
+// Where the .deb and .rpm install the files that Start loads.
+const (
+	InstalledPolicy  = "/usr/share/dbus-1/system.d/org.wgtray.Helper1.conf"
+	InstalledActions = "/usr/share/polkit-1/actions/org.wgtray.policy"
+	InstalledRules   = "/usr/share/polkit-1/rules.d/50-org.wgtray.rules"
+)
+
+// files returns the D-Bus policy, polkit action and polkit rules files
+// that Start loads: the repository's (below root) or the installed ones.
+func (o Options) files(root string) (policy, actions, rules string) {
+	if o.Installed {
+		return InstalledPolicy, InstalledActions, InstalledRules
+	}
+	return filepath.Join(root, "packaging/dbus/org.wgtray.Helper1.conf"),
+		filepath.Join(root, "packaging/polkit/org.wgtray.policy"),
+		filepath.Join(root, "packaging/polkit/50-org.wgtray.rules")
 }
 
 // Start launches a private system bus that loads the project's D-Bus
@@ -64,18 +91,18 @@ func Start(tb testing.TB, o Options) *Bus {
 	// group missing when it loads, and polkit's isInGroup needs the group:
 	// create it before the bus starts.
 	EnsureGroup(tb, "wgtray")
-	root := RepoRoot(tb)
+	policy, actions, rules := o.files(RepoRoot(tb))
 	b := &Bus{dir: PublicDir(tb)}
 	b.SocketPath = filepath.Join(b.dir, "system_bus_socket")
 	b.Address = "unix:path=" + b.SocketPath
 	conf := filepath.Join(b.dir, "system.conf")
-	text := busConfig(b.Address, o.ServiceDir, filepath.Join(root, "packaging/dbus/org.wgtray.Helper1.conf"))
+	text := busConfig(b.Address, o.ServiceDir, policy, o.ExtraPolicies...)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		tb.Fatal(err)
 	}
 	b.startBus(tb, conf)
 	if !o.NoPolkit {
-		b.startPolkit(tb, root, o.ExtraRules)
+		b.startPolkit(tb, actions, rules, o.ExtraRules)
 	}
 	return b
 }

@@ -17,13 +17,18 @@ const polkitBusPolicy = "/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.c
 // would touch the host: running as messagebus, forking, the pid file,
 // syslog, the setuid activation helper and the host's system.d
 // directories. It includes only polkitd's policy and ours, so that the
-// test proves our policy is enough. serviceDir may be empty.
-func busConfig(address, serviceDir, helperPolicy string) string {
+// test proves our policy is enough. serviceDir may be empty; extra are
+// more policy files to include (another service's, such as resolved's).
+func busConfig(address, serviceDir, helperPolicy string, extra ...string) string {
 	services := ""
 	if serviceDir != "" {
 		services = "<servicedir>" + xmlText(serviceDir) + "</servicedir>"
 	}
-	return fmt.Sprintf(busConfigTemplate, xmlText(address), services, polkitBusPolicy, xmlText(helperPolicy))
+	includes := xmlText(helperPolicy)
+	for _, p := range extra {
+		includes += "</include>\n  <include>" + xmlText(p)
+	}
+	return fmt.Sprintf(busConfigTemplate, xmlText(address), services, polkitBusPolicy, includes)
 }
 
 // xmlText escapes s for use as XML character data.

@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"context"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/wgtray/wgtray/helper/plan"
+	"github.com/wgtray/wgtray/helper/testbus"
+	"github.com/wgtray/wgtray/helper/testnet"
+)
+
+// resolvedScript gives systemd-resolved a private /run (its state and
+// stub resolv.conf live in /run/systemd/resolve) and runs it.
+const resolvedScript = `set -e
+mount -t tmpfs wgtray-run /run
+mkdir -p /run/systemd/resolve
+chown systemd-resolve:systemd-resolve /run/systemd/resolve
+exec "$@"`
+
+// startResolved runs Debian's systemd-resolved, unpacked but not
+// installed, in the client namespace on the test's private system bus,
+// and waits until it owns its name.
+func startResolved(t *testing.T, ns string, bus *testbus.Bus, root string) {
+	t.Helper()
+	conn := bus.Conn(t)
+	owned := make(chan *dbus.Signal, 8)
+	conn.Signal(owned)
+	if err := conn.AddMatchSignal(dbus.WithMatchInterface("org.freedesktop.DBus"), dbus.WithMatchMember("NameOwnerChanged"),
+		dbus.WithMatchArg(0, "org.freedesktop.resolve1")); err != nil {
+		t.Fatal(err)
+	}
+	p := testnet.StartProc(t, ns, []string{bus.Env(), "SYSTEMD_LOG_TARGET=console", "SYSTEMD_LOG_LEVEL=info"},
+		"unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", resolvedScript, "sh",
+		filepath.Join(root, "lib/systemd/systemd-resolved"))
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case s := <-owned:
+			if len(s.Body) == 3 && s.Body[2] != "" {
+				return
+			}
+		case <-p.Exited():
+			t.Fatalf("systemd-resolved exited: %s", p.Stderr())
+		case <-deadline:
+			t.Fatalf("systemd-resolved did not take its bus name: %s", p.Stderr())
+		}
+	}
+}
+
+// TestDNSResolved: with systemd-resolved running, a full tunnel's link
+// gets the servers, the search domain, the routing domain "~." and the
+// default route for DNS — so every query goes through the tunnel — and
+// all of it is gone after down.
+func TestDNSResolved(t *testing.T) {
+	testnet.RequireRoot(t)
+	root := testnet.Unpacked(t, "systemd-resolved")
+	ensureResolveUser(t)
+	bus := testbus.Start(t, testbus.Options{NoPolkit: true, ExtraPolicies: []string{
+		filepath.Join(root, "usr/share/dbus-1/system.d/org.freedesktop.resolve1.conf"),
+	}})
+	s := newDNSSetup(t, "203.0.113.1, corp.example")
+	startResolved(t, s.tp.Client, bus, root)
+	iface := strings.TrimSuffix(filepath.Base(s.conf), ".conf")
+	resolvectl := func(args ...string) (string, error) {
+		cmd := exec.Command("ip", append([]string{"netns", "exec", s.tp.Client, filepath.Join(root, "usr/bin/resolvectl"), "--no-pager"}, args...)...)
+		cmd.Env = append(cmd.Environ(), bus.Env())
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	tn := s.hold(t, t.TempDir(), []string{"WGTRAY_DNS=" + plan.DNSResolved, bus.Env()})
+	for _, c := range []struct{ args, want []string }{
+		{[]string{"dns", iface}, []string{"203.0.113.1"}},
+		{[]string{"domain", iface}, []string{"~.", "corp.example"}},
+		{[]string{"default-route", iface}, []string{"yes"}},
+	} {
+		out, err := resolvectl(c.args...)
+		t.Logf("resolvectl %v: %s", c.args, strings.TrimSpace(out))
+		for _, w := range c.want {
+			if err != nil || !strings.Contains(out, w) {
+				t.Errorf("resolvectl %v while up: %v: %q, want %q", c.args, err, out, w)
+			}
+		}
+	}
+	out, err := resolvectl("query", "--legend=no", testName)
+	if err != nil || !strings.Contains(out, testNameAddr.String()) {
+		t.Errorf("resolvectl query %s while up: %v: %s", testName, err, out)
+	}
+	s.srv.WaitQuery(t, testName, s.tp.ClientTunnel4)
+
+	tn.down(t)
+	for _, args := range [][]string{{"dns"}, {"domain"}} {
+		out, err := resolvectl(args...)
+		if err != nil || strings.Contains(out, "203.0.113.1") || strings.Contains(out, "corp.example") || strings.Contains(out, iface) {
+			t.Errorf("resolvectl %v after down: %v: %s", args, err, out)
+		}
+	}
+}
+
+// ensureResolveUser creates the system user systemd-resolved drops to,
+// as its package would; it must exist before the bus loads resolved's
+// policy, which names it. It is left in place, like the group wgtray.
+func ensureResolveUser(t *testing.T) {
+	t.Helper()
+	if _, err := user.Lookup("systemd-resolve"); err == nil {
+		return
+	}
+	testbus.EnsureGroup(t, "systemd-resolve")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "useradd", "--system", "--gid", "systemd-resolve", "--no-create-home",
+		"--home-dir", "/run/systemd", "--shell", "/usr/sbin/nologin", "systemd-resolve").CombinedOutput()
+	if err != nil {
+		if _, lerr := user.Lookup("systemd-resolve"); lerr != nil { // not a concurrent creation
+			t.Fatalf("useradd systemd-resolve: %v: %s", err, out)
+		}
+	}
+}
