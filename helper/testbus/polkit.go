@@ -35,7 +35,8 @@ mount --bind "$3" ` + usrRulesDir + `
 exec ` + polkitdPath
 
 // startPolkit runs polkitd on the bus with exactly the project's action and
-// rules files, and the extra rules, and waits until it owns its name.
+// rules files (actionsFile, rulesFile), and the extra rules, and waits
+// until it owns its name.
 //
 // polkitd runs in a mount namespace of its own (unshare --mount) whose
 // mounts do not propagate back (--propagation private): there, bind
@@ -43,7 +44,7 @@ exec ` + polkitdPath
 // the host's directories are never written to or mounted over. polkitd
 // finds the bus through DBUS_SYSTEM_BUS_ADDRESS, which GLib honours for
 // the system bus; the owner check below proves it is on this bus.
-func (b *Bus) startPolkit(tb testing.TB, root string, extra map[string]string) {
+func (b *Bus) startPolkit(tb testing.TB, actionsFile, rulesFile string, extra map[string]string) {
 	tb.Helper()
 	actions := filepath.Join(b.dir, "actions")
 	rules := filepath.Join(b.dir, "rules.d")
@@ -55,8 +56,8 @@ func (b *Bus) startPolkit(tb testing.TB, root string, extra map[string]string) {
 			tb.Fatal(err)
 		}
 	}
-	copyFile(tb, filepath.Join(root, "packaging/polkit/org.wgtray.policy"), filepath.Join(actions, "org.wgtray.policy"))
-	copyFile(tb, filepath.Join(root, "packaging/polkit/50-org.wgtray.rules"), filepath.Join(rules, "50-org.wgtray.rules"))
+	copyFile(tb, actionsFile, filepath.Join(actions, "org.wgtray.policy"))
+	copyFile(tb, rulesFile, filepath.Join(rules, "50-org.wgtray.rules"))
 	for name, js := range extra {
 		if err := os.WriteFile(filepath.Join(rules, filepath.Base(name)), []byte(js), 0o644); err != nil {
 			tb.Fatal(err)
