@@ -112,7 +112,7 @@ func child(role string) int {
 			}
 			fmt.Printf("completed calls=%d\n", calls)
 		case errors.As(err, &serr) && errors.Is(err, errInjected):
-			fmt.Printf("failed step=%d rollback=%v\n", serr.Step, serr.RollbackOK)
+			fmt.Printf("failed step=%d rollback=%v op=%s\n", serr.Step, serr.RollbackOK, serr.Op)
 		default:
 			return fail(err)
 		}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -247,5 +248,39 @@ func TestDNSResolvConfMountPoint(t *testing.T) {
 	tn.down(t)
 	if b, _ := os.ReadFile(src); string(b) != orig {
 		t.Errorf("resolv.conf after down: %q, want %q", b, orig)
+	}
+}
+
+// TestDNSRollbackEveryStep fails each step of bringing up a full tunnel
+// with DNS in turn, before and after the change: every time, the
+// namespace and resolv.conf are as they were.
+func TestDNSRollbackEveryStep(t *testing.T) {
+	s := newDNSSetup(t, "203.0.113.1, corp.example")
+	writeOriginal(t, s.fs, "symlink")
+	before := s.etcState(t, "resolv.conf")
+	dump := testnet.Dump(t, s.tp.Client)
+	for _, after := range []string{"0", "1"} {
+		sawDNS := false
+		for k := 0; ; k++ {
+			state := t.TempDir()
+			out := s.runChild(t, childEnv("fail", s.conf, state, "userspace",
+				dnsEnv(plan.DNSFile, fmt.Sprintf("WGTRAY_FAIL=%d", k), "WGTRAY_FAIL_AFTER="+after)...))
+			if strings.HasPrefix(out, "completed") {
+				break
+			}
+			if !strings.Contains(out, fmt.Sprintf("failed step=%d rollback=true", k)) {
+				t.Fatalf("fail at %d (after=%s): child said %q", k, after, out)
+			}
+			if now := s.etcState(t, "resolv.conf"); !now.Same(before) {
+				t.Fatalf("fail at step %d (after=%s) left resolv.conf %s", k, after, now)
+			}
+			if d := testnet.Dump(t, s.tp.Client); d != dump {
+				t.Fatalf("fail at step %d (after=%s) left changes:\n%s", k, after, testnet.DumpDiff(dump, d))
+			}
+			sawDNS = sawDNS || strings.Contains(out, "op=dns set")
+		}
+		if !sawDNS {
+			t.Errorf("the DNS step was never failed (after=%s)", after)
+		}
 	}
 }
