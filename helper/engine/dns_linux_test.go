@@ -162,15 +162,7 @@ func TestDNSCrashCleanup(t *testing.T) {
 // private view.
 func (s *dnsSetup) runChild(t *testing.T, env []string) string {
 	t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", s.tp.Client}, s.fs.Argv(self(t), "-test.run=^$")...)...)
-	cmd.Env = append(os.Environ(), env...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("child %v: %v: %s", env, err, stderr.String())
-	}
-	return string(out)
+	return runChildIn(t, s.tp.Client, s.fs, env)
 }
 
 // TestDNSResolvconf: with openresolv installed (here only inside the

@@ -55,7 +55,18 @@ func (tn *tunnel) down(t testing.TB) {
 // stdout.
 func runChild(t testing.TB, ns string, env []string) string {
 	t.Helper()
-	cmd := exec.Command("ip", "netns", "exec", ns, self(t), "-test.run=^$")
+	return runChildIn(t, ns, nil, env)
+}
+
+// runChildIn is runChild in a private view of /etc, or the machine's when
+// fs is nil.
+func runChildIn(t testing.TB, ns string, fs *testnet.PrivateFS, env []string) string {
+	t.Helper()
+	argv := []string{self(t), "-test.run=^$"}
+	if fs != nil {
+		argv = fs.Argv(argv...)
+	}
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...)
 	cmd.Env = append(os.Environ(), env...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
