@@ -25,6 +25,8 @@ type Tunnel struct {
 	Endpoint  string
 	Handshake int64 // unix seconds; 0 = never
 	Rx, Tx    uint64
+	DNS       string   // the DNS manager given the tunnel's servers, "" if none
+	Blocked   []string // families the leak guard blocks ("IPv6")
 	Since     time.Time // when it became connected, for "lost" before the first handshake
 }
 
@@ -210,6 +212,12 @@ func (m *Model) Menu(now time.Time) []Entry {
 			}
 			out = append(out, Entry{Kind: EntryInfo, Title: hs})
 			out = append(out, Entry{Kind: EntryInfo, Title: "    " + cli.Transfer(t.Rx, t.Tx)})
+			if t.DNS != "" {
+				out = append(out, Entry{Kind: EntryInfo, Title: "    DNS through the tunnel (" + t.DNS + ")"})
+			}
+			for _, f := range t.Blocked {
+				out = append(out, Entry{Kind: EntryInfo, Title: "    " + f + " blocked (leak guard)"})
+			}
 		}
 	}
 	if m.Failed != "" {

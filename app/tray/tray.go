@@ -137,6 +137,7 @@ func (a *App) refreshStats(ctx context.Context) {
 			continue
 		}
 		t.Endpoint, t.Handshake, t.Rx, t.Tx = st.Endpoint, st.LastHandshake, st.RxBytes, st.TxBytes
+		t.DNS, t.Blocked = st.DNSManager, st.LeakGuard
 		lost := t.Lost(now)
 		if lost != a.lost[t.Name] {
 			if lost {
@@ -185,6 +186,7 @@ func (a *App) handle(ctx context.Context, ev ipc.Event) {
 			a.refreshStats(ctx)
 		case ipc.StateDisconnected:
 			t.Since, t.Handshake, t.Rx, t.Tx = time.Time{}, 0, 0, 0
+			t.DNS, t.Blocked = "", nil
 			delete(a.lost, ch.Name)
 			if strings.HasPrefix(ch.Message, "failed: ") {
 				a.model.Failed = strings.TrimPrefix(ch.Message, "failed: ")
