@@ -25,8 +25,8 @@ type Tunnel struct {
 	Endpoint  string
 	Handshake int64 // unix seconds; 0 = never
 	Rx, Tx    uint64
-	DNS       string   // the DNS manager given the tunnel's servers, "" if none
-	Blocked   []string // families the leak guard blocks ("IPv6")
+	DNS       string    // the DNS manager given the tunnel's servers, "" if none
+	Blocked   []string  // families the leak guard blocks ("IPv6")
 	Since     time.Time // when it became connected, for "lost" before the first handshake
 }
 
