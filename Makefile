@@ -15,12 +15,14 @@ BUILD := build
 # Debian packages the tests use: the reference wg-quick and a real
 # WireGuard peer (wireguard-go), the tools the tests inspect state with, a
 # real D-Bus and polkitd, and a headless desktop (Xvfb, xfce4-panel's
-# systray, dunst) for the tray.
+# systray, dunst) for the tray; lintian, rpm (rpm2cpio, rpm --root),
+# rpmlint and man-db (man --warnings) for the packages' tests.
 TEST_DEBS := wireguard-tools wireguard-go nftables iproute2 iputils-ping procps ca-certificates git \
 	dbus polkitd systemd util-linux passwd libxml2-utils dnsmasq-base \
+	lintian rpm rpmlint man-db \
 	xvfb xfce4-panel dunst xdotool imagemagick zenity xdg-desktop-portal xdg-desktop-portal-gtk
 
-.PHONY: all build test deps check bench demo icons packages clean
+.PHONY: all build test deps check bench demo icons packages install uninstall clean
 
 all: build
 
@@ -67,8 +69,23 @@ NFPM := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.0
 packages: build
 	mkdir -p dist
 	export VERSION=$(PKGVERSION) SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct); \
+	sh packaging/build-docs.sh $(BUILD)/pkg $(PKGVERSION) && \
 	$(NFPM) package -f packaging/nfpm.yaml -p deb -t dist/wgtray_$(PKGVERSION)_amd64.deb && \
 	$(NFPM) package -f packaging/nfpm.yaml -p rpm -t dist/wgtray-$(PKGVERSION)-1.x86_64.rpm
+
+# install builds the packages and installs the one for this distribution
+# (apt-get on Debian/Ubuntu, dnf on Fedora), then offers to add the user
+# who ran sudo to group wgtray (WGTRAY_ADD_USER=1: without asking).
+install: packages
+	sh packaging/install.sh dist $(PKGVERSION)
+
+uninstall:
+	@if command -v apt-get >/dev/null && command -v dpkg >/dev/null; then \
+		DEBIAN_FRONTEND=noninteractive apt-get remove -y wgtray; \
+		echo "Removed. To also remove the group wgtray (if the package made it): sudo apt-get purge wgtray"; \
+	elif command -v dnf >/dev/null; then \
+		dnf remove -y wgtray; \
+	else echo "neither apt-get nor dnf found" >&2; exit 1; fi
 
 # demo runs the main job in network namespaces with a local WireGuard
 # peer, a private system bus and polkitd: safe on any machine.

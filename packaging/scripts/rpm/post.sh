@@ -1,0 +1,26 @@
+# wgtray %post ($1: 1 on install, 2 on upgrade): create the group whose
+# members may control tunnels, and tell systemd and D-Bus about the new
+# files where they run. Where they do not (a container, an image build)
+# each step is skipped without failing.
+
+# Present only if this package created the group: erasing the package
+# then removes it, and never a group that an administrator made.
+marker=/var/lib/wgtray/group-created
+
+if ! getent group wgtray >/dev/null; then
+	groupadd --system wgtray
+	mkdir -p /var/lib/wgtray
+	: >"$marker"
+fi
+# /run/wireguard, where wg(8) finds the embedded devices' sockets.
+if command -v systemd-tmpfiles >/dev/null; then
+	systemd-tmpfiles --create wgtray.conf || :
+fi
+if [ -d /run/systemd/system ]; then
+	systemctl daemon-reload || :
+fi
+if command -v dbus-send >/dev/null && [ -S /run/dbus/system_bus_socket ]; then
+	dbus-send --system --type=method_call --dest=org.freedesktop.DBus \
+		/org/freedesktop/DBus org.freedesktop.DBus.ReloadConfig || :
+fi
+exit 0
