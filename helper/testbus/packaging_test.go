@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -104,13 +105,25 @@ func TestServiceActivation(t *testing.T) {
 	if !slices.Contains(names, helperName) {
 		t.Fatalf("activatable names %v lack %s:\n%s", names, helperName, b.Logs())
 	}
-	if _, err := os.Stat("/usr/libexec/wgtray/wgtray-helper"); err == nil {
-		t.Skip("skipping the activation attempt: wgtray-helper is installed on this machine")
+	// The attempt runs a copy whose Exec names a file that does not exist:
+	// the real one may be installed (the packaging tests install it), and
+	// this bus must never start a helper outside a test namespace.
+	dir := t.TempDir()
+	text, err := os.ReadFile(filepath.Join(RepoRoot(t), "packaging/dbus", helperName+".service"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The helper is not installed here: the bus tries to run it and finds
-	// no such file (it does not say which).
+	missing := filepath.Join(dir, "no-such-helper")
+	text = regexp.MustCompile(`(?m)^Exec=.*$`).ReplaceAll(text, []byte("Exec="+missing))
+	if err := os.WriteFile(filepath.Join(dir, helperName+".service"), text, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b = Start(t, Options{ServiceDir: dir, NoPolkit: true})
+	conn = b.Conn(t)
+	// The bus tries to run it and finds no such file (it does not say
+	// which).
 	var reply uint32
-	err := conn.BusObject().Call("org.freedesktop.DBus.StartServiceByName", 0, helperName, uint32(0)).Store(&reply)
+	err = conn.BusObject().Call("org.freedesktop.DBus.StartServiceByName", 0, helperName, uint32(0)).Store(&reply)
 	if got := result(err); got != "org.freedesktop.DBus.Error.Spawn.ExecFailed" || !strings.Contains(err.Error(), "No such file") {
 		t.Errorf("StartServiceByName(%s) = %v, %v; want Spawn.ExecFailed, no such file\n%s", helperName, reply, err, b.Logs())
 	}
