@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -22,6 +23,9 @@ import (
 	"github.com/wgtray/wgtray/helper/plan"
 	"github.com/wgtray/wgtray/helper/wgdev"
 )
+
+// memoryLimit is the helper's soft memory limit (GOMEMLIMIT overrides it).
+const memoryLimit = 64 << 20
 
 // Version is set at link time by the Makefile.
 var Version = "dev"
@@ -117,6 +121,13 @@ func withEngine(o options, mode wgdev.Mode, logger *log.Logger, fn func(context.
 	if os.Geteuid() != 0 {
 		logger.Print("must run as root")
 		return 1
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// wireguard-go's buffer pools (64 KiB each, allocated in batches
+		// of 128) let the heap grow far past what is live before the
+		// collector runs: cycling tunnels took the helper to 300 MiB. A
+		// soft limit makes it collect first; it is not a cap on traffic.
+		debug.SetMemoryLimit(memoryLimit)
 	}
 	sys, err := engine.NewLinux(mode, logger)
 	if err != nil {

@@ -27,7 +27,7 @@ func BenchmarkUpDown(b *testing.B) {
 	}
 	b.Cleanup(func() { os.RemoveAll(state) })
 	out := runChild(b, tp.Client, childEnv("bench", conf, state, "userspace", fmt.Sprintf("WGTRAY_N=%d", b.N),
-		"WGTRAY_TIMING="+os.Getenv("WGTRAY_TIMING"), "WGTRAY_CPUPROFILE="+os.Getenv("WGTRAY_CPUPROFILE")))
+		"WGTRAY_TIMING="+os.Getenv("WGTRAY_TIMING"), "WGTRAY_MEMSTATS="+os.Getenv("WGTRAY_MEMSTATS"), "WGTRAY_CPUPROFILE="+os.Getenv("WGTRAY_CPUPROFILE")))
 	var upNS, downNS int64
 	if _, err := fmt.Sscanf(out, "bench up_ns=%d down_ns=%d", &upNS, &downNS); err != nil {
 		b.Fatalf("child said %q: %v", out, err)

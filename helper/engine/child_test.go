@@ -8,6 +8,8 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -140,6 +142,13 @@ func child(role string) int {
 			down += time.Since(t1)
 		}
 		fmt.Printf("bench up_ns=%d down_ns=%d\n", up.Nanoseconds()/int64(n), down.Nanoseconds()/int64(n))
+		if os.Getenv("WGTRAY_MEMSTATS") == "1" {
+			logMemory(logger, "after the cycles")
+			runtime.GC()
+			logMemory(logger, "after a GC")
+			debug.FreeOSMemory()
+			logMemory(logger, "after FreeOSMemory")
+		}
 		if timed != nil {
 			for k, d := range timed.total {
 				logger.Printf("%-12s %8.3f ms/cycle", k, float64(d.Microseconds())/1000/float64(n))
@@ -150,6 +159,22 @@ func child(role string) int {
 		return fail(fmt.Errorf("unknown child role %q", role))
 	}
 	return 0
+}
+
+// logMemory logs the heap and the resident set, for the benchmark's
+// memory profile.
+func logMemory(logger *log.Logger, when string) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	status, _ := os.ReadFile("/proc/self/status")
+	rss := ""
+	for _, l := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			rss = strings.TrimSpace(strings.TrimPrefix(l, "VmRSS:"))
+		}
+	}
+	logger.Printf("memory %s: heap in use %d KiB, heap idle %d KiB, released %d KiB, RSS %s, goroutines %d",
+		when, ms.HeapInuse>>10, ms.HeapIdle>>10, ms.HeapReleased>>10, rss, runtime.NumGoroutine())
 }
 
 func loadConf(path string) (string, *config.Config, error) {

@@ -7,7 +7,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -30,6 +33,7 @@ type Manager struct {
 	noKernel bool // Auto found no kernel support once; don't ask again
 	user     map[string]*userDevice
 	ctrl     *wgctrl.Client
+	release  *time.Timer // pending releaseSoon
 }
 
 type userDevice struct {
@@ -163,6 +167,7 @@ func (m *Manager) Delete(name string) error {
 		ud.uapi.Close()
 		ud.dev.Close()
 		<-ud.done
+		m.releaseSoon()
 		return nil
 	}
 	if l, err := m.nl.LinkByName(name); err == nil {
@@ -173,6 +178,29 @@ func (m *Manager) Delete(name string) error {
 		return fmt.Errorf("look up link %q: %w", name, err)
 	}
 	return removeStaleSocket(name)
+}
+
+// releaseDelay is how long the manager waits after the last embedded
+// device closed before it gives the memory back: long enough that a
+// reconnect right after a disconnect does not compete with the collector.
+const releaseDelay = 2 * time.Second
+
+// releaseSoon gives the memory of closed devices back to the system once
+// no device has closed for releaseDelay. wireguard-go keeps pools of
+// 64 KiB message buffers, hundreds of them after traffic, and an idle
+// helper would otherwise hold them for a long time: two collections
+// empty sync.Pool's victim cache too, then FreeOSMemory returns the pages.
+func (m *Manager) releaseSoon() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.release != nil {
+		m.release.Reset(releaseDelay)
+		return
+	}
+	m.release = time.AfterFunc(releaseDelay, func() {
+		runtime.GC()
+		debug.FreeOSMemory()
+	})
 }
 
 // Close closes every embedded device and the wgctrl client.
@@ -191,6 +219,9 @@ func (m *Manager) Close() {
 	if m.ctrl != nil {
 		m.ctrl.Close()
 		m.ctrl = nil
+	}
+	if m.release != nil {
+		m.release.Stop()
 	}
 }
 
