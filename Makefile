@@ -16,13 +16,14 @@ BUILD := build
 # WireGuard peer (wireguard-go), the tools the tests inspect state with, a
 # real D-Bus and polkitd, and a headless desktop (Xvfb, xfce4-panel's
 # systray, dunst) for the tray; lintian, rpm (rpm2cpio, rpm --root),
-# rpmlint and man-db (man --warnings) for the packages' tests.
+# rpmlint and man-db (man --warnings) for the packages' tests; iperf3 for
+# the bench's throughput (its smoke runs in the tests).
 TEST_DEBS := wireguard-tools wireguard-go nftables iproute2 iputils-ping procps ca-certificates git \
 	dbus polkitd systemd util-linux passwd libxml2-utils dnsmasq-base \
-	lintian rpm rpmlint man-db \
+	lintian rpm rpmlint man-db iperf3 \
 	xvfb xfce4-panel dunst xdotool imagemagick zenity xdg-desktop-portal xdg-desktop-portal-gtk
 
-.PHONY: all build test deps check bench demo icons packages install uninstall clean
+.PHONY: all build test deps check bench bench-engine demo icons packages install uninstall clean
 
 all: build
 
@@ -92,7 +93,20 @@ uninstall:
 demo: deps build $(BUILD)/wgtray-demo
 	$(BUILD)/wgtray-demo -bin $(BUILD)
 
-bench: deps
+$(BUILD)/wgtray-bench: FORCE
+	$(GO) build -trimpath -o $@ ./bench
+
+# bench measures wgtray side by side with wg-quick in network namespaces
+# (latency through D-Bus, throughput, memory, idle cost, a 1000-cycle
+# soak) and writes docs/BENCHMARKS.md and docs/BENCHMARKS.json. perf
+# (linux-perf) profiles the helper's cycles for the report.
+bench: TEST_DEBS += linux-perf
+bench: deps build $(BUILD)/wgtray-bench
+	$(BUILD)/wgtray-bench -bin $(BUILD) -out docs/BENCHMARKS.md -json docs/BENCHMARKS.json
+
+# bench-engine is the engine's in-process up/down against wg-quick, without
+# D-Bus (WGTRAY_TIMING=1 adds a per-step breakdown to the log).
+bench-engine: deps
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./helper/engine/
 
 clean:

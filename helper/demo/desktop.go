@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/wgtray/wgtray/helper/testbus"
+	"github.com/wgtray/wgtray/helper/testnet/tbrun"
 )
 
 // desktop is the session of the user who ran `sudo make demo`.
@@ -49,7 +50,7 @@ func findDesktop() *desktop {
 
 // startTray runs the tray as the user, talking to the demo's bus; it is
 // stopped with the demo.
-func (d *desktop) startTray(r *runner, bin string, bus *testbus.Bus) {
+func (d *desktop) startTray(r *tbrun.Runner, bin string, bus *testbus.Bus) {
 	// The user must be able to run the binary: copy it somewhere public.
 	dir := testbus.PublicDir(r)
 	exe := filepath.Join(dir, "wgtray")

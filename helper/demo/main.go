@@ -13,14 +13,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/wgtray/wgtray/helper/testbus"
 	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/helper/testnet/tbrun"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -36,23 +35,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	r := &runner{}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sigs
-		fmt.Println("\ninterrupted: tearing everything down")
-		r.runCleanups()
-		os.Exit(130)
-	}()
+	r := tbrun.New("demo")
+	r.HandleSignals()
 	demo(r, abs)
-	r.runCleanups()
+	r.RunCleanups()
 	fmt.Println("\nDone: namespaces, bus, polkitd and helper are gone; this machine's networking was never touched.")
 }
 
 func step(format string, args ...any) { fmt.Printf("\n== "+format+"\n", args...) }
 
-func demo(r *runner, bin string) {
+func demo(r *tbrun.Runner, bin string) {
 	step("Setting up: client, WireGuard peer and internet host in their own network namespaces")
 	tp := testnet.New(r)
 	fmt.Printf("   client %s, peer %s (wireguard-go %s), internet host %s\n", tp.Client, tp.Peer, tp.PeerIface, tp.Inet)

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBenchSmoke runs the whole bench once, as small as it goes, so that
+// it cannot rot: every metric must be in the JSON with a sane value, and
+// the Markdown must be written.
+func TestBenchSmoke(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: the bench creates network namespaces, a system bus and users, and needs root (run `sudo make test`)")
+	}
+	bin := buildBinaries(t)
+	cfg := Config{Bin: bin, Iterations: 1, Soak: 3, IperfRuns: 1, IperfSeconds: 1, Idle: time.Second}
+	if _, err := exec.LookPath("perf"); err == nil {
+		cfg.ProfileCycles = 2
+	}
+	rep := run(t, cfg)
+	dir := t.TempDir()
+	md, js := filepath.Join(dir, "BENCHMARKS.md"), filepath.Join(dir, "BENCHMARKS.json")
+	if err := rep.write(md, js); err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"# Benchmarks", "## Machine", "### Latency", "### Throughput", "### Memory (RSS)", "### Idle cost", "### Soak"} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("the Markdown lacks %q:\n%s", want, text)
+		}
+	}
+	data, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Report
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatalf("the JSON does not decode: %v", err)
+	}
+	if got.Machine.Cores < 1 || got.Machine.Kernel == "" || got.Machine.CPU == "" {
+		t.Errorf("machine %+v", got.Machine)
+	}
+	rows := map[string]Row{}
+	for _, r := range got.Rows {
+		rows[r.ID] = r
+	}
+	// positive: figures that cannot be zero; the others (CPU time in 10 ms
+	// ticks over one cycle, idle ticks, soak growth) may be.
+	checks := []struct {
+		id       string
+		positive bool
+		ref      bool
+		tray     bool
+	}{
+		{"connect_reply", true, true, false},
+		{"connect_first_reply", true, true, false},
+		{"disconnect_reply", true, true, false},
+		{"connect_cpu", false, true, false},
+		{"disconnect_cpu", false, true, false},
+		{"tput_veth", true, false, false},
+		{"tput_tunnel", true, true, false},
+		{"rss_helper_idle", true, false, false},
+		{"rss_helper_first_up", true, true, false},
+		{"rss_helper_up", true, true, false},
+		{"rss_helper_after_soak", true, true, false},
+		{"rss_tray_idle", true, false, true},
+		{"idle_helper", false, false, false},
+		{"idle_tray", false, false, true},
+		{"idle_helper_up", false, false, false},
+		{"idle_tray_up", false, false, true},
+		{"soak_connect", true, false, false},
+		{"soak_disconnect", true, false, false},
+		{"soak_clean", false, false, false},
+		{"soak_fds", true, true, false},
+		{"soak_goroutines", true, true, false},
+		{"soak_threads", true, true, false},
+		{"soak_rss", true, true, false},
+	}
+	desktop := missingDesktopTool() == ""
+	for _, c := range checks {
+		r, ok := rows[c.id]
+		if !ok {
+			t.Errorf("metric %s missing from the JSON", c.id)
+			continue
+		}
+		if r.Value == nil {
+			if !c.tray || desktop {
+				t.Errorf("metric %s not measured: %s", c.id, r.Note)
+			}
+			continue
+		}
+		sane(t, c.id, *r.Value, c.positive)
+		if c.ref {
+			if r.Ref == nil {
+				t.Errorf("metric %s has no reference figures", c.id)
+			} else {
+				sane(t, c.id+" reference", *r.Ref, c.positive)
+			}
+		}
+	}
+	// Three cycles are too few to tell RSS growth from the garbage
+	// collector's timing: only leftovers, fds and goroutines count here.
+	so := got.Soak
+	if !so.DumpEqual || so.SocketLeft || so.FDsAfter > so.FDsBefore || so.GoroutinesAfter > so.GoroutinesBefore {
+		t.Errorf("the soak left something behind or grew: %+v", so)
+	}
+	if cfg.ProfileCycles > 0 && !strings.Contains(got.Profile, "connect+disconnect cycles") {
+		t.Errorf("perf is installed but the profile is %q", got.Profile)
+	}
+}
+
+func sane(t *testing.T, id string, s Stats, positive bool) {
+	t.Helper()
+	if s.N < 1 || s.Min > s.Median || s.Median > s.Max || s.Min < 0 || (positive && s.Min <= 0) {
+		t.Errorf("metric %s: implausible %+v", id, s)
+	}
+}
+
+// buildBinaries builds wgtray-helper and wgtray into a directory the
+// tray's throwaway user can execute from.
+func buildBinaries(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		// sudo resets PATH; Debian machines set up by hand or from
+		// go.dev's archive have Go here.
+		goTool = "/usr/local/go/bin/go"
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, pkg := range map[string]string{"wgtray-helper": "github.com/wgtray/wgtray/helper", "wgtray": "github.com/wgtray/wgtray/app"} {
+		if out, err := exec.Command(goTool, "build", "-o", filepath.Join(dir, name), pkg).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v: %s", name, err, out)
+		}
+	}
+	return dir
+}
+
+// TestSummarize checks the statistics the report is made of.
+func TestSummarize(t *testing.T) {
+	s := summarize([]float64{5, 1, 3, 2, 4})
+	if s != (Stats{N: 5, Median: 3, Min: 1, Max: 5}) {
+		t.Errorf("odd count: %+v", s)
+	}
+	if s := summarize([]float64{4, 1, 2, 3}); s.Median != 2.5 {
+		t.Errorf("even count: median %v, want 2.5", s.Median)
+	}
+	if s := summarize(nil); s != (Stats{}) {
+		t.Errorf("no samples: %+v", s)
+	}
+	if p := percentile([]float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 99); p != 10 {
+		t.Errorf("p99 %v, want 10", p)
+	}
+}
+
+// TestMarkdownMarksMissedTargets checks that a missed target shows in the
+// table and in the list of targets missed, and that a metric without
+// figures says so.
+func TestMarkdownMarksMissedTargets(t *testing.T) {
+	rep := &Report{Rows: []Row{
+		{ID: "a", Group: "Latency", Metric: "Connect", Unit: "ms", Value: &Stats{N: 1, Median: 20, Min: 20, Max: 20},
+			Reference: "wg-quick up", Ref: &Stats{N: 1, Median: 300, Min: 300, Max: 300}},
+		{ID: "b", Group: "Memory", Metric: "tray", Unit: "MiB", Target: "≤ 40 MiB", Note: "Xvfb not installed"},
+	}}
+	rep.Rows[0].faster("ref/ours", 20)
+	md := rep.markdown()
+	for _, want := range []string{"15.00×", "**no**", "- Connect (Latency): 15.00× (20 ms vs 300 ms), target ≥ 20×", "not measured", "Xvfb not installed"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
