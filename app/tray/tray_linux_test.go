@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wgtray/wgtray/app/tray"
+	"github.com/wgtray/wgtray/app/tray/desktoptest"
 	"github.com/wgtray/wgtray/helper/testbus"
 	"github.com/wgtray/wgtray/helper/testnet"
 	"github.com/wgtray/wgtray/ipc"
@@ -69,8 +70,8 @@ func (w *world) state(t *testing.T) ipc.State {
 // startTray runs the tray as the desktop's user.
 func (w *world) startTray(t *testing.T, d *desktop) *exec.Cmd {
 	t.Helper()
-	cmd := d.user.Command(filepath.Join(w.bin, "wgtray"))
-	cmd.Env = d.env(w.bus.Env())
+	cmd := d.User.Command(filepath.Join(w.bin, "wgtray"))
+	cmd.Env = d.Env(w.bus.Env())
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -79,8 +80,8 @@ func (w *world) startTray(t *testing.T, d *desktop) *exec.Cmd {
 	return cmd
 }
 
-func toggled(name string, on bool) func([]menuEntry) bool {
-	return func(es []menuEntry) bool {
+func toggled(name string, on bool) func([]desktoptest.MenuEntry) bool {
+	return func(es []desktoptest.MenuEntry) bool {
 		for _, e := range es {
 			if e.Label == name {
 				return e.Toggled == on && e.Enabled
@@ -90,8 +91,8 @@ func toggled(name string, on bool) func([]menuEntry) bool {
 	}
 }
 
-func hasLine(text string) func([]menuEntry) bool {
-	return func(es []menuEntry) bool {
+func hasLine(text string) func([]desktoptest.MenuEntry) bool {
+	return func(es []desktoptest.MenuEntry) bool {
 		for _, e := range es {
 			if strings.Contains(e.Label, text) {
 				return true
@@ -116,7 +117,7 @@ func TestTrayInPanel(t *testing.T) {
 	if tip := it.tooltip(t); tip != "wgtray: disconnected" {
 		t.Errorf("tooltip %q", tip)
 	}
-	if v := it.prop(t, "ItemIsMenu"); v.Value() != true {
+	if v := it.Prop(t, "ItemIsMenu"); v.Value() != true {
 		t.Error("ItemIsMenu is not set: a left click would not open the menu")
 	}
 	shotOff := d.screenshot(t, "tray-disconnected")
@@ -182,7 +183,7 @@ func TestTrayNotAllowed(t *testing.T) {
 	before := testnet.Dump(t, w.tp.Client)
 	it.click(t, w.tunnel)
 	it.waitMenu(t, "the not-allowed line", hasLine(tray.TextNotAllowed))
-	for _, e := range it.menu(t) {
+	for _, e := range it.Menu(t) {
 		if e.Label == w.tunnel && e.Enabled {
 			t.Error("the tunnel stays clickable for a user who may not control it")
 		}
@@ -203,21 +204,21 @@ func TestTrayOneInstanceNotRoot(t *testing.T) {
 	requireDesktopTools(t)
 	bin := binaries(t)
 	d := startDesktop(t, testbus.NewUser(t, "wgtray"))
-	first := d.user.Command(filepath.Join(bin, "wgtray"))
-	first.Env = d.env()
+	first := d.User.Command(filepath.Join(bin, "wgtray"))
+	first.Env = d.Env()
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { first.Process.Kill(); first.Wait() })
-	d.waitName(t, tray.BusName, 20*time.Second)
-	second := d.user.Command(filepath.Join(bin, "wgtray"))
-	second.Env = d.env()
+	d.WaitName(t, tray.BusName, 20*time.Second)
+	second := d.User.Command(filepath.Join(bin, "wgtray"))
+	second.Env = d.Env()
 	out, err := second.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "already running") {
 		t.Errorf("second tray: %v, %q; want exit 0 saying it already runs", err, out)
 	}
 	root := exec.Command(filepath.Join(bin, "wgtray"))
-	root.Env = d.env()
+	root.Env = d.Env()
 	out, err = root.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "must not run as root") {
 		t.Errorf("tray as root: %v, %q; want a refusal", err, out)
@@ -241,7 +242,7 @@ func TestTrayImport(t *testing.T) {
 				t.Skip("skipping: xdg-desktop-portal-gtk not installed (sudo make test installs it)")
 			}
 			w := newWorld(t)
-			d := startDesktopWith(t, testbus.NewUser(t, "wgtray"), c.noPortal)
+			d := startDesktopWith(t, testbus.NewUser(t, "wgtray"), desktoptest.Options{NoPortal: c.noPortal})
 			w.startTray(t, d)
 			it := d.findItem(t)
 			it.waitMenu(t, "the stored tunnel", toggled(w.tunnel, false))
@@ -274,9 +275,9 @@ func TestTrayImport(t *testing.T) {
 // the tray says what to install and registers once a host appears.
 func TestTrayWaitsForATrayHost(t *testing.T) {
 	w := newWorld(t)
-	d := startSession(t, &desktop{user: testbus.NewUser(t, "wgtray"), noPanel: true})
-	cmd := d.user.Command(filepath.Join(w.bin, "wgtray"))
-	cmd.Env = d.env(w.bus.Env())
+	d := startDesktopWith(t, testbus.NewUser(t, "wgtray"), desktoptest.Options{NoPanel: true})
+	cmd := d.User.Command(filepath.Join(w.bin, "wgtray"))
+	cmd.Env = d.Env(w.bus.Env())
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -307,7 +308,7 @@ func TestTrayWaitsForATrayHost(t *testing.T) {
 			t.Fatalf("no advice about a missing tray host; the tray said %q", said)
 		}
 	}
-	d.startPanel(t)
+	d.StartPanel(t)
 	it := d.findItem(t)
 	it.waitMenu(t, "the tunnel", toggled(w.tunnel, false))
 }
