@@ -288,7 +288,7 @@ func (b *bench) wgQuick(action string) (wall, cpu time.Duration) {
 	if action == "down" {
 		testnet.WaitFor(tb, 10*time.Second, "wg-quick's wireguard-go to exit", func() bool {
 			_, err := os.Stat(testnet.SocketPath(b.wqIface))
-			return os.IsNotExist(err) && len(findProc("wireguard-go", b.wqIface)) == 0
+			return os.IsNotExist(err) && len(testnet.FindProcs("wireguard-go", b.wqIface)) == 0
 		})
 	}
 	return wall, cpu
@@ -333,7 +333,7 @@ func (b *bench) phaseLatency() {
 		wqCycle := func() {
 			u, uc := b.wgQuick("up")
 			f := b.firstReply()
-			if pids := findProc("wireguard-go", b.wqIface); len(pids) == 1 {
+			if pids := testnet.FindProcs("wireguard-go", b.wqIface); len(pids) == 1 {
 				if rss, err := rssMiB(pids[0]); err == nil {
 					b.s.wgGoRSSUp = append(b.s.wgGoRSSUp, rss)
 				}

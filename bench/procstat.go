@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -76,29 +74,4 @@ func threadCount(pid int) (int, error) {
 		return 0, fmt.Errorf("count threads: %w", err)
 	}
 	return len(ents), nil
-}
-
-// findProc returns the pids of the processes whose executable's base name
-// is exe and whose arguments include arg.
-func findProc(exe, arg string) []int {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil || len(b) == 0 {
-			continue
-		}
-		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if filepath.Base(args[0]) == exe && slices.Contains(args[1:], arg) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }

@@ -26,7 +26,11 @@ func SocketPath(iface string) string { return filepath.Join(SocketDir, iface+".s
 // wireguardGoPids returns the pids of the wireguard-go processes whose
 // command line names iface. A daemonized wireguard-go re-executes itself
 // with the same arguments, so this finds it as well as one run with -f.
-func wireguardGoPids(iface string) []int {
+func wireguardGoPids(iface string) []int { return FindProcs("wireguard-go", iface) }
+
+// FindProcs returns the pids of the processes whose executable's base
+// name is exe and whose arguments include arg.
+func FindProcs(exe, arg string) []int {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -37,21 +41,29 @@ func wireguardGoPids(iface string) []int {
 		if err != nil {
 			continue
 		}
-		if name, ifaces := wireguardGoIface(pid); name && slices.Contains(ifaces, iface) {
+		if args := cmdline(pid); len(args) > 0 && filepath.Base(args[0]) == exe && slices.Contains(args[1:], arg) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
 }
 
+// cmdline returns a process's command line, nil when it is gone.
+func cmdline(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || len(b) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+}
+
 // wireguardGoIface reports whether pid is a wireguard-go process and
 // returns its arguments, one of which is its interface's name.
 func wireguardGoIface(pid int) (bool, []string) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || len(b) == 0 {
+	args := cmdline(pid)
+	if len(args) == 0 {
 		return false, nil
 	}
-	args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
 	return filepath.Base(args[0]) == "wireguard-go", args[1:]
 }
 
