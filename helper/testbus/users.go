@@ -60,8 +60,17 @@ func NewUser(tb testing.TB, groups ...string) User {
 		tb.Fatalf("useradd %s: %v: %s", name, err, out)
 	}
 	tb.Cleanup(func() {
+		// Processes the session bus started for the user (xfconfd, the
+		// portal) can outlive the bus by a moment; userdel refuses a user
+		// with processes. Kill them first; --force covers the zombies an
+		// init that does not reap would leave.
+		if u, err := user.Lookup(name); err == nil {
+			if uid, err := strconv.Atoi(u.Uid); err == nil {
+				killUserProcs(tb, uid)
+			}
+		}
 		// userdel also removes the user's own group.
-		if out, err := shadowTool("userdel", name); err != nil {
+		if out, err := shadowTool("userdel", "--force", name); err != nil {
 			tb.Errorf("userdel %s: %v: %s", name, err, out)
 		}
 	})
@@ -177,4 +186,35 @@ func requireRoot(tb testing.TB) {
 	if os.Geteuid() != 0 {
 		tb.Skip("skipping: needs root to start a private system bus with polkitd and to create users (run `sudo make test`)")
 	}
+}
+
+// killUserProcs kills every process of uid and waits until they are gone
+// (zombies count as gone: they hold nothing).
+func killUserProcs(tb testing.TB, uid int) {
+	tb.Helper()
+	procs := func() []int {
+		var pids []int
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			var st syscall.Stat_t
+			if syscall.Stat("/proc/"+e.Name(), &st) != nil || int(st.Uid) != uid {
+				continue
+			}
+			if stat, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
+				if i := strings.LastIndexByte(string(stat), ')'); i > 0 && strings.HasPrefix(string(stat[i+1:]), " Z") {
+					continue
+				}
+			}
+			pids = append(pids, pid)
+		}
+		return pids
+	}
+	for _, pid := range procs() {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	testnet.WaitFor(tb, 10*time.Second, fmt.Sprintf("the processes of uid %d to exit", uid), func() bool { return len(procs()) == 0 })
 }
