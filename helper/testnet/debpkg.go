@@ -39,10 +39,20 @@ func Unpacked(tb testing.TB, pkg string) string {
 		return dir
 	}
 	dl := tb.TempDir()
-	get := exec.Command("apt-get", "download", pkg)
-	get.Dir = dl
-	if out, err := get.CombinedOutput(); err != nil {
-		tb.Fatalf("apt-get download %s: %v\n%s", pkg, err, out)
+	download := func() ([]byte, error) {
+		get := exec.Command("apt-get", "download", pkg)
+		get.Dir = dl
+		return get.CombinedOutput()
+	}
+	if _, err := download(); err != nil {
+		// Package lists may be missing or stale (make deps updates them
+		// only when it installs something): update once and try again.
+		if out, err := exec.Command("apt-get", "update", "-qq").CombinedOutput(); err != nil {
+			tb.Fatalf("apt-get update: %v\n%s", err, out)
+		}
+		if out, err := download(); err != nil {
+			tb.Fatalf("apt-get download %s: %v\n%s", pkg, err, out)
+		}
 	}
 	debs, _ := filepath.Glob(filepath.Join(dl, pkg+"_*.deb"))
 	if len(debs) != 1 {
