@@ -119,9 +119,19 @@ func (m *Manager) createUserspace(name string) error {
 	return nil
 }
 
-// Configure applies cfg to the device through wgctrl, the same path for
-// both kinds of device.
+// Configure applies cfg to the device: an embedded device directly, as
+// its UAPI socket would (a socket round trip and wgctrl's search for the
+// device cost milliseconds), a kernel one through wgctrl.
 func (m *Manager) Configure(name string, cfg wgtypes.Config) error {
+	m.mu.Lock()
+	ud := m.user[name]
+	m.mu.Unlock()
+	if ud != nil {
+		if err := ud.dev.IpcSet(uapiSet(cfg)); err != nil {
+			return fmt.Errorf("configure WireGuard device %q: %w", name, err)
+		}
+		return nil
+	}
 	c, err := m.client()
 	if err != nil {
 		return err
