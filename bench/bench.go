@@ -355,6 +355,10 @@ func (b *bench) phaseLatency() {
 	}
 }
 
+// settleTime is how long the bench waits after starting the helper and
+// the tray before it measures their idle cost.
+const settleTime = 5 * time.Second
+
 // idleWindow measures the CPU ticks the helper and the tray use in one
 // idle window, sampling their RSS every second meanwhile.
 func (b *bench) idleWindow() (helperTicks, trayTicks int64, helperRSS, trayRSS []float64) {
@@ -407,6 +411,10 @@ func (b *bench) mustTicks(pid int, who string) int64 {
 
 // phaseIdle measures the helper and the tray with nothing connected.
 func (b *bench) phaseIdle() {
+	// Both just started: the runtime returning start-up memory and the
+	// panel fetching the icon and menu are start-up, not idle cost.
+	b.logf("idle: letting the helper and the tray settle for %v", settleTime)
+	time.Sleep(settleTime)
 	b.logf("idle: %v with nothing connected", b.cfg.Idle)
 	h, t, hr, tr := b.idleWindow()
 	b.s.idleHelper, b.s.idleTray = h, t

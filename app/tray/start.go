@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"runtime/debug"
 
 	"fyne.io/systray"
 	"github.com/godbus/dbus/v5"
@@ -18,6 +19,21 @@ const BusName = "org.wgtray.Tray"
 
 // ErrAlreadyRunning is returned by Main when another tray owns BusName.
 var ErrAlreadyRunning = errors.New("wgtray is already running in this session")
+
+// trayMemoryLimit bounds the tray's heap once collection is left to it.
+const trayMemoryLimit = 32 << 20
+
+// quietRuntime keeps an idle tray from waking up: the Go runtime collects
+// at least every two minutes while GOGC is on, even with nothing to do.
+// With GOGC off only the soft memory limit starts a collection, which an
+// idle tray never reaches. GOGC or GOMEMLIMIT in the environment win.
+func quietRuntime() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(trayMemoryLimit)
+	debug.SetGCPercent(-1)
+}
 
 // Main runs the tray until the user quits. Messages go to stderr.
 func Main(stderr io.Writer) error {
@@ -42,6 +58,7 @@ func Main(stderr io.Writer) error {
 			"  On GNOME, install and enable the AppIndicator extension (Debian/Ubuntu: gnome-shell-extension-appindicator).\n"+
 			"  wgtray keeps running and shows its icon as soon as a tray host appears.")
 	}
+	quietRuntime()
 	logger := log.New(stderr, "wgtray: ", 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
