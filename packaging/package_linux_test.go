@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -492,21 +491,12 @@ func readServiceFile(t *testing.T, path string) map[string]string {
 // stateDir, that is, the ones this test's bus activated.
 func helperPids(stateDir string) []int {
 	const helperBin = "/usr/libexec/wgtray/wgtray-helper"
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+	return testnet.ProcsWhere(func(pid int) bool {
 		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		// A purged binary reads as "… (deleted)".
-		if strings.HasPrefix(exe, helperBin) && slices.Contains(strings.Split(string(cmdline), "\x00"), stateDir) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+		return strings.HasPrefix(exe, helperBin) && slices.Contains(strings.Split(string(cmdline), "\x00"), stateDir)
+	})
 }
 
 // stopHelpers stops the helpers that this test's bus activated, if any

@@ -193,25 +193,15 @@ func requireRoot(tb testing.TB) {
 func killUserProcs(tb testing.TB, uid int) {
 	tb.Helper()
 	procs := func() []int {
-		var pids []int
-		ents, _ := os.ReadDir("/proc")
-		for _, e := range ents {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
-				continue
-			}
+		return testnet.ProcsWhere(func(pid int) bool {
 			var st syscall.Stat_t
-			if syscall.Stat("/proc/"+e.Name(), &st) != nil || int(st.Uid) != uid {
-				continue
+			if syscall.Stat(fmt.Sprintf("/proc/%d", pid), &st) != nil || int(st.Uid) != uid {
+				return false
 			}
-			if stat, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
-				if i := strings.LastIndexByte(string(stat), ')'); i > 0 && strings.HasPrefix(string(stat[i+1:]), " Z") {
-					continue
-				}
-			}
-			pids = append(pids, pid)
-		}
-		return pids
+			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			i := strings.LastIndexByte(string(stat), ')')
+			return err == nil && i > 0 && !strings.HasPrefix(string(stat[i+1:]), " Z")
+		})
 	}
 	for _, pid := range procs() {
 		syscall.Kill(pid, syscall.SIGKILL)

@@ -31,17 +31,22 @@ func wireguardGoPids(iface string) []int { return FindProcs("wireguard-go", ifac
 // FindProcs returns the pids of the processes whose executable's base
 // name is exe and whose arguments include arg.
 func FindProcs(exe, arg string) []int {
+	return ProcsWhere(func(pid int) bool {
+		args := cmdline(pid)
+		return len(args) > 0 && filepath.Base(args[0]) == exe && slices.Contains(args[1:], arg)
+	})
+}
+
+// ProcsWhere returns the pids of the running processes for which keep is
+// true.
+func ProcsWhere(keep func(pid int) bool) []int {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
 	var pids []int
 	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if args := cmdline(pid); len(args) > 0 && filepath.Base(args[0]) == exe && slices.Contains(args[1:], arg) {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && keep(pid) {
 			pids = append(pids, pid)
 		}
 	}
