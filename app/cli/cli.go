@@ -68,10 +68,10 @@ type opts struct {
 var commands = map[string]command{
 	"list":       {"[--json]", "List the stored tunnels and their states.", [2]int{0, 0}, true, false, cmdList},
 	"status":     {"[--json] [NAME]", "Show the status of tunnel NAME, or of every tunnel.", [2]int{0, 1}, true, false, cmdStatus},
-	"connect":    {"NAME", "Bring tunnel NAME up; returns once routes, rules and firewall are in place.", [2]int{1, 1}, false, false, cmdConnect},
-	"disconnect": {"NAME", "Take tunnel NAME down.", [2]int{1, 1}, false, false, cmdDisconnect},
+	"connect":    {"NAME", "Bring tunnel NAME up; returns once routes, rules and firewall are in place.", [2]int{1, 1}, false, false, onTunnel(Helper.Connect, "connected")},
+	"disconnect": {"NAME", "Take tunnel NAME down.", [2]int{1, 1}, false, false, onTunnel(Helper.Disconnect, "disconnected")},
 	"import":     {"FILE [--name NAME]", "Store the wg-quick config FILE, read with your own permissions, as tunnel NAME (default: the file's name).", [2]int{1, 1}, false, true, cmdImport},
-	"remove":     {"NAME", "Disconnect tunnel NAME if needed and delete its config.", [2]int{1, 1}, false, false, cmdRemove},
+	"remove":     {"NAME", "Disconnect tunnel NAME if needed and delete its config.", [2]int{1, 1}, false, false, onTunnel(Helper.Remove, "removed")},
 	"show":       {"NAME", "Print the config of tunnel NAME with its keys hidden.", [2]int{1, 1}, false, false, cmdShow},
 }
 
@@ -213,20 +213,16 @@ func cmdStatus(ctx context.Context, h Helper, e Env, o opts) error {
 	return nil
 }
 
-func cmdConnect(ctx context.Context, h Helper, e Env, o opts) error {
-	if err := h.Connect(ctx, o.args[0]); err != nil {
-		return err
+// onTunnel is a command that makes one call about tunnel NAME and then
+// says "NAME: done".
+func onTunnel(call func(Helper, context.Context, string) error, done string) func(context.Context, Helper, Env, opts) error {
+	return func(ctx context.Context, h Helper, e Env, o opts) error {
+		if err := call(h, ctx, o.args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.Stdout, "%s: %s\n", o.args[0], done)
+		return nil
 	}
-	fmt.Fprintf(e.Stdout, "%s: connected\n", o.args[0])
-	return nil
-}
-
-func cmdDisconnect(ctx context.Context, h Helper, e Env, o opts) error {
-	if err := h.Disconnect(ctx, o.args[0]); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.Stdout, "%s: disconnected\n", o.args[0])
-	return nil
 }
 
 func cmdImport(ctx context.Context, h Helper, e Env, o opts) error {
@@ -249,14 +245,6 @@ func cmdImport(ctx context.Context, h Helper, e Env, o opts) error {
 		return err
 	}
 	fmt.Fprintf(e.Stdout, "imported %s as %s\n", path, name)
-	return nil
-}
-
-func cmdRemove(ctx context.Context, h Helper, e Env, o opts) error {
-	if err := h.Remove(ctx, o.args[0]); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.Stdout, "%s: removed\n", o.args[0])
 	return nil
 }
 
