@@ -22,13 +22,7 @@ func TestList(t *testing.T) {
 	for _, f := range []string{"work.conf", "home.conf", "a.conf", "notes.txt", "bad name.conf", "0123456789abcdef.conf", ".conf", ".hidden.conf.tmp-X"} {
 		write(t, s, f, good)
 	}
-	target := filepath.Join(t.TempDir(), "target.conf")
-	if err := os.WriteFile(target, []byte(good), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(target, filepath.Join(s.Dir(), "linked.conf")); err != nil {
-		t.Fatal(err)
-	}
+	linkOutside(t, s, "linked")
 	if err := os.Mkdir(filepath.Join(s.Dir(), "dir.conf"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -62,13 +56,7 @@ func TestRead(t *testing.T) {
 
 func TestReadRefuses(t *testing.T) {
 	s := newStore(t)
-	target := filepath.Join(t.TempDir(), "target")
-	if err := os.WriteFile(target, []byte(good), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(target, filepath.Join(s.Dir(), "link.conf")); err != nil {
-		t.Fatal(err)
-	}
+	linkOutside(t, s, "link")
 	if err := os.Mkdir(filepath.Join(s.Dir(), "dir.conf"), 0o700); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -30,13 +29,7 @@ func TestRemove(t *testing.T) {
 
 func TestRemoveSymlinkKeepsTarget(t *testing.T) {
 	s := newStore(t)
-	target := filepath.Join(t.TempDir(), "target")
-	if err := os.WriteFile(target, []byte(good), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(target, filepath.Join(s.Dir(), "link.conf")); err != nil {
-		t.Fatal(err)
-	}
+	target := linkOutside(t, s, "link")
 	if err := s.Remove("link"); err != nil {
 		t.Fatal(err)
 	}

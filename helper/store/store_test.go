@@ -25,6 +25,20 @@ func newStore(t *testing.T) *Store {
 	return s
 }
 
+// linkOutside puts a good config outside the store and a symbolic link
+// to it in the store as tunnel name, and returns the target's path.
+func linkOutside(t *testing.T, s *Store, name string) string {
+	t.Helper()
+	target := filepath.Join(t.TempDir(), "target.conf")
+	if err := os.WriteFile(target, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(s.Dir(), name+".conf")); err != nil {
+		t.Fatal(err)
+	}
+	return target
+}
+
 // listing returns the names in dir, temporary files included.
 func listing(t *testing.T, dir string) []string {
 	t.Helper()
