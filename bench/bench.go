@@ -210,28 +210,25 @@ func (b *bench) helperTicks() int64 {
 // connect asks the helper to connect the tunnel and returns the time to
 // its reply and the helper's CPU time meanwhile.
 func (b *bench) connect() (wall time.Duration, cpu int64) {
-	ctx, cancel := b.ctx()
-	defer cancel()
-	c0 := b.helperTicks()
-	t0 := time.Now()
-	err := b.cl.Connect(ctx, b.tunnel)
-	wall = time.Since(t0)
-	if err != nil {
-		b.tb.Fatalf("Connect(%s): %v; helper stderr: %s", b.tunnel, err, b.helper.Stderr())
-	}
-	return wall, b.helperTicks() - c0
+	return b.timedCall("Connect", b.cl.Connect)
 }
 
 // disconnect is connect's counterpart.
 func (b *bench) disconnect() (wall time.Duration, cpu int64) {
+	return b.timedCall("Disconnect", b.cl.Disconnect)
+}
+
+// timedCall makes one D-Bus call about the tunnel and returns the time to
+// its reply and the helper's CPU time meanwhile.
+func (b *bench) timedCall(method string, call func(context.Context, string) error) (wall time.Duration, cpu int64) {
 	ctx, cancel := b.ctx()
 	defer cancel()
 	c0 := b.helperTicks()
 	t0 := time.Now()
-	err := b.cl.Disconnect(ctx, b.tunnel)
+	err := call(ctx, b.tunnel)
 	wall = time.Since(t0)
 	if err != nil {
-		b.tb.Fatalf("Disconnect(%s): %v; helper stderr: %s", b.tunnel, err, b.helper.Stderr())
+		b.tb.Fatalf("%s(%s): %v; helper stderr: %s", method, b.tunnel, err, b.helper.Stderr())
 	}
 	return wall, b.helperTicks() - c0
 }
