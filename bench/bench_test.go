@@ -8,15 +8,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wgtray/wgtray/helper/testnet"
 )
 
 // TestBenchSmoke runs the whole bench once, as small as it goes, so that
 // it cannot rot: every metric must be in the JSON with a sane value, and
 // the Markdown must be written.
 func TestBenchSmoke(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: the bench creates network namespaces, a system bus and users, and needs root (run `sudo make test`)")
-	}
+	testnet.RequireRootFor(t, "the bench creates network namespaces, a system bus and users")
 	bin := buildBinaries(t)
 	cfg := Config{Bin: bin, Iterations: 1, Soak: 3, IperfRuns: 1, IperfSeconds: 1, Idle: time.Second}
 	if _, err := exec.LookPath("perf"); err == nil {

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/wgtray/wgtray/helper/testbus"
+	"github.com/wgtray/wgtray/helper/testnet"
 )
 
 // built is what `make packages` produced, once per test binary: building
@@ -36,9 +37,7 @@ func packages(t *testing.T) (deb, rpm string) {
 	t.Helper()
 	// make packages writes build/ and dist/ in the repository, which
 	// `sudo make test` owns as root.
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: builds the packages into the repository's build/ and dist/ (run `sudo make test`)")
-	}
+	testnet.RequireRootFor(t, "this test builds the packages into the repository's build/ and dist/, which `sudo make test` owns")
 	root := testbus.RepoRoot(t)
 	built.once.Do(func() {
 		if _, err := exec.LookPath("make"); err != nil {
@@ -74,15 +73,6 @@ func needTool(t *testing.T, tool, debPkg string) {
 			t.Skipf("skipping: %s not found (Debian package %s; `sudo make test` installs it)", tool, debPkg)
 		}
 		t.Fatalf("%s not found: install the Debian package %s (make deps)", tool, debPkg)
-	}
-}
-
-// requireRoot skips the test with a clear message, saying why it needs
-// root, unless it runs as root.
-func requireRoot(t *testing.T, why string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skipf("skipping: %s, which needs root (run `sudo make test`)", why)
 	}
 }
 

@@ -203,7 +203,7 @@ func snapshotDiff(a, b map[string]string) []string {
 // checks that the machine is as before, a config in /etc/wireguard
 // included.
 func TestDebInstall(t *testing.T) {
-	requireRoot(t, "installs the .deb on this machine")
+	testnet.RequireRootFor(t, "this test installs the .deb on this machine")
 	needTool(t, "dpkg", "dpkg")
 	deb, _ := packages(t)
 	if st := dpkgStatus("wgtray"); st != "" && st != "not-installed" {

@@ -11,13 +11,14 @@ import (
 	"testing"
 
 	"github.com/wgtray/wgtray/helper/testbus"
+	"github.com/wgtray/wgtray/helper/testnet"
 )
 
 // TestRPMRootInstall installs the RPM into a temporary root, which has no
 // base system (hence --nodeps --noscripts), and checks every file, its
 // mode and owner, that nothing else was installed, and the scriptlets.
 func TestRPMRootInstall(t *testing.T) {
-	requireRoot(t, "installs the RPM into a temporary root as root's files")
+	testnet.RequireRootFor(t, "this test installs the RPM into a temporary root as root's files")
 	needTool(t, "rpm", "rpm")
 	_, pkg := packages(t)
 	root := t.TempDir()
@@ -189,7 +190,7 @@ func (v *view) sh(t *testing.T, script string) string {
 // there, create the group wgtray when it is missing, delete it on purge
 // (erase) only if they created it, and leave a group they found alone.
 func TestMaintainerScripts(t *testing.T) {
-	requireRoot(t, "runs the maintainer scripts in a private mount namespace")
+	testnet.RequireRootFor(t, "this test runs the maintainer scripts in a private mount namespace")
 	needTool(t, "unshare", "util-linux")
 	needTool(t, "groupadd", "passwd")
 	repo := testbus.RepoRoot(t)

@@ -23,9 +23,7 @@ import (
 // `wg setconf` on a real (userspace) WireGuard interface, and what wg then
 // reports with `wg showconf` parses back to the same settings.
 func TestStripAcceptedByWg(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: needs root to create network namespaces and WireGuard interfaces (run `sudo make test`)")
-	}
+	testnet.RequireRootFor(t, "this test creates network namespaces and WireGuard interfaces")
 	for _, tool := range []string{"wg", "wireguard-go"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("skipping: %s is not installed (Debian packages wireguard-tools and wireguard-go)", tool)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/wgtray/wgtray/helper/testnet"
 )
 
 // good is a minimal valid config.
@@ -94,9 +96,7 @@ func TestOpenCreatesDirectory(t *testing.T) {
 }
 
 func TestOpenAsRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("not root: Open accepts only root-owned directories, which only root can create")
-	}
+	testnet.RequireRootFor(t, "Open accepts only root-owned directories, which only root can create")
 	s, err := Open(filepath.Join(t.TempDir(), "wireguard"))
 	if err != nil {
 		t.Fatal(err)

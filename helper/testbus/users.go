@@ -183,9 +183,7 @@ func removeStaleDirs() {
 // requireRoot skips the test with a clear message unless it runs as root.
 func requireRoot(tb testing.TB) {
 	tb.Helper()
-	if os.Geteuid() != 0 {
-		tb.Skip("skipping: needs root to start a private system bus with polkitd and to create users (run `sudo make test`)")
-	}
+	testnet.RequireRootFor(tb, "this test starts a private system bus with polkitd and creates users")
 }
 
 // killUserProcs kills every process of uid and waits until they are gone

@@ -22,8 +22,15 @@ const NamePrefix = "wgt-"
 // RequireRoot skips the test with a clear message unless it runs as root.
 func RequireRoot(tb testing.TB) {
 	tb.Helper()
+	RequireRootFor(tb, "this test creates network namespaces")
+}
+
+// RequireRootFor skips the test unless it runs as root, saying why it
+// needs root: what it does.
+func RequireRootFor(tb testing.TB, why string) {
+	tb.Helper()
 	if os.Geteuid() != 0 {
-		tb.Skip("skipping: this test creates network namespaces and needs root (run `sudo make test`)")
+		tb.Skipf("skipping: %s, which needs root (run `sudo make test`)", why)
 	}
 }
 
