@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"syscall"
 
@@ -94,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.dns == "auto" {
 		o.dns = ""
 	}
-	if !slices.Contains(dns.Managers, o.dns) {
+	if !dns.ValidManager(o.dns) {
 		fmt.Fprintf(stderr, "wgtray-helper: --dns: unknown value %q (want auto, systemd-resolved, resolvconf, resolv.conf or off)\n", o.dns)
 		return 2
 	}

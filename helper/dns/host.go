@@ -36,8 +36,15 @@ type Host struct {
 	bus *dbus.Conn
 }
 
-// Managers are the values of Host.Manager: "" picks the first one found.
-var Managers = []string{"", plan.DNSResolved, plan.DNSResolvconf, plan.DNSFile, plan.DNSOff}
+// ValidManager reports whether m is a value of Host.Manager: "" picks
+// the first manager found.
+func ValidManager(m string) bool {
+	switch m {
+	case "", plan.DNSResolved, plan.DNSResolvconf, plan.DNSFile, plan.DNSOff:
+		return true
+	}
+	return false
+}
 
 // ErrNoLink is what LinkIndex returns for a link that does not exist.
 var ErrNoLink = errors.New("no such link")

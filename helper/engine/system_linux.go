@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 
@@ -69,10 +68,10 @@ func (l *Linux) linkIndex(name string) (int, error) {
 	return link.Attrs().Index, nil
 }
 
-// SetDNSManager makes DNS always go to one manager (see dns.Managers)
+// SetDNSManager makes DNS always go to one manager (see dns.ValidManager)
 // instead of the first one found.
 func (l *Linux) SetDNSManager(m string) error {
-	if !slices.Contains(dns.Managers, m) {
+	if !dns.ValidManager(m) {
 		return fmt.Errorf("unknown DNS manager %q (want one of systemd-resolved, resolvconf, resolv.conf, off)", m)
 	}
 	l.dns.Manager = m

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 )
@@ -39,14 +38,4 @@ func StartDNS(tb testing.TB, ns string, listen netip.Addr, names map[string]neti
 func (d *DNSServer) WaitQuery(tb testing.TB, name string, source netip.Addr) string {
 	tb.Helper()
 	return d.proc.WaitLine(tb, fmt.Sprintf("%s from %s", name, source), 20*time.Second)
-}
-
-// Queried reports whether the server has logged any query for name.
-func (d *DNSServer) Queried(name string) bool {
-	for _, l := range d.proc.Lines() {
-		if strings.Contains(l, "] "+name+" from ") {
-			return true
-		}
-	}
-	return false
 }
