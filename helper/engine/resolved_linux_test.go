@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"context"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,7 +59,7 @@ func startResolved(t *testing.T, ns string, bus *testbus.Bus, root string) {
 func TestDNSResolved(t *testing.T) {
 	testnet.RequireRoot(t)
 	root := testnet.Unpacked(t, "systemd-resolved")
-	ensureResolveUser(t)
+	testbus.EnsureSystemUser(t, "systemd-resolve")
 	bus := testbus.Start(t, testbus.Options{NoPolkit: true, ExtraPolicies: []string{
 		filepath.Join(root, "usr/share/dbus-1/system.d/org.freedesktop.resolve1.conf"),
 	}})
@@ -100,26 +98,6 @@ func TestDNSResolved(t *testing.T) {
 		out, err := resolvectl(args...)
 		if err != nil || strings.Contains(out, "203.0.113.1") || strings.Contains(out, "corp.example") || strings.Contains(out, iface) {
 			t.Errorf("resolvectl %v after down: %v: %s", args, err, out)
-		}
-	}
-}
-
-// ensureResolveUser creates the system user systemd-resolved drops to,
-// as its package would; it must exist before the bus loads resolved's
-// policy, which names it. It is left in place, like the group wgtray.
-func ensureResolveUser(t *testing.T) {
-	t.Helper()
-	if _, err := user.Lookup("systemd-resolve"); err == nil {
-		return
-	}
-	testbus.EnsureGroup(t, "systemd-resolve")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "useradd", "--system", "--gid", "systemd-resolve", "--no-create-home",
-		"--home-dir", "/run/systemd", "--shell", "/usr/sbin/nologin", "systemd-resolve").CombinedOutput()
-	if err != nil {
-		if _, lerr := user.Lookup("systemd-resolve"); lerr != nil { // not a concurrent creation
-			t.Fatalf("useradd systemd-resolve: %v: %s", err, out)
 		}
 	}
 }

@@ -37,6 +37,24 @@ func EnsureGroup(tb testing.TB, name string) {
 	}
 }
 
+// EnsureSystemUser creates the system user name, with a group of the
+// same name as its primary group, unless it exists: a user that another
+// daemon a test runs drops to (systemd-resolved's systemd-resolve). Like
+// EnsureGroup's, it is left in place, and it must exist before a bus
+// loads a policy that names it.
+func EnsureSystemUser(tb testing.TB, name string) {
+	tb.Helper()
+	if _, err := user.Lookup(name); err == nil {
+		return
+	}
+	EnsureGroup(tb, name)
+	out, err := shadowTool("useradd", "--system", "--gid", name, "--no-create-home",
+		"--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name)
+	if _, lerr := user.Lookup(name); err != nil && lerr != nil { // not a concurrent creation
+		tb.Fatalf("useradd %s: %v: %s", name, err, out)
+	}
+}
+
 // User is a throwaway unprivileged account.
 type User struct {
 	Name     string
