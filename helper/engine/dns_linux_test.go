@@ -53,9 +53,7 @@ func dnsEnv(manager string, extra ...string) []string {
 // hold starts a child holding the tunnel up in the private view.
 func (s *dnsSetup) hold(t *testing.T, state string, env []string) *tunnel {
 	t.Helper()
-	p := testnet.StartProc(t, s.tp.Client, childEnv("hold", s.conf, state, "userspace", env...), s.fs.Argv(self(t), "-test.run=^$")...)
-	p.WaitLine(t, "up table=", waitUp)
-	return &tunnel{proc: p}
+	return upArgv(t, s.tp.Client, s.fs.Argv(childArgv(t)...), childEnv("hold", s.conf, state, "userspace", env...))
 }
 
 // resolve looks testName up with the C library, as any program would, in
@@ -226,10 +224,8 @@ func TestDNSResolvConfMountPoint(t *testing.T) {
 	// The child mounts the file over /etc/resolv.conf in its view, then
 	// makes /etc read-only, as ProtectSystem=strict would.
 	script := `set -e; mount --bind "$1" /etc/resolv.conf; mount -o remount,bind,ro /etc; shift; exec "$@"`
-	argv := s.fs.Argv(append([]string{"/bin/sh", "-c", script, "sh", src, self(t)}, "-test.run=^$")...)
-	p := testnet.StartProc(t, s.tp.Client, childEnv("hold", s.conf, t.TempDir(), "userspace", dnsEnv(plan.DNSFile)...), argv...)
-	p.WaitLine(t, "up table=", waitUp)
-	tn := &tunnel{proc: p}
+	argv := s.fs.Argv(append([]string{"/bin/sh", "-c", script, "sh", src}, childArgv(t)...)...)
+	tn := upArgv(t, s.tp.Client, argv, childEnv("hold", s.conf, t.TempDir(), "userspace", dnsEnv(plan.DNSFile)...))
 	if b, _ := os.ReadFile(src); !strings.Contains(string(b), "nameserver 203.0.113.1") {
 		t.Errorf("resolv.conf while up: %q", b)
 	}

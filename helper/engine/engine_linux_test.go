@@ -36,10 +36,20 @@ func self(t testing.TB) string {
 // up starts a child holding conf up in ns and waits until it is.
 func up(t testing.TB, ns, conf, state, mode string, env ...string) *tunnel {
 	t.Helper()
-	p := testnet.StartProc(t, ns, childEnv("hold", conf, state, mode, env...), self(t), "-test.run=^$")
+	return upArgv(t, ns, childArgv(t), childEnv("hold", conf, state, mode, env...))
+}
+
+// upArgv starts argv, which runs a "hold" child (childArgv, wrapped or
+// not), in ns and waits until the tunnel is up.
+func upArgv(t testing.TB, ns string, argv, env []string) *tunnel {
+	t.Helper()
+	p := testnet.StartProc(t, ns, env, argv...)
 	p.WaitLine(t, "up table=", waitUp)
 	return &tunnel{proc: p}
 }
+
+// childArgv runs the test binary as a child, no test of its own.
+func childArgv(t testing.TB) []string { return []string{self(t), "-test.run=^$"} }
 
 // down asks the child to take the tunnel down and waits until it has.
 func (tn *tunnel) down(t testing.TB) {
@@ -62,7 +72,7 @@ func runChild(t testing.TB, ns string, env []string) string {
 // fs is nil.
 func runChildIn(t testing.TB, ns string, fs *testnet.PrivateFS, env []string) string {
 	t.Helper()
-	argv := []string{self(t), "-test.run=^$"}
+	argv := childArgv(t)
 	if fs != nil {
 		argv = fs.Argv(argv...)
 	}
