@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wgtray/wgtray/helper/testbus"
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/internal/testenv/sysbus"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -43,9 +43,9 @@ type bench struct {
 	tb  testing.TB
 	cfg Config
 
-	tp        *testnet.Topology
-	bus       *testbus.Bus
-	helper    *testnet.Proc
+	tp        *netns.Topology
+	bus       *sysbus.Bus
+	helper    *netns.Proc
 	helperPid int
 	cl        *ipc.Client
 	stateDir  string // the helper's journals
@@ -131,8 +131,8 @@ func (b *bench) setup() {
 		}
 	}
 	b.logf("setting up: namespaces, WireGuard peer, private system bus with polkitd")
-	b.tp = testnet.New(tb)
-	b.bus = testbus.Start(tb, testbus.Options{})
+	b.tp = netns.New(tb)
+	b.bus = sysbus.Start(tb, sysbus.Options{})
 	configDir := filepath.Join(tb.TempDir(), "wireguard")
 	if err := os.Mkdir(configDir, 0o700); err != nil {
 		tb.Fatal(err)
@@ -144,11 +144,11 @@ func (b *bench) setup() {
 	}
 	tb.Cleanup(func() { os.RemoveAll(stateDir) })
 	b.stateDir = stateDir
-	conf := b.tp.ClientConfig(testnet.ClientOpts{})
-	b.tunnel = testnet.UniqueName("wgbh")
-	testnet.WriteConf(tb, configDir, b.tunnel, conf)
-	b.wqIface = testnet.UniqueName("wgbq")
-	b.wqConf = testnet.WriteConf(tb, tb.TempDir(), b.wqIface, conf)
+	conf := b.tp.ClientConfig(netns.ClientOpts{})
+	b.tunnel = netns.UniqueName("wgbh")
+	netns.WriteConf(tb, configDir, b.tunnel, conf)
+	b.wqIface = netns.UniqueName("wgbq")
+	b.wqConf = netns.WriteConf(tb, tb.TempDir(), b.wqIface, conf)
 
 	env := []string{b.bus.Env()}
 	if b.cfg.GCTrace {
@@ -156,12 +156,12 @@ func (b *bench) setup() {
 		// it tells a leak from memory the runtime merely keeps.
 		env = append(env, "GODEBUG=gctrace=1")
 	}
-	b.helper = testnet.StartProc(tb, b.tp.Client, env, filepath.Join(b.cfg.Bin, "wgtray-helper"),
+	b.helper = netns.StartProc(tb, b.tp.Client, env, filepath.Join(b.cfg.Bin, "wgtray-helper"),
 		"--config-dir", configDir, "--state-dir", stateDir, "--wireguard=userspace")
 	// ip netns exec execs the helper in place: the pid is the helper's.
 	b.helperPid = b.helper.Cmd.Process.Pid
 	conn := b.bus.Conn(tb)
-	testnet.WaitFor(tb, 20*time.Second, "the helper to own "+ipc.BusName, func() bool {
+	netns.WaitFor(tb, 20*time.Second, "the helper to own "+ipc.BusName, func() bool {
 		var has bool
 		conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, ipc.BusName).Store(&has)
 		return has
@@ -169,8 +169,8 @@ func (b *bench) setup() {
 	b.cl = ipc.NewClient(conn)
 
 	b.echo = b.tp.InetAddr4.String() + ":7070"
-	testnet.EchoSource(tb, b.tp.Inet, b.echo)
-	srv := testnet.StartProc(tb, b.tp.Inet, nil, "iperf3", "--server", "--bind", b.tp.InetAddr4.String(), "--forceflush")
+	netns.EchoSource(tb, b.tp.Inet, b.echo)
+	srv := netns.StartProc(tb, b.tp.Inet, nil, "iperf3", "--server", "--bind", b.tp.InetAddr4.String(), "--forceflush")
 	srv.WaitLine(tb, "Server listening", 10*time.Second)
 
 	if tool := missingDesktopTool(); tool != "" {
@@ -181,7 +181,7 @@ func (b *bench) setup() {
 	b.logf("starting the tray in a headless xfce4-panel")
 	sess := startSession(tb)
 	// The user must be able to run the binary: copy it somewhere public.
-	exe := filepath.Join(testbus.PublicDir(tb), "wgtray")
+	exe := filepath.Join(sysbus.PublicDir(tb), "wgtray")
 	data, err := os.ReadFile(filepath.Join(b.cfg.Bin, "wgtray"))
 	if err != nil {
 		tb.Fatal(err)
@@ -238,7 +238,7 @@ func (b *bench) timedCall(method string, call func(context.Context, string) erro
 // the first packet through a fresh tunnel waits for the handshake.
 func (b *bench) firstReply() time.Duration {
 	t0 := time.Now()
-	c, err := testnet.DialTCP(b.tp.Client, b.echo, 10*time.Second)
+	c, err := netns.DialTCP(b.tp.Client, b.echo, 10*time.Second)
 	if err != nil {
 		b.tb.Fatalf("first packet through the tunnel: %v", err)
 	}
@@ -283,9 +283,9 @@ func (b *bench) wgQuick(action string) (wall, cpu time.Duration) {
 	}
 	cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	if action == "down" {
-		testnet.WaitFor(tb, 10*time.Second, "wg-quick's wireguard-go to exit", func() bool {
-			_, err := os.Stat(testnet.SocketPath(b.wqIface))
-			return os.IsNotExist(err) && len(testnet.FindProcs("wireguard-go", b.wqIface)) == 0
+		netns.WaitFor(tb, 10*time.Second, "wg-quick's wireguard-go to exit", func() bool {
+			_, err := os.Stat(netns.SocketPath(b.wqIface))
+			return os.IsNotExist(err) && len(netns.FindProcs("wireguard-go", b.wqIface)) == 0
 		})
 	}
 	return wall, cpu
@@ -293,7 +293,7 @@ func (b *bench) wgQuick(action string) (wall, cpu time.Duration) {
 
 // warmUp runs one untimed cycle of each system, so that caches, the
 // helper's first-use setup and the peer's first handshake are not
-// charged to the first timed cycle. testnet.WgQuick also makes sure a
+// charged to the first timed cycle. netns.WgQuick also makes sure a
 // wireguard-go left by a failed run is stopped.
 func (b *bench) warmUp() {
 	b.logf("warm-up: one cycle of each")
@@ -302,9 +302,9 @@ func (b *bench) warmUp() {
 	// The helper's first tunnel ever: its memory before any reuse.
 	b.s.helperRSSFirstUp = []float64{b.mustRSS(b.helperPid, "helper")}
 	b.disconnect()
-	testnet.WgQuick(b.tb, b.tp.Client, "up", b.wqConf)
+	netns.WgQuick(b.tb, b.tp.Client, "up", b.wqConf)
 	b.firstReply()
-	testnet.WgQuick(b.tb, b.tp.Client, "down", b.wqConf)
+	netns.WgQuick(b.tb, b.tp.Client, "down", b.wqConf)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -330,7 +330,7 @@ func (b *bench) phaseLatency() {
 		wqCycle := func() {
 			u, uc := b.wgQuick("up")
 			f := b.firstReply()
-			if pids := testnet.FindProcs("wireguard-go", b.wqIface); len(pids) == 1 {
+			if pids := netns.FindProcs("wireguard-go", b.wqIface); len(pids) == 1 {
 				if rss, err := rssMiB(pids[0]); err == nil {
 					b.s.wgGoRSSUp = append(b.s.wgGoRSSUp, rss)
 				}
@@ -434,7 +434,7 @@ func (b *bench) phaseConnectedIdle() {
 // returns the receiver's throughput in Mbit/s and the bytes received.
 func (b *bench) iperf() (mbps float64, bytes uint64) {
 	tb := b.tb
-	out, err := testnet.Run(b.tp.Client, "iperf3", "--client", b.tp.InetAddr4.String(),
+	out, err := netns.Run(b.tp.Client, "iperf3", "--client", b.tp.InetAddr4.String(),
 		"--time", strconv.Itoa(b.cfg.IperfSeconds), "--json")
 	if err != nil {
 		tb.Fatalf("iperf3: %v", err)
@@ -521,7 +521,7 @@ func (b *bench) phaseSoak() {
 	b.logf("soak: %d connect/disconnect cycles through D-Bus", b.cfg.Soak)
 	r := &b.s.soak
 	r.Cycles = b.cfg.Soak
-	before := testnet.Dump(tb, b.tp.Client)
+	before := netns.Dump(tb, b.tp.Client)
 	r.FDsBefore, r.GoroutinesBefore, r.ThreadsBefore, r.RSSBefore = b.helperVitals()
 	r.LiveBefore, _ = b.gcLive()
 	r.StateBefore = b.stateFiles()
@@ -538,17 +538,17 @@ func (b *bench) phaseSoak() {
 			b.logf("soak: %d cycles", i+1)
 		}
 	}
-	after := testnet.Dump(tb, b.tp.Client)
+	after := netns.Dump(tb, b.tp.Client)
 	r.DumpEqual = before == after
 	if !r.DumpEqual {
-		r.DumpDiff = testnet.DumpDiff(before, after)
+		r.DumpDiff = netns.DumpDiff(before, after)
 		b.logf("soak: the client namespace differs after the soak:\n%s", r.DumpDiff)
 	}
 	r.FDsAfter, r.GoAfter, r.ThreadsAfter, r.RSSAfter = b.helperVitals()
 	r.LiveEnd, r.GCs = b.gcLive()
 	b.s.helperRSSAfterSoak = []float64{r.RSSAfter}
 	r.StateAfter = b.stateFiles()
-	_, err := os.Stat(testnet.SocketPath(b.tunnel))
+	_, err := os.Stat(netns.SocketPath(b.tunnel))
 	r.SocketLeft = err == nil
 }
 

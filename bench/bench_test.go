@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
 )
 
 // TestBenchSmoke runs the whole bench once, as small as it goes, so that
 // it cannot rot: every metric must be in the JSON with a sane value, and
 // the Markdown must be written.
 func TestBenchSmoke(t *testing.T) {
-	testnet.RequireRootFor(t, "the bench creates network namespaces, a system bus and users")
+	netns.RequireRootFor(t, "the bench creates network namespaces, a system bus and users")
 	bin := buildBinaries(t)
 	cfg := Config{Bin: bin, Iterations: 1, Soak: 3, IperfRuns: 1, IperfSeconds: 1, Idle: time.Second}
 	if _, err := exec.LookPath("perf"); err == nil {

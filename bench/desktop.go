@@ -6,26 +6,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wgtray/wgtray/app/tray/desktoptest"
-	"github.com/wgtray/wgtray/helper/testbus"
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/desktop"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/internal/testenv/sysbus"
 )
 
 // missingDesktopTool returns the first program the tray's headless
 // session needs that is not installed, or ""; without it the tray is
 // reported as not measured.
-func missingDesktopTool() string { return desktoptest.Missing() }
+func missingDesktopTool() string { return desktop.Missing() }
 
 // session is a headless desktop (Xvfb, a session bus, dunst,
 // xfce4-panel) for a new member of group wgtray, as the tray's tests run
 // it; it is torn down with tb.
 type session struct {
-	*desktoptest.Session
+	*desktop.Session
 }
 
 func startSession(tb testing.TB) *session {
 	tb.Helper()
-	return &session{desktoptest.Start(tb, testbus.NewUser(tb, "wgtray"), desktoptest.Options{})}
+	return &session{desktop.Start(tb, sysbus.NewUser(tb, "wgtray"), desktop.Options{})}
 }
 
 // startTray runs the tray binary exe as the session's user, talking to
@@ -50,7 +50,7 @@ func (s *session) startTray(tb testing.TB, exe, busEnv string) *exec.Cmd {
 func (s *session) waitMenuLabel(tb testing.TB, label string) {
 	tb.Helper()
 	it := s.FindItem(tb)
-	testnet.WaitEvery(tb, 20*time.Second, 20*time.Millisecond, "the tray's menu to list "+label, func() bool {
+	netns.WaitEvery(tb, 20*time.Second, 20*time.Millisecond, "the tray's menu to list "+label, func() bool {
 		for _, e := range it.Menu(tb) {
 			if e.Label == label {
 				return true

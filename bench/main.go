@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wgtray/wgtray/helper/testnet/tbrun"
+	"github.com/wgtray/wgtray/internal/testenv/tbrun"
 )
 
 func main() {

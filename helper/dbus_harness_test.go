@@ -9,21 +9,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wgtray/wgtray/helper/testbus"
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/internal/testenv/privatefs"
+	"github.com/wgtray/wgtray/internal/testenv/sysbus"
 	"github.com/wgtray/wgtray/ipc"
 )
 
 // service is a helper running as the D-Bus service in a client namespace
 // with a real WireGuard peer, on a private system bus with real polkitd.
 type service struct {
-	bus       *testbus.Bus
-	tp        *testnet.Topology
+	bus       *sysbus.Bus
+	tp        *netns.Topology
 	configDir string
 	stateDir  string
-	proc      *testnet.Proc
+	proc      *netns.Proc
 	args      []string
-	fs        *testnet.PrivateFS // when set, the helper runs in this view of /etc
+	fs        *privatefs.FS // when set, the helper runs in this view of /etc
 }
 
 var (
@@ -63,10 +64,10 @@ func startService(t *testing.T, extra ...string) *service {
 
 // startServiceIn starts the helper in a private view of /etc, for tests
 // of features that write there (DNS), or in the machine's when fs is nil.
-func startServiceIn(t *testing.T, fs *testnet.PrivateFS, extra ...string) *service {
+func startServiceIn(t *testing.T, fs *privatefs.FS, extra ...string) *service {
 	t.Helper()
-	testnet.RequireRoot(t)
-	s := &service{bus: testbus.Start(t, testbus.Options{}), tp: testnet.New(t), fs: fs}
+	netns.RequireRoot(t)
+	s := &service{bus: sysbus.Start(t, sysbus.Options{}), tp: netns.New(t), fs: fs}
 	s.configDir = filepath.Join(t.TempDir(), "wireguard")
 	s.stateDir = t.TempDir()
 	if err := os.Mkdir(s.configDir, 0o700); err != nil {
@@ -84,9 +85,9 @@ func (s *service) start(t *testing.T) {
 	if s.fs != nil {
 		argv = s.fs.Argv(argv...)
 	}
-	s.proc = testnet.StartProc(t, s.tp.Client, append(helperEnv, s.bus.Env()), argv...)
+	s.proc = netns.StartProc(t, s.tp.Client, append(helperEnv, s.bus.Env()), argv...)
 	conn := s.bus.Conn(t)
-	testnet.WaitFor(t, 20*time.Second, "the helper to own "+ipc.BusName, func() bool {
+	netns.WaitFor(t, 20*time.Second, "the helper to own "+ipc.BusName, func() bool {
 		var has bool
 		conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, ipc.BusName).Store(&has)
 		return has
@@ -102,11 +103,11 @@ func (s *service) client(t *testing.T) *ipc.Client {
 // writeConf stores a config for tunnel name directly, as root would.
 func (s *service) writeConf(t *testing.T, name, text string) {
 	t.Helper()
-	testnet.WriteConf(t, s.configDir, name, text)
+	netns.WriteConf(t, s.configDir, name, text)
 }
 
 // cli runs the wgtray command line as user u (or root when u is nil).
-func (s *service) cli(t *testing.T, u *testbus.User, args ...string) (string, string, int) {
+func (s *service) cli(t *testing.T, u *sysbus.User, args ...string) (string, string, int) {
 	t.Helper()
 	argv := append([]string{wgtrayCLI(t)}, args...)
 	var cmd *exec.Cmd
@@ -120,7 +121,7 @@ func (s *service) cli(t *testing.T, u *testbus.User, args ...string) (string, st
 }
 
 // busctl runs busctl on the test bus as user u (root when nil).
-func (s *service) busctl(t *testing.T, u *testbus.User, args ...string) (string, error) {
+func (s *service) busctl(t *testing.T, u *sysbus.User, args ...string) (string, error) {
 	t.Helper()
 	argv := append([]string{"busctl", "--address=" + s.bus.Address}, args...)
 	var cmd *exec.Cmd

@@ -14,8 +14,9 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"github.com/wgtray/wgtray/helper/testbus"
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/internal/testenv/privatefs"
+	"github.com/wgtray/wgtray/internal/testenv/sysbus"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -66,14 +67,14 @@ func TestDBusContract(t *testing.T) {
 // tunnel; disconnect restores the namespace.
 func TestConnectWithCLI(t *testing.T) {
 	s := startService(t)
-	member := testbus.NewUser(t, "wgtray")
+	member := sysbus.NewUser(t, "wgtray")
 	sig := s.watch(t)
-	conf := testnet.WriteConf(t, testbus.PublicDir(t), "demo", s.tp.ClientConfig(testnet.ClientOpts{}))
+	conf := netns.WriteConf(t, sysbus.PublicDir(t), "demo", s.tp.ClientConfig(netns.ClientOpts{}))
 	os.Chmod(conf, 0o644) // the user reads it, not the helper
 	port := s.tp.InetAddr4.String() + ":7002"
-	testnet.EchoSource(t, s.tp.Inet, port)
-	before := testnet.Dump(t, s.tp.Client)
-	name := testnet.UniqueName("wgd")
+	netns.EchoSource(t, s.tp.Inet, port)
+	before := netns.Dump(t, s.tp.Client)
+	name := netns.UniqueName("wgd")
 
 	if out, errOut, code := s.cli(t, &member, "import", conf, "--name", name); code != 0 {
 		t.Fatalf("import: %d %s %s", code, out, errOut)
@@ -90,7 +91,7 @@ func TestConnectWithCLI(t *testing.T) {
 	}
 	sig.waitFor(t, name, ipc.StateConnecting)
 	sig.waitFor(t, name, ipc.StateConnected)
-	if src := testnet.SourceSeenBy(t, s.tp.Client, port); src != s.tp.ClientTunnel4 {
+	if src := netns.SourceSeenBy(t, s.tp.Client, port); src != s.tp.ClientTunnel4 {
 		t.Errorf("traffic left with source %v, want the tunnel's %v", src, s.tp.ClientTunnel4)
 	}
 	out, _, code := s.cli(t, &member, "status", "--json", name)
@@ -104,8 +105,8 @@ func TestConnectWithCLI(t *testing.T) {
 		t.Fatalf("disconnect: %s", errOut)
 	}
 	sig.waitFor(t, name, ipc.StateDisconnected)
-	if after := testnet.Dump(t, s.tp.Client); after != before {
-		t.Errorf("disconnect did not restore the namespace:\n%s", testnet.DumpDiff(before, after))
+	if after := netns.Dump(t, s.tp.Client); after != before {
+		t.Errorf("disconnect did not restore the namespace:\n%s", netns.DumpDiff(before, after))
 	}
 	if _, errOut, code := s.cli(t, &member, "disconnect", name); code != 0 {
 		t.Errorf("disconnecting a disconnected tunnel failed: %s", errOut)
@@ -122,13 +123,13 @@ func TestConnectWithCLI(t *testing.T) {
 // else may only look, and their attempts change nothing.
 func TestAuthorization(t *testing.T) {
 	s := startService(t)
-	member := testbus.NewUser(t, "wgtray")
-	stranger := testbus.NewUser(t)
-	name := testnet.UniqueName("wga")
-	s.writeConf(t, name, s.tp.ClientConfig(testnet.ClientOpts{}))
-	conf := testnet.WriteConf(t, testbus.PublicDir(t), "other", s.tp.ClientConfig(testnet.ClientOpts{}))
+	member := sysbus.NewUser(t, "wgtray")
+	stranger := sysbus.NewUser(t)
+	name := netns.UniqueName("wga")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
+	conf := netns.WriteConf(t, sysbus.PublicDir(t), "other", s.tp.ClientConfig(netns.ClientOpts{}))
 	os.Chmod(conf, 0o644)
-	before := testnet.Dump(t, s.tp.Client)
+	before := netns.Dump(t, s.tp.Client)
 	files := configNames(t, s.configDir)
 
 	for _, args := range [][]string{{"list"}, {"status", name}} {
@@ -150,14 +151,14 @@ func TestAuthorization(t *testing.T) {
 			}
 		}
 	}
-	if after := testnet.Dump(t, s.tp.Client); after != before {
-		t.Errorf("refused calls changed the namespace:\n%s", testnet.DumpDiff(before, after))
+	if after := netns.Dump(t, s.tp.Client); after != before {
+		t.Errorf("refused calls changed the namespace:\n%s", netns.DumpDiff(before, after))
 	}
 	if got := configNames(t, s.configDir); !slices.Equal(got, files) {
 		t.Errorf("refused calls changed the configs: %v -> %v", files, got)
 	}
 	// The member may do all of it, and so may root.
-	for _, u := range []*testbus.User{&member, nil} {
+	for _, u := range []*sysbus.User{&member, nil} {
 		for _, args := range [][]string{{"connect", name}, {"disconnect", name}, {"show", name}} {
 			if _, errOut, code := s.cli(t, u, args...); code != 0 {
 				t.Errorf("%v %v: %s", u, args, errOut)
@@ -173,9 +174,9 @@ func TestBadInputOverDBus(t *testing.T) {
 	s := startService(t)
 	c := s.client(t)
 	ctx := context.Background()
-	good := s.tp.ClientConfig(testnet.ClientOpts{})
+	good := s.tp.ClientConfig(netns.ClientOpts{})
 	s.writeConf(t, "taken", good)
-	before := testnet.Dump(t, s.tp.Client)
+	before := netns.Dump(t, s.tp.Client)
 	files := configNames(t, s.configDir)
 
 	for _, name := range []string{"../x", "a/b", "", "0123456789abcdef", ".", "..", "a\x00b", "a\nb"} {
@@ -247,8 +248,8 @@ func TestBadInputOverDBus(t *testing.T) {
 			t.Errorf("busctl %v: %v %s; want InvalidArgs", args, err, out)
 		}
 	}
-	if after := testnet.Dump(t, s.tp.Client); after != before {
-		t.Errorf("bad input changed the namespace:\n%s", testnet.DumpDiff(before, after))
+	if after := netns.Dump(t, s.tp.Client); after != before {
+		t.Errorf("bad input changed the namespace:\n%s", netns.DumpDiff(before, after))
 	}
 	if got := configNames(t, s.configDir); !slices.Equal(got, files) {
 		t.Errorf("bad input changed the configs: %v -> %v", files, got)
@@ -263,20 +264,20 @@ func TestBadInputOverDBus(t *testing.T) {
 // removes the leftovers at start.
 func TestCrashThenRestart(t *testing.T) {
 	s := startService(t)
-	name := testnet.UniqueName("wgc")
-	s.writeConf(t, name, s.tp.ClientConfig(testnet.ClientOpts{}))
-	before := testnet.Dump(t, s.tp.Client)
+	name := netns.UniqueName("wgc")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
+	before := netns.Dump(t, s.tp.Client)
 	if err := s.client(t).Connect(context.Background(), name); err != nil {
 		t.Fatal(err)
 	}
 	s.proc.Signal(syscall.SIGKILL)
 	s.proc.Wait(t, 20*time.Second)
-	if testnet.Dump(t, s.tp.Client) == before {
+	if netns.Dump(t, s.tp.Client) == before {
 		t.Fatal("nothing left after SIGKILL; the test proves nothing")
 	}
 	s.start(t)
-	if after := testnet.Dump(t, s.tp.Client); after != before {
-		t.Errorf("restart did not remove the leftovers:\n%s", testnet.DumpDiff(before, after))
+	if after := netns.Dump(t, s.tp.Client); after != before {
+		t.Errorf("restart did not remove the leftovers:\n%s", netns.DumpDiff(before, after))
 	}
 	if st, err := s.client(t).Status(context.Background(), name); err != nil || st.State != string(ipc.StateDisconnected) {
 		t.Errorf("after restart: %+v, %v; want disconnected", st, err)
@@ -289,8 +290,8 @@ func TestCrashThenRestart(t *testing.T) {
 	if stderr, err := s.proc.Wait(t, 20*time.Second); err != nil {
 		t.Errorf("exit after SIGTERM: %v\n%s", err, stderr)
 	}
-	if after := testnet.Dump(t, s.tp.Client); after != before {
-		t.Errorf("SIGTERM left the tunnel behind:\n%s", testnet.DumpDiff(before, after))
+	if after := netns.Dump(t, s.tp.Client); after != before {
+		t.Errorf("SIGTERM left the tunnel behind:\n%s", netns.DumpDiff(before, after))
 	}
 }
 
@@ -299,19 +300,19 @@ func TestCrashThenRestart(t *testing.T) {
 func TestLinkDisappears(t *testing.T) {
 	s := startService(t)
 	sig := s.watch(t)
-	name := testnet.UniqueName("wgl")
-	s.writeConf(t, name, s.tp.ClientConfig(testnet.ClientOpts{}))
-	before := testnet.Dump(t, s.tp.Client)
+	name := netns.UniqueName("wgl")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
+	before := netns.Dump(t, s.tp.Client)
 	if err := s.client(t).Connect(context.Background(), name); err != nil {
 		t.Fatal(err)
 	}
-	testnet.MustRun(t, s.tp.Client, "ip", "link", "del", name)
+	netns.MustRun(t, s.tp.Client, "ip", "link", "del", name)
 	ch := sig.waitFor(t, name, ipc.StateDisconnected)
 	if !strings.Contains(ch.Message, "disappeared") {
 		t.Errorf("message %q does not say the interface disappeared", ch.Message)
 	}
-	if after := testnet.Dump(t, s.tp.Client); after != before {
-		t.Errorf("leftovers after the link vanished:\n%s", testnet.DumpDiff(before, after))
+	if after := netns.Dump(t, s.tp.Client); after != before {
+		t.Errorf("leftovers after the link vanished:\n%s", netns.DumpDiff(before, after))
 	}
 }
 
@@ -320,9 +321,9 @@ func TestLinkDisappears(t *testing.T) {
 func TestOneFullTunnelAtATime(t *testing.T) {
 	s := startService(t)
 	sig := s.watch(t)
-	a, b := testnet.UniqueName("wgA"), testnet.UniqueName("wgB")
-	s.writeConf(t, a, s.tp.ClientConfig(testnet.ClientOpts{}))
-	s.writeConf(t, b, s.tp.ClientConfig(testnet.ClientOpts{}))
+	a, b := netns.UniqueName("wgA"), netns.UniqueName("wgB")
+	s.writeConf(t, a, s.tp.ClientConfig(netns.ClientOpts{}))
+	s.writeConf(t, b, s.tp.ClientConfig(netns.ClientOpts{}))
 	c := s.client(t)
 	ctx := context.Background()
 	if err := c.Connect(ctx, a); err != nil {
@@ -347,12 +348,12 @@ func TestOneFullTunnelAtATime(t *testing.T) {
 // 10 s; the end state follows the last request and nothing is left.
 func TestConcurrentClients(t *testing.T) {
 	s := startService(t)
-	names := []string{testnet.UniqueName("wg1"), testnet.UniqueName("wg2")}
+	names := []string{netns.UniqueName("wg1"), netns.UniqueName("wg2")}
 	for i, n := range names {
 		// Split tunnels may coexist, so the clients really race on both.
-		s.writeConf(t, n, s.tp.ClientConfig(testnet.ClientOpts{AllowedIPs: fmt.Sprintf("198.51.100.%d/32", 10+i)}))
+		s.writeConf(t, n, s.tp.ClientConfig(netns.ClientOpts{AllowedIPs: fmt.Sprintf("198.51.100.%d/32", 10+i)}))
 	}
-	before := testnet.Dump(t, s.tp.Client)
+	before := netns.Dump(t, s.tp.Client)
 	// Warm up: the first tunnel opens the helper's long-lived sockets
 	// (wgctrl, nftables), which are not leaks.
 	warm := s.client(t)
@@ -406,8 +407,8 @@ func TestConcurrentClients(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if after := testnet.Dump(t, s.tp.Client); after != before {
-		t.Errorf("left over after the final disconnects:\n%s", testnet.DumpDiff(before, after))
+	if after := netns.Dump(t, s.tp.Client); after != before {
+		t.Errorf("left over after the final disconnects:\n%s", netns.DumpDiff(before, after))
 	}
 	s.alive(t)
 	if fds := countFDs(t, pid); fds != fds0 {
@@ -448,9 +449,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	sig := s.watch(t)
 	c := s.client(t)
 	ctx := context.Background()
-	name := testnet.UniqueName("wgs")
+	name := netns.UniqueName("wgs")
 	psk := "FpCyhws9cxwWoV4xELtfJvjJN+zQVRPISllRWgeopVE="
-	text := strings.Replace(s.tp.ClientConfig(testnet.ClientOpts{}), "PersistentKeepalive", "PresharedKey = "+psk+"\nPersistentKeepalive", 1)
+	text := strings.Replace(s.tp.ClientConfig(netns.ClientOpts{}), "PersistentKeepalive", "PresharedKey = "+psk+"\nPersistentKeepalive", 1)
 	var seen []string
 	record := func(v any, err error) {
 		seen = append(seen, fmt.Sprint(v))
@@ -491,13 +492,13 @@ func TestSecretsNeverLeak(t *testing.T) {
 // reports its servers and search domain, who was given them, and that
 // IPv6 is blocked; the helper writes resolv.conf in a private /etc here.
 func TestStatusDNSAndLeakGuard(t *testing.T) {
-	fs := testnet.NewPrivateFS(t)
+	fs := privatefs.New(t)
 	if err := os.WriteFile(fs.Path("resolv.conf"), []byte("nameserver 192.0.2.53\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s := startServiceIn(t, fs, "--dns=resolv.conf")
-	name := testnet.UniqueName("wgS")
-	s.writeConf(t, name, s.tp.ClientConfig(testnet.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0", DNS: "203.0.113.1, corp.example"}))
+	name := netns.UniqueName("wgS")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0", DNS: "203.0.113.1, corp.example"}))
 	c := s.client(t)
 	ctx := context.Background()
 	st, err := c.Status(ctx, name)

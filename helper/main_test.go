@@ -12,7 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
 )
 
 // The tests run the real command: this test binary re-executed with
@@ -123,16 +123,16 @@ var badConfigs = []struct {
 // namespace: each is rejected naming its line, no key leaks into the
 // message, and the namespace is unchanged.
 func TestBadConfigsChangeNothing(t *testing.T) {
-	testnet.RequireRoot(t)
+	netns.RequireRoot(t)
 	if len(badConfigs) < 20 {
 		t.Fatalf("only %d bad configs; the table must have at least 20", len(badConfigs))
 	}
-	ns := testnet.NewNS(t)
-	before := testnet.Dump(t, ns)
+	ns := netns.NewNS(t)
+	before := netns.Dump(t, ns)
 	dir := t.TempDir()
 	for _, c := range badConfigs {
 		t.Run(c.name, func(t *testing.T) {
-			iface := testnet.UniqueName("wgx")
+			iface := netns.UniqueName("wgx")
 			path := filepath.Join(dir, iface+".conf")
 			if err := os.WriteFile(path, []byte(c.text), 0o600); err != nil {
 				t.Fatal(err)
@@ -149,8 +149,8 @@ func TestBadConfigsChangeNothing(t *testing.T) {
 					t.Errorf("error message contains key material: %q", stderr)
 				}
 			}
-			if dump := testnet.Dump(t, ns); dump != before {
-				t.Errorf("namespace changed:\n%s", testnet.DumpDiff(before, dump))
+			if dump := netns.Dump(t, ns); dump != before {
+				t.Errorf("namespace changed:\n%s", netns.DumpDiff(before, dump))
 			}
 		})
 	}
@@ -160,55 +160,55 @@ func TestBadConfigsChangeNothing(t *testing.T) {
 // checks that `wgtray-helper --cleanup` restores the namespace; then that
 // SIGTERM takes a tunnel down cleanly.
 func TestUpKillCleanup(t *testing.T) {
-	testnet.RequireRoot(t)
-	tp := testnet.New(t)
-	iface := testnet.UniqueName("wgm")
+	netns.RequireRoot(t)
+	tp := netns.New(t)
+	iface := netns.UniqueName("wgm")
 	confDir, state := t.TempDir(), t.TempDir()
-	testnet.WriteConf(t, confDir, iface, tp.ClientConfig(testnet.ClientOpts{
+	netns.WriteConf(t, confDir, iface, tp.ClientConfig(netns.ClientOpts{
 		Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0",
 	}))
-	before := testnet.Dump(t, tp.Client)
+	before := netns.Dump(t, tp.Client)
 	args := []string{"--config-dir", confDir, "--state-dir", state, "--wireguard=userspace", "up", iface}
 
-	p := testnet.StartProc(t, tp.Client, helperEnv, helperArgv(t, args...)...)
+	p := netns.StartProc(t, tp.Client, helperEnv, helperArgv(t, args...)...)
 	p.WaitLine(t, iface+" is up", 20*time.Second)
 	p.Signal(syscall.SIGKILL)
 	p.Wait(t, 20*time.Second)
-	if dump := testnet.Dump(t, tp.Client); dump == before {
+	if dump := netns.Dump(t, tp.Client); dump == before {
 		t.Fatal("nothing left after SIGKILL; the test proves nothing")
 	}
 	if _, stderr, code := runHelper(t, tp.Client, "--state-dir", state, "--cleanup"); code != 0 {
 		t.Fatalf("--cleanup exit %d: %s", code, stderr)
 	}
-	if dump := testnet.Dump(t, tp.Client); dump != before {
-		t.Fatalf("--cleanup did not restore the namespace:\n%s", testnet.DumpDiff(before, dump))
+	if dump := netns.Dump(t, tp.Client); dump != before {
+		t.Fatalf("--cleanup did not restore the namespace:\n%s", netns.DumpDiff(before, dump))
 	}
 
-	p = testnet.StartProc(t, tp.Client, helperEnv, helperArgv(t, args...)...)
+	p = netns.StartProc(t, tp.Client, helperEnv, helperArgv(t, args...)...)
 	p.WaitLine(t, iface+" is up", 20*time.Second)
 	p.Signal(syscall.SIGTERM)
 	p.WaitLine(t, iface+" is down", 20*time.Second)
 	if stderr, err := p.Wait(t, 20*time.Second); err != nil {
 		t.Fatalf("exit after SIGTERM: %v: %s", err, stderr)
 	}
-	if dump := testnet.Dump(t, tp.Client); dump != before {
-		t.Errorf("SIGTERM did not restore the namespace:\n%s", testnet.DumpDiff(before, dump))
+	if dump := netns.Dump(t, tp.Client); dump != before {
+		t.Errorf("SIGTERM did not restore the namespace:\n%s", netns.DumpDiff(before, dump))
 	}
 }
 
 // TestScriptsNeedOptIn checks that hooks are refused without
 // --allow-scripts and run, in wg-quick's order, with it.
 func TestScriptsNeedOptIn(t *testing.T) {
-	testnet.RequireRoot(t)
-	ns := testnet.NewNS(t)
-	iface := testnet.UniqueName("wgs")
+	netns.RequireRoot(t)
+	ns := netns.NewNS(t)
+	iface := netns.UniqueName("wgs")
 	confDir, state := t.TempDir(), t.TempDir()
 	logf := filepath.Join(t.TempDir(), "hooks.log")
 	conf := fmt.Sprintf("[Interface]\nPrivateKey = %s\nAddress = 203.0.113.2/32\n"+
 		"PreUp = echo pre-up %%i >> %[2]s\nPostUp = echo post-up %%i >> %[2]s\n"+
 		"PreDown = echo pre-down %%i >> %[2]s\nPostDown = echo post-down %%i >> %[2]s\n", goodPriv, logf)
-	testnet.WriteConf(t, confDir, iface, conf)
-	before := testnet.Dump(t, ns)
+	netns.WriteConf(t, confDir, iface, conf)
+	before := netns.Dump(t, ns)
 
 	_, stderr, code := runHelper(t, ns, "--config-dir", confDir, "--state-dir", state, "up", iface)
 	if code == 0 || !strings.Contains(stderr, "--allow-scripts") {
@@ -217,11 +217,11 @@ func TestScriptsNeedOptIn(t *testing.T) {
 	if _, err := os.Stat(logf); !os.IsNotExist(err) {
 		t.Fatal("a hook ran without --allow-scripts")
 	}
-	if dump := testnet.Dump(t, ns); dump != before {
-		t.Errorf("refused config changed the namespace:\n%s", testnet.DumpDiff(before, dump))
+	if dump := netns.Dump(t, ns); dump != before {
+		t.Errorf("refused config changed the namespace:\n%s", netns.DumpDiff(before, dump))
 	}
 
-	p := testnet.StartProc(t, ns, helperEnv, helperArgv(t, "--config-dir", confDir, "--state-dir", state, "--allow-scripts", "--wireguard=userspace", "up", iface)...)
+	p := netns.StartProc(t, ns, helperEnv, helperArgv(t, "--config-dir", confDir, "--state-dir", state, "--allow-scripts", "--wireguard=userspace", "up", iface)...)
 	p.WaitLine(t, iface+" is up", 20*time.Second)
 	p.Signal(syscall.SIGTERM)
 	if stderr, err := p.Wait(t, 20*time.Second); err != nil {

@@ -14,8 +14,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/wgtray/wgtray/helper/testbus"
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/internal/testenv/repo"
 )
 
 // built is what `make packages` produced, once per test binary: building
@@ -37,8 +37,8 @@ func packages(t *testing.T) (deb, rpm string) {
 	t.Helper()
 	// make packages writes build/ and dist/ in the repository, which
 	// `sudo make test` owns as root.
-	testnet.RequireRootFor(t, "this test builds the packages into the repository's build/ and dist/, which `sudo make test` owns")
-	root := testbus.RepoRoot(t)
+	netns.RequireRootFor(t, "this test builds the packages into the repository's build/ and dist/, which `sudo make test` owns")
+	root := repo.Root(t)
 	built.once.Do(func() {
 		if _, err := exec.LookPath("make"); err != nil {
 			built.err = err
@@ -96,8 +96,8 @@ func TestLintian(t *testing.T) {
 		return
 	}
 	// Every override carries a comment saying why.
-	checkOverrideComments(t, filepath.Join(testbus.RepoRoot(t), "packaging/lintian/wgtray"), "wgtray: ")
-	checkOverrideComments(t, filepath.Join(testbus.RepoRoot(t), "packaging/rpmlintrc"), "addFilter(")
+	checkOverrideComments(t, filepath.Join(repo.Root(t), "packaging/lintian/wgtray"), "wgtray: ")
+	checkOverrideComments(t, filepath.Join(repo.Root(t), "packaging/rpmlintrc"), "addFilter(")
 }
 
 // checkOverrideComments checks that each override line (starting with
@@ -135,7 +135,7 @@ func TestRpmlint(t *testing.T) {
 	needTool(t, "rpmlint", "rpmlint")
 	needTool(t, "rpm2cpio", "rpm")
 	_, rpm := packages(t)
-	script := filepath.Join(testbus.RepoRoot(t), "packaging/rpmlint.sh")
+	script := filepath.Join(repo.Root(t), "packaging/rpmlint.sh")
 	out, err := exec.Command(script, rpm).CombinedOutput()
 	m := rpmlintSummary.FindSubmatch(out)
 	if err != nil || m == nil || string(m[1]) != "0" {
@@ -150,7 +150,7 @@ func TestRpmlint(t *testing.T) {
 // own --help lists.
 func TestManPages(t *testing.T) {
 	deb, _ := packages(t)
-	root := testbus.RepoRoot(t)
+	root := repo.Root(t)
 	for _, page := range []string{"wgtray.1.gz", "wgtray-helper.8.gz"} {
 		gz, err := os.ReadFile(filepath.Join(root, "build/pkg", page))
 		if err != nil {
@@ -281,7 +281,7 @@ func TestReproducible(t *testing.T) {
 		}
 		want[p] = b
 	}
-	root := testbus.RepoRoot(t)
+	root := repo.Root(t)
 	out, err := exec.Command("make", "-C", root, "--no-print-directory", "packages").CombinedOutput()
 	if err != nil {
 		t.Fatalf("make packages again: %v\n%s", err, out)
@@ -304,7 +304,7 @@ var exposureRe = regexp.MustCompile(`Overall exposure level for wgtray-helper\.s
 // stays below 3.0.
 func TestUnitExposure(t *testing.T) {
 	needTool(t, "systemd-analyze", "systemd")
-	unit := filepath.Join(testbus.RepoRoot(t), "packaging/systemd/wgtray-helper.service")
+	unit := filepath.Join(repo.Root(t), "packaging/systemd/wgtray-helper.service")
 	out, _ := exec.Command("systemd-analyze", "security", "--offline=true", "--no-pager", unit).CombinedOutput()
 	m := exposureRe.FindSubmatch(out)
 	if m == nil {
@@ -318,7 +318,7 @@ func TestUnitExposure(t *testing.T) {
 	if score >= 3.0 {
 		t.Errorf("exposure level %.1f, want below 3.0:\n%s", score, out)
 	}
-	readme, err := os.ReadFile(filepath.Join(testbus.RepoRoot(t), "README.md"))
+	readme, err := os.ReadFile(filepath.Join(repo.Root(t), "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wgtray/wgtray/helper/testbus"
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/internal/testenv/sysbus"
 )
 
 // entry is one installed file as the tests expect it: its type and
@@ -203,7 +203,7 @@ func snapshotDiff(a, b map[string]string) []string {
 // checks that the machine is as before, a config in /etc/wireguard
 // included.
 func TestDebInstall(t *testing.T) {
-	testnet.RequireRootFor(t, "this test installs the .deb on this machine")
+	netns.RequireRootFor(t, "this test installs the .deb on this machine")
 	needTool(t, "dpkg", "dpkg")
 	deb, _ := packages(t)
 	if st := dpkgStatus("wgtray"); st != "" && st != "not-installed" {
@@ -215,11 +215,11 @@ func TestDebInstall(t *testing.T) {
 	// The package creates the group wgtray only when it is missing, and
 	// purge deletes it only if the package made it. Other test binaries
 	// of `go test ./...` run at the same time on this machine and rely on
-	// the group (testbus makes it and leaves it): make sure it exists
+	// the group (sysbus makes it and leaves it): make sure it exists
 	// first, so that purging cannot delete it under them. The scripts'
 	// own creating and deleting is tested in a private /etc by
 	// TestMaintainerScripts.
-	testbus.EnsureGroup(t, "wgtray")
+	sysbus.EnsureGroup(t, "wgtray")
 
 	// A config of the user's, which neither install nor purge may touch.
 	confDir := "/etc/wireguard"
@@ -241,7 +241,7 @@ func TestDebInstall(t *testing.T) {
 			}
 		})
 	}
-	userConf := filepath.Join(confDir, fmt.Sprintf("wgtray-test-%d-%s.conf", os.Getpid(), testnet.UniqueName("")[:6]))
+	userConf := filepath.Join(confDir, fmt.Sprintf("wgtray-test-%d-%s.conf", os.Getpid(), netns.UniqueName("")[:6]))
 	confText := "[Interface]\n# wgtray's package test: must survive dpkg --purge\n"
 	if err := os.WriteFile(userConf, []byte(confText), 0o600); err != nil {
 		t.Fatal(err)
@@ -330,14 +330,14 @@ func activationAndPurge(t *testing.T) {
 	if keys["Exec"] != helperBin || keys["Name"] != "org.wgtray.Helper1" || keys["User"] != "root" || keys["SystemdService"] != "wgtray-helper.service" {
 		t.Fatalf("installed activation file: %v", keys)
 	}
-	tp := testnet.New(t)
+	tp := netns.New(t)
 	configDir := filepath.Join(t.TempDir(), "wireguard")
 	if err := os.Mkdir(configDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	stateDir := t.TempDir()
 	serviceDir := t.TempDir()
-	bus := testbus.Start(t, testbus.Options{ServiceDir: serviceDir, Installed: true})
+	bus := sysbus.Start(t, sysbus.Options{ServiceDir: serviceDir, Installed: true})
 
 	// The installed activation file, with only its Exec line changed: the
 	// private bus must start the installed helper inside the client
@@ -367,7 +367,7 @@ func activationAndPurge(t *testing.T) {
 		t.Fatal(err)
 	}
 	// "wgk": tunnels of packaging's tests; the topology's peer is "wgp…".
-	name := testnet.UniqueName("wgk")
+	name := netns.UniqueName("wgk")
 	// Registered after the bus started, so run before it stops: a helper
 	// that outlives the test (purge failed to stop it) would keep the
 	// bus's stderr pipe open, and stopping the bus would wait for it.
@@ -377,7 +377,7 @@ func activationAndPurge(t *testing.T) {
 		t.Fatalf("ReloadConfig: %v", err)
 	}
 
-	member := testbus.NewUser(t, "wgtray")
+	member := sysbus.NewUser(t, "wgtray")
 	cli := func(args ...string) string {
 		t.Helper()
 		cmd := member.Command(append([]string{"/usr/bin/wgtray"}, args...)...)
@@ -399,14 +399,14 @@ func activationAndPurge(t *testing.T) {
 		t.Fatal("org.wgtray.Helper1 has an owner before anything called it")
 	}
 
-	conf := testnet.WriteConf(t, testbus.PublicDir(t), "demo", tp.ClientConfig(testnet.ClientOpts{}))
+	conf := netns.WriteConf(t, sysbus.PublicDir(t), "demo", tp.ClientConfig(netns.ClientOpts{}))
 	// The user reads the file, not the helper.
 	if err := os.Chmod(conf, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	port := tp.InetAddr4.String() + ":7002"
-	testnet.EchoSource(t, tp.Inet, port)
-	clean := testnet.Dump(t, tp.Client)
+	netns.EchoSource(t, tp.Inet, port)
+	clean := netns.Dump(t, tp.Client)
 
 	// The first call activates the helper.
 	cli("import", conf, "--name", name)
@@ -431,21 +431,21 @@ func activationAndPurge(t *testing.T) {
 		t.Errorf("list: %s", out)
 	}
 	cli("connect", name)
-	if src := testnet.SourceSeenBy(t, tp.Client, port); src != tp.ClientTunnel4 {
+	if src := netns.SourceSeenBy(t, tp.Client, port); src != tp.ClientTunnel4 {
 		t.Errorf("traffic reached the internet host from %v, want the tunnel's %v", src, tp.ClientTunnel4)
 	}
 	if rx, _ := tp.PeerTransfer(t); rx == 0 {
 		t.Error("the peer received nothing through the tunnel")
 	}
 	cli("disconnect", name)
-	if now := testnet.Dump(t, tp.Client); now != clean {
-		t.Errorf("disconnect did not restore the namespace:\n%s", testnet.DumpDiff(clean, now))
+	if now := netns.Dump(t, tp.Client); now != clean {
+		t.Errorf("disconnect did not restore the namespace:\n%s", netns.DumpDiff(clean, now))
 	}
 
 	// Purge with the tunnel up: prerm stops the helper (here with
 	// start-stop-daemon, as there is no systemd), which takes it down.
 	cli("connect", name)
-	if now := testnet.Dump(t, tp.Client); now == clean {
+	if now := netns.Dump(t, tp.Client); now == clean {
 		t.Fatal("connect changed nothing in the namespace")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -459,39 +459,20 @@ func activationAndPurge(t *testing.T) {
 	if err := syscall.Kill(int(pid), 0); err != syscall.ESRCH {
 		t.Errorf("the helper (pid %d) still runs after purge: %v", pid, err)
 	}
-	testnet.WaitFor(t, 10*time.Second, "the bus to drop the helper's name", func() bool { return !hasOwner() })
-	if now := testnet.Dump(t, tp.Client); now != clean {
-		t.Errorf("purge with a tunnel up did not restore the namespace:\n%s", testnet.DumpDiff(clean, now))
+	netns.WaitFor(t, 10*time.Second, "the bus to drop the helper's name", func() bool { return !hasOwner() })
+	if now := netns.Dump(t, tp.Client); now != clean {
+		t.Errorf("purge with a tunnel up did not restore the namespace:\n%s", netns.DumpDiff(clean, now))
 	}
 	if ents, _ := os.ReadDir(stateDir); len(ents) != 0 {
 		t.Errorf("journals left in the state directory: %v", ents)
 	}
 }
 
-// readServiceFile returns the keys of a D-Bus .service file.
-func readServiceFile(t *testing.T, path string) map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := map[string]string{}
-	for _, line := range scanLines(string(b)) {
-		if strings.HasPrefix(line, "#") || strings.HasPrefix(line, "[") {
-			continue
-		}
-		if k, v, ok := strings.Cut(line, "="); ok {
-			keys[k] = v
-		}
-	}
-	return keys
-}
-
 // helperPids returns the installed helpers running with state directory
 // stateDir, that is, the ones this test's bus activated.
 func helperPids(stateDir string) []int {
 	const helperBin = "/usr/libexec/wgtray/wgtray-helper"
-	return testnet.ProcsWhere(func(pid int) bool {
+	return netns.ProcsWhere(func(pid int) bool {
 		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		// A purged binary reads as "… (deleted)".
@@ -521,8 +502,8 @@ func stopHelpers(t *testing.T, stateDir, iface string) {
 	}
 	for _, pid := range helperPids(stateDir) {
 		syscall.Kill(pid, syscall.SIGKILL)
-		if err := os.Remove(testnet.SocketPath(iface)); err == nil {
-			t.Logf("removed %s left by the killed helper", testnet.SocketPath(iface))
+		if err := os.Remove(netns.SocketPath(iface)); err == nil {
+			t.Logf("removed %s left by the killed helper", netns.SocketPath(iface))
 		}
 	}
 }

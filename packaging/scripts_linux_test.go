@@ -10,15 +10,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wgtray/wgtray/helper/testbus"
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/internal/testenv/repo"
 )
 
 // TestRPMRootInstall installs the RPM into a temporary root, which has no
 // base system (hence --nodeps --noscripts), and checks every file, its
 // mode and owner, that nothing else was installed, and the scriptlets.
 func TestRPMRootInstall(t *testing.T) {
-	testnet.RequireRootFor(t, "this test installs the RPM into a temporary root as root's files")
+	netns.RequireRootFor(t, "this test installs the RPM into a temporary root as root's files")
 	needTool(t, "rpm", "rpm")
 	_, pkg := packages(t)
 	root := t.TempDir()
@@ -80,7 +80,7 @@ func TestRPMRootInstall(t *testing.T) {
 
 	// The scriptlets: each script file, whole, in its slot, run by /bin/sh.
 	scripts := run(t, "rpm", "-qp", "--scripts", pkg)
-	repo := testbus.RepoRoot(t)
+	repo := repo.Root(t)
 	for _, s := range []struct{ slot, file string }{
 		{"postinstall scriptlet (using /bin/sh):", "packaging/scripts/rpm/post.sh"},
 		{"preuninstall scriptlet (using /bin/sh):", "packaging/scripts/rpm/preun.sh"},
@@ -115,7 +115,7 @@ func TestDebScriptsInPackage(t *testing.T) {
 	if out, err := exec.Command("dpkg-deb", "-e", deb, dir).CombinedOutput(); err != nil {
 		t.Fatalf("dpkg-deb -e: %v\n%s", err, out)
 	}
-	repo := testbus.RepoRoot(t)
+	repo := repo.Root(t)
 	for _, s := range []string{"postinst", "prerm", "postrm"} {
 		got, err := os.ReadFile(filepath.Join(dir, s))
 		if err != nil {
@@ -190,10 +190,10 @@ func (v *view) sh(t *testing.T, script string) string {
 // there, create the group wgtray when it is missing, delete it on purge
 // (erase) only if they created it, and leave a group they found alone.
 func TestMaintainerScripts(t *testing.T) {
-	testnet.RequireRootFor(t, "this test runs the maintainer scripts in a private mount namespace")
+	netns.RequireRootFor(t, "this test runs the maintainer scripts in a private mount namespace")
 	needTool(t, "unshare", "util-linux")
 	needTool(t, "groupadd", "passwd")
-	repo := testbus.RepoRoot(t)
+	repo := repo.Root(t)
 	type flavour struct {
 		name                      string
 		install, remove, purge    string // command lines

@@ -12,43 +12,44 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"github.com/wgtray/wgtray/app/tray/desktoptest"
-	"github.com/wgtray/wgtray/helper/testbus"
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/desktop"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/internal/testenv/repo"
+	"github.com/wgtray/wgtray/internal/testenv/sysbus"
 )
 
-// desktop is a headless desktop session for one user (package
-// desktoptest), with what the tray's tests do in it.
-type desktop struct {
-	*desktoptest.Session
+// testDesktop is a headless desktop session for one user (package
+// internal/testenv/desktop), with what the tray's tests do in it.
+type testDesktop struct {
+	*desktop.Session
 }
 
 func requireDesktopTools(t *testing.T) {
 	t.Helper()
-	testnet.RequireRoot(t)
-	if tool := desktoptest.Missing("dunstctl", "xdotool", "import"); tool != "" {
+	netns.RequireRoot(t)
+	if tool := desktop.Missing("dunstctl", "xdotool", "import"); tool != "" {
 		t.Skipf("skipping: %s not installed (sudo make test installs it)", tool)
 	}
 }
 
-func startDesktop(t *testing.T, u testbus.User) *desktop {
+func startDesktop(t *testing.T, u sysbus.User) *testDesktop {
 	t.Helper()
-	return startDesktopWith(t, u, desktoptest.Options{})
+	return startDesktopWith(t, u, desktop.Options{})
 }
 
-func startDesktopWith(t *testing.T, u testbus.User, o desktoptest.Options) *desktop {
+func startDesktopWith(t *testing.T, u sysbus.User, o desktop.Options) *testDesktop {
 	t.Helper()
-	return &desktop{desktoptest.Start(t, u, o)}
+	return &testDesktop{desktop.Start(t, u, o)}
 }
 
 // item is the tray's StatusNotifierItem as the panel sees it.
 type item struct {
-	*desktoptest.Item
-	d *desktop
+	*desktop.Item
+	d *testDesktop
 }
 
 // findItem waits for an item to register with the watcher.
-func (d *desktop) findItem(t *testing.T) *item {
+func (d *testDesktop) findItem(t *testing.T) *item {
 	t.Helper()
 	return &item{Item: d.FindItem(t), d: d}
 }
@@ -98,7 +99,7 @@ func (it *item) click(t *testing.T, label string) {
 // waitMenu waits until the menu satisfies cond, checking again whenever
 // the item sends a signal (dbusmenu's LayoutUpdated and
 // ItemsPropertiesUpdated, the item's NewIcon and friends).
-func (it *item) waitMenu(t *testing.T, what string, cond func([]desktoptest.MenuEntry) bool) {
+func (it *item) waitMenu(t *testing.T, what string, cond func([]desktop.MenuEntry) bool) {
 	t.Helper()
 	match := []dbus.MatchOption{dbus.WithMatchSender(it.Service)}
 	if err := it.d.Conn.AddMatchSignal(match...); err != nil {
@@ -124,7 +125,7 @@ func (it *item) waitMenu(t *testing.T, what string, cond func([]desktoptest.Menu
 
 // notifications returns what dunst has shown: closing them all moves the
 // displayed ones into its history.
-func (d *desktop) notifications(t *testing.T) string {
+func (d *testDesktop) notifications(t *testing.T) string {
 	t.Helper()
 	closeAll := d.User.Command("dunstctl", "close-all")
 	closeAll.Env = d.Env()
@@ -135,7 +136,7 @@ func (d *desktop) notifications(t *testing.T) string {
 	return string(out)
 }
 
-func (d *desktop) waitNotification(t *testing.T, text string) {
+func (d *testDesktop) waitNotification(t *testing.T, text string) {
 	t.Helper()
 	var got string
 	deadline := time.Now().Add(20 * time.Second)
@@ -147,14 +148,14 @@ func (d *desktop) waitNotification(t *testing.T, text string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			d.capture(t, filepath.Join(testbus.RepoRoot(t), "build", "screenshots", "no-notification.png"))
+			d.capture(t, filepath.Join(repo.Root(t), "build", "screenshots", "no-notification.png"))
 			t.Fatalf("no notification %q within 20s; dunst's history: %s", text, got)
 		}
 		<-tick.C
 	}
 }
 
-func (d *desktop) capture(t *testing.T, path string) []byte {
+func (d *testDesktop) capture(t *testing.T, path string) []byte {
 	t.Helper()
 	os.MkdirAll(filepath.Dir(path), 0o755)
 	shot := exec.Command("import", "-window", "root", "-crop", "640x220+0+0", path)
@@ -171,9 +172,9 @@ func (d *desktop) capture(t *testing.T, path string) []byte {
 
 // screenshot opens the menu with a real click on the icon, waits until the
 // screen shows it, and saves the screen under build/screenshots.
-func (d *desktop) screenshot(t *testing.T, name string) string {
+func (d *testDesktop) screenshot(t *testing.T, name string) string {
 	t.Helper()
-	dir := filepath.Join(testbus.RepoRoot(t), "build", "screenshots")
+	dir := filepath.Join(repo.Root(t), "build", "screenshots")
 	os.MkdirAll(dir, 0o755)
 	path := filepath.Join(dir, name+".png")
 	before := d.capture(t, path)
@@ -182,7 +183,7 @@ func (d *desktop) screenshot(t *testing.T, name string) string {
 	if out, err := click.CombinedOutput(); err != nil {
 		t.Fatalf("click the icon: %v: %s", err, out)
 	}
-	testnet.WaitEvery(t, 10*time.Second, 100*time.Millisecond, "the menu on screen", func() bool {
+	netns.WaitEvery(t, 10*time.Second, 100*time.Millisecond, "the menu on screen", func() bool {
 		return string(d.capture(t, path)) != string(before)
 	})
 	esc := exec.Command("xdotool", "key", "Escape")
@@ -193,7 +194,7 @@ func (d *desktop) screenshot(t *testing.T, name string) string {
 
 // chooseInDialog waits for the file chooser titled title, types path into
 // it as a user would and confirms.
-func (d *desktop) chooseInDialog(t *testing.T, title, path string) {
+func (d *testDesktop) chooseInDialog(t *testing.T, title, path string) {
 	t.Helper()
 	run := func(args ...string) string {
 		cmd := exec.Command("xdotool", args...)
@@ -205,7 +206,7 @@ func (d *desktop) chooseInDialog(t *testing.T, title, path string) {
 		return strings.TrimSpace(string(out))
 	}
 	var win string
-	testnet.WaitEvery(t, 30*time.Second, 100*time.Millisecond, "the file chooser "+title, func() bool {
+	netns.WaitEvery(t, 30*time.Second, 100*time.Millisecond, "the file chooser "+title, func() bool {
 		cmd := exec.Command("xdotool", "search", "--onlyvisible", "--name", title)
 		cmd.Env = d.Env()
 		out, err := cmd.Output()
@@ -217,10 +218,10 @@ func (d *desktop) chooseInDialog(t *testing.T, title, path string) {
 	// file names as they are typed; keys sent before it has settled are
 	// lost or taken wrong. So open the entry, wait until the screen stops
 	// changing, type, wait again, and only then confirm.
-	shot := filepath.Join(testbus.RepoRoot(t), "build", "screenshots", "chooser-"+filepath.Base(path)+".png")
+	shot := filepath.Join(repo.Root(t), "build", "screenshots", "chooser-"+filepath.Base(path)+".png")
 	settle := func(what string) {
 		prev := d.capture(t, shot)
-		testnet.WaitEvery(t, 10*time.Second, 200*time.Millisecond, what, func() bool {
+		netns.WaitEvery(t, 10*time.Second, 200*time.Millisecond, what, func() bool {
 			cur := d.capture(t, shot)
 			same := string(cur) == string(prev)
 			prev = cur

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/wgtray/wgtray/app/tray"
-	"github.com/wgtray/wgtray/app/tray/desktoptest"
-	"github.com/wgtray/wgtray/helper/testbus"
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/desktop"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/internal/testenv/sysbus"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -22,34 +22,34 @@ import (
 // polkitd, the helper in a client namespace with a real WireGuard peer,
 // and one stored tunnel.
 type world struct {
-	bus       *testbus.Bus
-	tp        *testnet.Topology
+	bus       *sysbus.Bus
+	tp        *netns.Topology
 	bin       string
 	configDir string
 	stateDir  string
-	helper    *testnet.Proc
+	helper    *netns.Proc
 	tunnel    string
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	requireDesktopTools(t)
-	w := &world{bin: binaries(t), bus: testbus.Start(t, testbus.Options{}), tp: testnet.New(t)}
+	w := &world{bin: binaries(t), bus: sysbus.Start(t, sysbus.Options{}), tp: netns.New(t)}
 	w.configDir = filepath.Join(t.TempDir(), "wireguard")
 	os.Mkdir(w.configDir, 0o700)
 	w.stateDir = t.TempDir()
-	w.tunnel = testnet.UniqueName("wgt")
-	testnet.WriteConf(t, w.configDir, w.tunnel, w.tp.ClientConfig(testnet.ClientOpts{}))
+	w.tunnel = netns.UniqueName("wgt")
+	netns.WriteConf(t, w.configDir, w.tunnel, w.tp.ClientConfig(netns.ClientOpts{}))
 	w.startHelper(t)
 	return w
 }
 
 func (w *world) startHelper(t *testing.T) {
 	t.Helper()
-	w.helper = testnet.StartProc(t, w.tp.Client, []string{w.bus.Env()}, filepath.Join(w.bin, "wgtray-helper"),
+	w.helper = netns.StartProc(t, w.tp.Client, []string{w.bus.Env()}, filepath.Join(w.bin, "wgtray-helper"),
 		"--config-dir", w.configDir, "--state-dir", w.stateDir, "--wireguard=userspace")
 	conn := w.bus.Conn(t)
-	testnet.WaitFor(t, 20*time.Second, "the helper on the bus", func() bool {
+	netns.WaitFor(t, 20*time.Second, "the helper on the bus", func() bool {
 		var has bool
 		conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, ipc.BusName).Store(&has)
 		return has
@@ -68,7 +68,7 @@ func (w *world) state(t *testing.T) ipc.State {
 }
 
 // startTray runs the tray as the desktop's user.
-func (w *world) startTray(t *testing.T, d *desktop) *exec.Cmd {
+func (w *world) startTray(t *testing.T, d *testDesktop) *exec.Cmd {
 	t.Helper()
 	cmd := d.User.Command(filepath.Join(w.bin, "wgtray"))
 	cmd.Env = d.Env(w.bus.Env())
@@ -80,8 +80,8 @@ func (w *world) startTray(t *testing.T, d *desktop) *exec.Cmd {
 	return cmd
 }
 
-func toggled(name string, on bool) func([]desktoptest.MenuEntry) bool {
-	return func(es []desktoptest.MenuEntry) bool {
+func toggled(name string, on bool) func([]desktop.MenuEntry) bool {
+	return func(es []desktop.MenuEntry) bool {
 		for _, e := range es {
 			if e.Label == name {
 				return e.Toggled == on && e.Enabled
@@ -91,8 +91,8 @@ func toggled(name string, on bool) func([]desktoptest.MenuEntry) bool {
 	}
 }
 
-func hasLine(text string) func([]desktoptest.MenuEntry) bool {
-	return func(es []desktoptest.MenuEntry) bool {
+func hasLine(text string) func([]desktop.MenuEntry) bool {
+	return func(es []desktop.MenuEntry) bool {
 		for _, e := range es {
 			if strings.Contains(e.Label, text) {
 				return true
@@ -109,7 +109,7 @@ func hasLine(text string) func([]desktoptest.MenuEntry) bool {
 // recovers by itself.
 func TestTrayInPanel(t *testing.T) {
 	w := newWorld(t)
-	d := startDesktop(t, testbus.NewUser(t, "wgtray"))
+	d := startDesktop(t, sysbus.NewUser(t, "wgtray"))
 	w.startTray(t, d)
 	it := d.findItem(t)
 	it.waitMenu(t, "the tunnel", toggled(w.tunnel, false))
@@ -123,13 +123,13 @@ func TestTrayInPanel(t *testing.T) {
 	shotOff := d.screenshot(t, "tray-disconnected")
 
 	port := w.tp.InetAddr4.String() + ":7003"
-	testnet.EchoSource(t, w.tp.Inet, port)
+	netns.EchoSource(t, w.tp.Inet, port)
 	it.click(t, w.tunnel)
 	it.waitMenu(t, "the tunnel checked", toggled(w.tunnel, true))
 	if st := w.state(t); st != ipc.StateConnected {
 		t.Fatalf("helper says %s after the click", st)
 	}
-	if src := testnet.SourceSeenBy(t, w.tp.Client, port); src != w.tp.ClientTunnel4 {
+	if src := netns.SourceSeenBy(t, w.tp.Client, port); src != w.tp.ClientTunnel4 {
 		t.Errorf("traffic left as %v, want the tunnel's %v", src, w.tp.ClientTunnel4)
 	}
 	it.waitMenu(t, "the endpoint line", hasLine("endpoint 192.0.2.1:51820"))
@@ -176,11 +176,11 @@ func TestTrayInPanel(t *testing.T) {
 // line once the helper refuses them, and nothing changes.
 func TestTrayNotAllowed(t *testing.T) {
 	w := newWorld(t)
-	d := startDesktop(t, testbus.NewUser(t))
+	d := startDesktop(t, sysbus.NewUser(t))
 	w.startTray(t, d)
 	it := d.findItem(t)
 	it.waitMenu(t, "the tunnel", toggled(w.tunnel, false))
-	before := testnet.Dump(t, w.tp.Client)
+	before := netns.Dump(t, w.tp.Client)
 	it.click(t, w.tunnel)
 	it.waitMenu(t, "the not-allowed line", hasLine(tray.TextNotAllowed))
 	for _, e := range it.Menu(t) {
@@ -191,8 +191,8 @@ func TestTrayNotAllowed(t *testing.T) {
 	if st := w.state(t); st != ipc.StateDisconnected {
 		t.Errorf("helper state %s after a refused click", st)
 	}
-	if after := testnet.Dump(t, w.tp.Client); after != before {
-		t.Errorf("a refused click changed the namespace:\n%s", testnet.DumpDiff(before, after))
+	if after := netns.Dump(t, w.tp.Client); after != before {
+		t.Errorf("a refused click changed the namespace:\n%s", netns.DumpDiff(before, after))
 	}
 	d.waitNotification(t, "Not allowed to control tunnels")
 	d.screenshot(t, "tray-not-allowed")
@@ -203,7 +203,7 @@ func TestTrayNotAllowed(t *testing.T) {
 func TestTrayOneInstanceNotRoot(t *testing.T) {
 	requireDesktopTools(t)
 	bin := binaries(t)
-	d := startDesktop(t, testbus.NewUser(t, "wgtray"))
+	d := startDesktop(t, sysbus.NewUser(t, "wgtray"))
 	first := d.User.Command(filepath.Join(bin, "wgtray"))
 	first.Env = d.Env()
 	if err := first.Start(); err != nil {
@@ -242,13 +242,13 @@ func TestTrayImport(t *testing.T) {
 				t.Skip("skipping: xdg-desktop-portal-gtk not installed (sudo make test installs it)")
 			}
 			w := newWorld(t)
-			d := startDesktopWith(t, testbus.NewUser(t, "wgtray"), desktoptest.Options{NoPortal: c.noPortal})
+			d := startDesktopWith(t, sysbus.NewUser(t, "wgtray"), desktop.Options{NoPortal: c.noPortal})
 			w.startTray(t, d)
 			it := d.findItem(t)
 			it.waitMenu(t, "the stored tunnel", toggled(w.tunnel, false))
-			files := testbus.PublicDir(t)
-			good := testnet.WriteConf(t, files, "office", w.tp.ClientConfig(testnet.ClientOpts{AllowedIPs: "198.51.100.0/24"}))
-			bad := testnet.WriteConf(t, files, "broken", "[Interface]\nPrivateKey = nope\n")
+			files := sysbus.PublicDir(t)
+			good := netns.WriteConf(t, files, "office", w.tp.ClientConfig(netns.ClientOpts{AllowedIPs: "198.51.100.0/24"}))
+			bad := netns.WriteConf(t, files, "broken", "[Interface]\nPrivateKey = nope\n")
 			os.Chmod(good, 0o644) // the user reads it, never the helper
 			os.Chmod(bad, 0o644)
 
@@ -275,7 +275,7 @@ func TestTrayImport(t *testing.T) {
 // the tray says what to install and registers once a host appears.
 func TestTrayWaitsForATrayHost(t *testing.T) {
 	w := newWorld(t)
-	d := startDesktopWith(t, testbus.NewUser(t, "wgtray"), desktoptest.Options{NoPanel: true})
+	d := startDesktopWith(t, sysbus.NewUser(t, "wgtray"), desktop.Options{NoPanel: true})
 	cmd := d.User.Command(filepath.Join(w.bin, "wgtray"))
 	cmd.Env = d.Env(w.bus.Env())
 	stderr, err := cmd.StderrPipe()

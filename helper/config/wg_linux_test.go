@@ -15,7 +15,7 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/wgtray/wgtray/helper/config"
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
 )
 
 // TestStripAcceptedByWg checks the parser against the reference: every
@@ -23,7 +23,7 @@ import (
 // `wg setconf` on a real (userspace) WireGuard interface, and what wg then
 // reports with `wg showconf` parses back to the same settings.
 func TestStripAcceptedByWg(t *testing.T) {
-	testnet.RequireRootFor(t, "this test creates network namespaces and WireGuard interfaces")
+	netns.RequireRootFor(t, "this test creates network namespaces and WireGuard interfaces")
 	for _, tool := range []string{"wg", "wireguard-go"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("skipping: %s is not installed (Debian packages wireguard-tools and wireguard-go)", tool)
@@ -47,13 +47,13 @@ func TestStripAcceptedByWg(t *testing.T) {
 			if err := os.WriteFile(stripped, []byte(cfg.WGQuickStrip()), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			ns := testnet.NewNS(t)
-			iface := testnet.UniqueName("wgc")
+			ns := netns.NewNS(t)
+			iface := netns.UniqueName("wgc")
 			startWireguardGo(t, ns, iface)
-			if out, err := testnet.Run(ns, "wg", "setconf", iface, stripped); err != nil {
+			if out, err := netns.Run(ns, "wg", "setconf", iface, stripped); err != nil {
 				t.Fatalf("wg setconf rejected the stripped config: %v\n%s\n%s", err, out, cfg.WGQuickStrip())
 			}
-			shown := testnet.MustRun(t, ns, "wg", "showconf", iface)
+			shown := netns.MustRun(t, ns, "wg", "showconf", iface)
 			got, err := config.Parse([]byte(shown))
 			if err != nil {
 				t.Fatalf("wg showconf output does not parse: %v", err)
@@ -80,7 +80,7 @@ func TestStripAcceptedByWg(t *testing.T) {
 // /var/run/wireguard.
 func startWireguardGo(t *testing.T, ns, iface string) {
 	t.Helper()
-	p := testnet.StartProc(t, ns, []string{"LOG_LEVEL=error", "WG_PROCESS_FOREGROUND=1"}, "wireguard-go", "-f", iface)
+	p := netns.StartProc(t, ns, []string{"LOG_LEVEL=error", "WG_PROCESS_FOREGROUND=1"}, "wireguard-go", "-f", iface)
 	sock := filepath.Join("/var/run/wireguard", iface+".sock")
 	t.Cleanup(func() {
 		p.Kill()

@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/wgtray/wgtray/helper/testbus"
-	"github.com/wgtray/wgtray/helper/testnet/tbrun"
+	"github.com/wgtray/wgtray/internal/testenv/sysbus"
+	"github.com/wgtray/wgtray/internal/testenv/tbrun"
 )
 
 // desktop is the session of the user who ran `sudo make demo`.
@@ -50,9 +50,9 @@ func findDesktop() *desktop {
 
 // startTray runs the tray as the user, talking to the demo's bus; it is
 // stopped with the demo.
-func (d *desktop) startTray(r *tbrun.Runner, bin string, bus *testbus.Bus) {
+func (d *desktop) startTray(r *tbrun.Runner, bin string, bus *sysbus.Bus) {
 	// The user must be able to run the binary: copy it somewhere public.
-	dir := testbus.PublicDir(r)
+	dir := sysbus.PublicDir(r)
 	exe := filepath.Join(dir, "wgtray")
 	data, err := os.ReadFile(filepath.Join(bin, "wgtray"))
 	if err != nil {

@@ -17,9 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wgtray/wgtray/helper/testbus"
-	"github.com/wgtray/wgtray/helper/testnet"
-	"github.com/wgtray/wgtray/helper/testnet/tbrun"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/internal/testenv/sysbus"
+	"github.com/wgtray/wgtray/internal/testenv/tbrun"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -46,26 +46,26 @@ func step(format string, args ...any) { fmt.Printf("\n== "+format+"\n", args...)
 
 func demo(r *tbrun.Runner, bin string) {
 	step("Setting up: client, WireGuard peer and internet host in their own network namespaces")
-	tp := testnet.New(r)
+	tp := netns.New(r)
 	fmt.Printf("   client %s, peer %s (wireguard-go %s), internet host %s\n", tp.Client, tp.Peer, tp.PeerIface, tp.Inet)
 	step("Starting a private system bus with polkitd, and wgtray-helper in the client namespace")
 	desk := findDesktop()
-	opts := testbus.Options{}
+	opts := sysbus.Options{}
 	if desk != nil {
 		// On the demo's private bus only: let the invoking user control
 		// tunnels without joining group wgtray.
 		opts.ExtraRules = map[string]string{"60-demo.rules": fmt.Sprintf(
 			"polkit.addRule(function(action, subject) {\n  if (action.id.indexOf(\"org.wgtray.\") == 0 && subject.user == %q) { return polkit.Result.YES; }\n});\n", desk.user)}
 	}
-	bus := testbus.Start(r, opts)
+	bus := sysbus.Start(r, opts)
 	confDir := filepath.Join(r.TempDir(), "wireguard")
 	if err := os.Mkdir(confDir, 0o700); err != nil {
 		r.Fatal(err)
 	}
-	helper := testnet.StartProc(r, tp.Client, []string{bus.Env()}, filepath.Join(bin, "wgtray-helper"),
+	helper := netns.StartProc(r, tp.Client, []string{bus.Env()}, filepath.Join(bin, "wgtray-helper"),
 		"--config-dir", confDir, "--state-dir", r.TempDir())
 	conn := bus.Conn(r)
-	testnet.WaitFor(r, 20*time.Second, "wgtray-helper on the bus", func() bool {
+	netns.WaitFor(r, 20*time.Second, "wgtray-helper on the bus", func() bool {
 		var has bool
 		conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, ipc.BusName).Store(&has)
 		return has
@@ -73,11 +73,11 @@ func demo(r *tbrun.Runner, bin string) {
 	fmt.Println("   wgtray-helper owns", ipc.BusName)
 
 	port := tp.InetAddr4.String() + ":8080"
-	testnet.EchoSource(r, tp.Inet, port)
-	before := testnet.Dump(r, tp.Client)
-	fmt.Printf("   before connecting, the internet host sees the client as %v\n", testnet.SourceSeenBy(r, tp.Client, port))
+	netns.EchoSource(r, tp.Inet, port)
+	before := netns.Dump(r, tp.Client)
+	fmt.Printf("   before connecting, the internet host sees the client as %v\n", netns.SourceSeenBy(r, tp.Client, port))
 
-	conf := testnet.WriteConf(r, r.TempDir(), "demo", tp.ClientConfig(testnet.ClientOpts{}))
+	conf := netns.WriteConf(r, r.TempDir(), "demo", tp.ClientConfig(netns.ClientOpts{}))
 	cli := func(args ...string) {
 		fmt.Printf("\n$ wgtray %s\n", strings.Join(args, " "))
 		cmd := exec.Command(filepath.Join(bin, "wgtray"), args...)
@@ -97,19 +97,19 @@ func demo(r *tbrun.Runner, bin string) {
 
 	step("Proving traffic goes through the tunnel")
 	rx0, _ := tp.PeerTransfer(r)
-	src := testnet.SourceSeenBy(r, tp.Client, port)
+	src := netns.SourceSeenBy(r, tp.Client, port)
 	rx1, _ := tp.PeerTransfer(r)
 	fmt.Printf("   the internet host now sees the client as %v (the tunnel address)\n", src)
 	fmt.Printf("   the peer received %d more bytes through WireGuard\n", rx1-rx0)
-	fmt.Print("   ", testnet.MustRun(r, tp.Client, "ip", "route", "get", tp.InetAddr4.String()))
+	fmt.Print("   ", netns.MustRun(r, tp.Client, "ip", "route", "get", tp.InetAddr4.String()))
 	if src != tp.ClientTunnel4 || rx1 <= rx0 {
 		r.Fatalf("traffic did not go through the tunnel")
 	}
 
 	step("Disconnecting")
 	cli("disconnect", "demo")
-	if after := testnet.Dump(r, tp.Client); after != before {
-		r.Fatalf("the client namespace differs after disconnect:\n%s", testnet.DumpDiff(before, after))
+	if after := netns.Dump(r, tp.Client); after != before {
+		r.Fatalf("the client namespace differs after disconnect:\n%s", netns.DumpDiff(before, after))
 	}
 	fmt.Println("   the client namespace is exactly as it was before connecting (routes, rules, nftables, sysctls)")
 	if desk != nil {

@@ -7,17 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
 )
 
 // BenchmarkUpDown measures the engine bringing a dual-stack full tunnel up
 // and down in a namespace, in a child process so that the timings exclude
 // process start. It reports up-ns and down-ns per cycle.
 func BenchmarkUpDown(b *testing.B) {
-	testnet.RequireRoot(b)
-	tp := testnet.New(b)
-	iface := testnet.UniqueName("wgb")
-	conf := testnet.WriteConf(b, b.TempDir(), iface, tp.ClientConfig(testnet.ClientOpts{
+	netns.RequireRoot(b)
+	tp := netns.New(b)
+	iface := netns.UniqueName("wgb")
+	conf := netns.WriteConf(b, b.TempDir(), iface, tp.ClientConfig(netns.ClientOpts{
 		Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0",
 	}))
 	// Production journals go to /run, a tmpfs; /dev/shm is one everywhere.
@@ -40,22 +40,22 @@ func BenchmarkUpDown(b *testing.B) {
 // BenchmarkWgQuickUpDown measures Debian's wg-quick with wireguard-go on
 // the same config and topology, for the ratio.
 func BenchmarkWgQuickUpDown(b *testing.B) {
-	testnet.RequireRoot(b)
+	netns.RequireRoot(b)
 	if _, err := exec.LookPath("wg-quick"); err != nil {
 		b.Skip("skipping: wg-quick not installed")
 	}
-	tp := testnet.New(b)
-	iface := testnet.UniqueName("wgb")
-	conf := testnet.WriteConf(b, b.TempDir(), iface, tp.ClientConfig(testnet.ClientOpts{
+	tp := netns.New(b)
+	iface := netns.UniqueName("wgb")
+	conf := netns.WriteConf(b, b.TempDir(), iface, tp.ClientConfig(netns.ClientOpts{
 		Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0",
 	}))
 	var up, down time.Duration
 	b.ResetTimer()
 	for range b.N {
 		t0 := time.Now()
-		testnet.WgQuick(b, tp.Client, "up", conf)
+		netns.WgQuick(b, tp.Client, "up", conf)
 		t1 := time.Now()
-		testnet.WgQuick(b, tp.Client, "down", conf)
+		netns.WgQuick(b, tp.Client, "down", conf)
 		up += t1.Sub(t0)
 		down += time.Since(t1)
 	}

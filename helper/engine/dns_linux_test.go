@@ -12,7 +12,9 @@ import (
 
 	"github.com/wgtray/wgtray/helper/dns"
 	"github.com/wgtray/wgtray/helper/plan"
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/debpkg"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/internal/testenv/privatefs"
 )
 
 // testName is a name only the DNS server behind the tunnel knows.
@@ -23,20 +25,20 @@ var testNameAddr = netip.MustParseAddr("198.51.100.77")
 // dnsSetup is a topology with a DNS server on the peer's tunnel address
 // and a private /etc for the client's processes.
 type dnsSetup struct {
-	tp   *testnet.Topology
-	srv  *testnet.DNSServer
-	fs   *testnet.PrivateFS
+	tp   *netns.Topology
+	srv  *netns.DNSServer
+	fs   *privatefs.FS
 	conf string
 }
 
 func newDNSSetup(t *testing.T, dnsLine string) *dnsSetup {
 	t.Helper()
-	testnet.RequireRoot(t)
-	tp := testnet.New(t)
-	s := &dnsSetup{tp: tp, fs: testnet.NewPrivateFS(t)}
-	s.srv = testnet.StartDNS(t, tp.Peer, netip.MustParseAddr("203.0.113.1"), map[string]netip.Addr{testName: testNameAddr})
-	iface := testnet.UniqueName("wgd")
-	s.conf = testnet.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(testnet.ClientOpts{
+	netns.RequireRoot(t)
+	tp := netns.New(t)
+	s := &dnsSetup{tp: tp, fs: privatefs.New(t)}
+	s.srv = netns.StartDNS(t, tp.Peer, netip.MustParseAddr("203.0.113.1"), map[string]netip.Addr{testName: testNameAddr})
+	iface := netns.UniqueName("wgd")
+	s.conf = netns.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(netns.ClientOpts{
 		Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0", DNS: dnsLine,
 	}))
 	return s
@@ -117,7 +119,7 @@ const stubData = "# a stub, as systemd-resolved writes\nnameserver 127.0.0.53\no
 
 // writeOriginal puts the machine's "original" resolv.conf in the private
 // /etc: a regular file with an unusual mode, or a relative link.
-func writeOriginal(t *testing.T, fs *testnet.PrivateFS, kind string) {
+func writeOriginal(t *testing.T, fs *privatefs.FS, kind string) {
 	t.Helper()
 	switch kind {
 	case "file":
@@ -169,7 +171,7 @@ func (s *dnsSetup) runChild(t *testing.T, env []string) string {
 // openresolv writes back the file it had before.
 func TestDNSResolvconf(t *testing.T) {
 	s := newDNSSetup(t, "203.0.113.1, corp.example")
-	s.fs.Usr = testnet.Unpacked(t, "openresolv")
+	s.fs.Usr = debpkg.Unpacked(t, "openresolv")
 	conf := "resolv_conf=/etc/resolv.conf\nstate_dir=/etc/wgtray-test-resolvconf\n"
 	if err := os.WriteFile(s.fs.Path("resolvconf.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -246,7 +248,7 @@ func TestDNSRollbackEveryStep(t *testing.T) {
 	s := newDNSSetup(t, "203.0.113.1, corp.example")
 	writeOriginal(t, s.fs, "symlink")
 	before := s.etcState(t, "resolv.conf")
-	dump := testnet.Dump(t, s.tp.Client)
+	dump := netns.Dump(t, s.tp.Client)
 	for _, after := range []string{"0", "1"} {
 		sawDNS := false
 		for k := 0; ; k++ {
@@ -262,8 +264,8 @@ func TestDNSRollbackEveryStep(t *testing.T) {
 			if now := s.etcState(t, "resolv.conf"); !now.Same(before) {
 				t.Fatalf("fail at step %d (after=%s) left resolv.conf %s", k, after, now)
 			}
-			if d := testnet.Dump(t, s.tp.Client); d != dump {
-				t.Fatalf("fail at step %d (after=%s) left changes:\n%s", k, after, testnet.DumpDiff(dump, d))
+			if d := netns.Dump(t, s.tp.Client); d != dump {
+				t.Fatalf("fail at step %d (after=%s) left changes:\n%s", k, after, netns.DumpDiff(dump, d))
 			}
 			sawDNS = sawDNS || strings.Contains(out, "op=dns set")
 		}

@@ -11,14 +11,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/internal/testenv/privatefs"
 )
 
 const waitUp = 20 * time.Second
 
 // tunnel is a test's view of a child process holding a tunnel up.
 type tunnel struct {
-	proc *testnet.Proc
+	proc *netns.Proc
 }
 
 func childEnv(role, conf, state, mode string, extra ...string) []string {
@@ -43,7 +44,7 @@ func up(t testing.TB, ns, conf, state, mode string, env ...string) *tunnel {
 // not), in ns and waits until the tunnel is up.
 func upArgv(t testing.TB, ns string, argv, env []string) *tunnel {
 	t.Helper()
-	p := testnet.StartProc(t, ns, env, argv...)
+	p := netns.StartProc(t, ns, env, argv...)
 	p.WaitLine(t, "up table=", waitUp)
 	return &tunnel{proc: p}
 }
@@ -70,7 +71,7 @@ func runChild(t testing.TB, ns string, env []string) string {
 
 // runChildIn is runChild in a private view of /etc, or the machine's when
 // fs is nil.
-func runChildIn(t testing.TB, ns string, fs *testnet.PrivateFS, env []string) string {
+func runChildIn(t testing.TB, ns string, fs *privatefs.FS, env []string) string {
 	t.Helper()
 	argv := childArgv(t)
 	if fs != nil {
@@ -93,8 +94,8 @@ func runChildIn(t testing.TB, ns string, fs *testnet.PrivateFS, env []string) st
 // modes are the WireGuard implementations to test: the embedded one
 // always, the kernel's where this kernel has it.
 func modes(t *testing.T) []string {
-	ns := testnet.NewNS(t)
-	if _, err := testnet.Run(ns, "ip", "link", "add", "wgprobe", "type", "wireguard"); err != nil {
+	ns := netns.NewNS(t)
+	if _, err := netns.Run(ns, "ip", "link", "add", "wgprobe", "type", "wireguard"); err != nil {
 		t.Log("kernel WireGuard unavailable here; testing the embedded wireguard-go only")
 		return []string{"userspace"}
 	}
@@ -108,7 +109,7 @@ func eachMode(t *testing.T, fn func(t *testing.T, mode string)) {
 }
 
 func TestFullTunnelTraffic(t *testing.T) {
-	testnet.RequireRoot(t)
+	netns.RequireRoot(t)
 	cases := []struct {
 		name, addrs, allowed string
 		endpoint6, v4, v6    bool
@@ -120,39 +121,39 @@ func TestFullTunnelTraffic(t *testing.T) {
 	eachMode(t, func(t *testing.T, mode string) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				tp := testnet.New(t)
+				tp := netns.New(t)
 				port := "7001"
 				// 7002 on both families: the leak guard's checks.
-				testnet.EchoSource(t, tp.Inet, tp.InetAddr4.String()+":7002")
-				testnet.EchoSource(t, tp.Inet, "["+tp.InetAddr6.String()+"]:7002")
+				netns.EchoSource(t, tp.Inet, tp.InetAddr4.String()+":7002")
+				netns.EchoSource(t, tp.Inet, "["+tp.InetAddr6.String()+"]:7002")
 				if c.v4 {
-					testnet.EchoSource(t, tp.Inet, tp.InetAddr4.String()+":"+port)
+					netns.EchoSource(t, tp.Inet, tp.InetAddr4.String()+":"+port)
 				}
 				if c.v6 {
-					testnet.EchoSource(t, tp.Inet, "["+tp.InetAddr6.String()+"]:"+port)
+					netns.EchoSource(t, tp.Inet, "["+tp.InetAddr6.String()+"]:"+port)
 				}
-				iface := testnet.UniqueName("wgc")
-				conf := testnet.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(testnet.ClientOpts{
+				iface := netns.UniqueName("wgc")
+				conf := netns.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(netns.ClientOpts{
 					Addresses: c.addrs, AllowedIPs: c.allowed, Endpoint6: c.endpoint6,
 				}))
-				before := testnet.Dump(t, tp.Client)
+				before := netns.Dump(t, tp.Client)
 				rx0, _ := tp.PeerTransfer(t)
 
 				tn := up(t, tp.Client, conf, t.TempDir(), mode)
 				if c.v4 {
-					if src := testnet.SourceSeenBy(t, tp.Client, tp.InetAddr4.String()+":"+port); src != tp.ClientTunnel4 {
+					if src := netns.SourceSeenBy(t, tp.Client, tp.InetAddr4.String()+":"+port); src != tp.ClientTunnel4 {
 						t.Errorf("internet host saw source %v, want the tunnel address %v", src, tp.ClientTunnel4)
 					}
-					route := testnet.MustRun(t, tp.Client, "ip", "-4", "route", "get", tp.InetAddr4.String())
+					route := netns.MustRun(t, tp.Client, "ip", "-4", "route", "get", tp.InetAddr4.String())
 					if !strings.Contains(route, "dev "+iface) || !strings.Contains(route, "table 51820") {
 						t.Errorf("route lookup does not use the tunnel's table: %s", route)
 					}
 				}
 				if c.v6 {
-					if src := testnet.SourceSeenBy(t, tp.Client, "["+tp.InetAddr6.String()+"]:"+port); src != tp.ClientTunnel6 {
+					if src := netns.SourceSeenBy(t, tp.Client, "["+tp.InetAddr6.String()+"]:"+port); src != tp.ClientTunnel6 {
 						t.Errorf("internet host saw source %v, want the tunnel address %v", src, tp.ClientTunnel6)
 					}
-					route := testnet.MustRun(t, tp.Client, "ip", "-6", "route", "get", tp.InetAddr6.String())
+					route := netns.MustRun(t, tp.Client, "ip", "-6", "route", "get", tp.InetAddr6.String())
 					if !strings.Contains(route, "dev "+iface) || !strings.Contains(route, "table 51820") {
 						t.Errorf("route lookup does not use the tunnel's table: %s", route)
 					}
@@ -182,12 +183,12 @@ func TestFullTunnelTraffic(t *testing.T) {
 					t.Errorf("peer sees the client at %q, want %s…", ep, wantEP)
 				}
 				tn.down(t)
-				if after := testnet.Dump(t, tp.Client); after != before {
-					t.Errorf("namespace not restored after down:\n%s", testnet.DumpDiff(before, after))
+				if after := netns.Dump(t, tp.Client); after != before {
+					t.Errorf("namespace not restored after down:\n%s", netns.DumpDiff(before, after))
 				}
 				// The blocked family works again once the tunnel is down.
 				for _, a := range []netip.Addr{tp.InetAddr4, tp.InetAddr6} {
-					if src := testnet.SourceSeenBy(t, tp.Client, netip.AddrPortFrom(a, 7002).String()); !src.IsValid() {
+					if src := netns.SourceSeenBy(t, tp.Client, netip.AddrPortFrom(a, 7002).String()); !src.IsValid() {
 						t.Errorf("no connection to %v after down", a)
 					}
 				}
@@ -199,7 +200,7 @@ func TestFullTunnelTraffic(t *testing.T) {
 // dialFails checks that a TCP connection to addr fails at once with "no
 // route to host" (an unreachable route), not by a timeout.
 func dialFails(ns, addr string) error {
-	c, err := testnet.DialTCP(ns, addr, 5*time.Second)
+	c, err := netns.DialTCP(ns, addr, 5*time.Second)
 	if err == nil {
 		c.Close()
 		return fmt.Errorf("connected to %s: the leak guard let it through", addr)
@@ -213,18 +214,18 @@ func dialFails(ns, addr string) error {
 // parityCases are configs brought up by both wg-quick and the engine.
 var parityCases = []struct {
 	name  string
-	opts  testnet.ClientOpts
+	opts  netns.ClientOpts
 	setup [][]string // commands run in the client namespace first
 }{
-	{name: "full-v4", opts: testnet.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0"}},
-	{name: "full-v6", opts: testnet.ClientOpts{Addresses: "2001:db8:3::2/128", AllowedIPs: "::/0", Endpoint6: true}},
-	{name: "dual", opts: testnet.ClientOpts{Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0"}},
-	{name: "split", opts: testnet.ClientOpts{Addresses: "203.0.113.2/24, 2001:db8:3::2/64", AllowedIPs: "203.0.113.0/24, 198.51.100.0/24, 198.51.100.7/32, 2001:db8:2::/64, 2001:db8:3::/64"}},
-	{name: "table-off", opts: testnet.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0", Table: "off"}},
-	{name: "table-1234", opts: testnet.ClientOpts{Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0, 198.51.100.0/24", Table: "1234"}},
-	{name: "fwmark", opts: testnet.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0", FwMark: "0x1234"}},
-	{name: "mtu", opts: testnet.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "198.51.100.0/24", MTU: 1380}},
-	{name: "table-taken", opts: testnet.ClientOpts{Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0"},
+	{name: "full-v4", opts: netns.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0"}},
+	{name: "full-v6", opts: netns.ClientOpts{Addresses: "2001:db8:3::2/128", AllowedIPs: "::/0", Endpoint6: true}},
+	{name: "dual", opts: netns.ClientOpts{Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0"}},
+	{name: "split", opts: netns.ClientOpts{Addresses: "203.0.113.2/24, 2001:db8:3::2/64", AllowedIPs: "203.0.113.0/24, 198.51.100.0/24, 198.51.100.7/32, 2001:db8:2::/64, 2001:db8:3::/64"}},
+	{name: "table-off", opts: netns.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0", Table: "off"}},
+	{name: "table-1234", opts: netns.ClientOpts{Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0, 198.51.100.0/24", Table: "1234"}},
+	{name: "fwmark", opts: netns.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0", FwMark: "0x1234"}},
+	{name: "mtu", opts: netns.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "198.51.100.0/24", MTU: 1380}},
+	{name: "table-taken", opts: netns.ClientOpts{Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0"},
 		setup: [][]string{{"ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.1", "table", "51820"}}},
 }
 
@@ -233,36 +234,36 @@ var parityCases = []struct {
 // Documented differences: the nftables table's name, and that wg-quick
 // leaves src_valid_mark set after down where the engine restores it.
 func TestParityWithWgQuick(t *testing.T) {
-	testnet.RequireRoot(t)
+	netns.RequireRoot(t)
 	if _, err := exec.LookPath("wg-quick"); err != nil {
 		t.Skip("skipping: wg-quick not installed (sudo make test installs wireguard-tools)")
 	}
 	for _, c := range parityCases {
 		t.Run(c.name, func(t *testing.T) {
-			tp := testnet.New(t)
+			tp := netns.New(t)
 			for _, cmd := range c.setup {
-				testnet.MustRun(t, tp.Client, cmd[0], cmd[1:]...)
+				netns.MustRun(t, tp.Client, cmd[0], cmd[1:]...)
 			}
-			iface := testnet.UniqueName("wgq")
-			conf := testnet.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(c.opts))
-			before := testnet.Dump(t, tp.Client)
+			iface := netns.UniqueName("wgq")
+			conf := netns.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(c.opts))
+			before := netns.Dump(t, tp.Client)
 
 			// auto: the engine picks the implementation wg-quick picks.
 			// wg-quick has no leak guard; TestFullTunnelTraffic tests ours.
 			tn := up(t, tp.Client, conf, t.TempDir(), "auto", "WGTRAY_NO_LEAK_GUARD=1")
-			ours := testnet.Dump(t, tp.Client)
+			ours := netns.Dump(t, tp.Client)
 			tn.down(t)
-			if after := testnet.Dump(t, tp.Client); after != before {
-				t.Fatalf("engine did not restore the namespace:\n%s", testnet.DumpDiff(before, after))
+			if after := netns.Dump(t, tp.Client); after != before {
+				t.Fatalf("engine did not restore the namespace:\n%s", netns.DumpDiff(before, after))
 			}
 
-			testnet.WgQuick(t, tp.Client, "up", conf)
-			theirs := testnet.Dump(t, tp.Client)
-			testnet.WgQuick(t, tp.Client, "down", conf)
+			netns.WgQuick(t, tp.Client, "up", conf)
+			theirs := netns.Dump(t, tp.Client)
+			netns.WgQuick(t, tp.Client, "down", conf)
 
 			theirs = strings.ReplaceAll(theirs, "wg-quick-"+iface, "wgtray-"+iface)
 			if ours != theirs {
-				t.Errorf("state after up differs from wg-quick's (-wg-quick +engine):\n%s", testnet.DumpDiff(theirs, ours))
+				t.Errorf("state after up differs from wg-quick's (-wg-quick +engine):\n%s", netns.DumpDiff(theirs, ours))
 			}
 		})
 	}
@@ -271,17 +272,17 @@ func TestParityWithWgQuick(t *testing.T) {
 // TestRollbackEveryStep makes each Apply of Up fail in turn, before and
 // after the change is made, and checks that nothing is left.
 func TestRollbackEveryStep(t *testing.T) {
-	testnet.RequireRoot(t)
+	netns.RequireRoot(t)
 	eachMode(t, testRollbackEveryStep)
 }
 
 func testRollbackEveryStep(t *testing.T, mode string) {
-	tp := testnet.New(t)
-	iface := testnet.UniqueName("wgr")
-	conf := testnet.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(testnet.ClientOpts{
+	tp := netns.New(t)
+	iface := netns.UniqueName("wgr")
+	conf := netns.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(netns.ClientOpts{
 		Addresses: "203.0.113.2/24, 2001:db8:3::2/64", AllowedIPs: "0.0.0.0/0, ::/0, 198.51.100.0/24",
 	}))
-	before := testnet.Dump(t, tp.Client)
+	before := netns.Dump(t, tp.Client)
 	for _, after := range []string{"0", "1"} {
 		steps := 0
 		for k := 0; ; k++ {
@@ -294,8 +295,8 @@ func testRollbackEveryStep(t *testing.T, mode string) {
 			if !strings.Contains(out, fmt.Sprintf("failed step=%d rollback=true", k)) {
 				t.Fatalf("fail at %d (after=%s): child said %q", k, after, out)
 			}
-			if dump := testnet.Dump(t, tp.Client); dump != before {
-				t.Fatalf("fail at step %d (after=%s) left changes:\n%s", k, after, testnet.DumpDiff(before, dump))
+			if dump := netns.Dump(t, tp.Client); dump != before {
+				t.Fatalf("fail at step %d (after=%s) left changes:\n%s", k, after, netns.DumpDiff(before, dump))
 			}
 			if ents, _ := os.ReadDir(state); len(ents) != 0 {
 				t.Errorf("fail at step %d left a journal", k)
@@ -312,29 +313,29 @@ func testRollbackEveryStep(t *testing.T, mode string) {
 // TestCrashCleanup kills the process holding an embedded tunnel and checks
 // that the journal it left lets Cleanup restore the namespace.
 func TestCrashCleanup(t *testing.T) {
-	testnet.RequireRoot(t)
+	netns.RequireRoot(t)
 	eachMode(t, testCrashCleanup)
 }
 
 func testCrashCleanup(t *testing.T, mode string) {
-	tp := testnet.New(t)
-	iface := testnet.UniqueName("wgk")
-	conf := testnet.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(testnet.ClientOpts{
+	tp := netns.New(t)
+	iface := netns.UniqueName("wgk")
+	conf := netns.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(netns.ClientOpts{
 		Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0",
 	}))
 	state := t.TempDir()
-	before := testnet.Dump(t, tp.Client)
+	before := netns.Dump(t, tp.Client)
 	tn := up(t, tp.Client, conf, state, mode)
 	tn.proc.Kill()
 	tn.proc.Wait(t, waitUp)
-	if dump := testnet.Dump(t, tp.Client); dump == before {
+	if dump := netns.Dump(t, tp.Client); dump == before {
 		t.Fatal("killing the helper removed everything by itself; the test proves nothing")
 	}
 	if out := runChild(t, tp.Client, childEnv("cleanup", "", state, mode)); !strings.Contains(out, "cleaned") {
 		t.Fatalf("cleanup said %q", out)
 	}
-	if dump := testnet.Dump(t, tp.Client); dump != before {
-		t.Errorf("cleanup did not restore the namespace:\n%s", testnet.DumpDiff(before, dump))
+	if dump := netns.Dump(t, tp.Client); dump != before {
+		t.Errorf("cleanup did not restore the namespace:\n%s", netns.DumpDiff(before, dump))
 	}
 	if _, err := os.Stat("/var/run/wireguard/" + iface + ".sock"); !os.IsNotExist(err) {
 		t.Errorf("stale UAPI socket left: %v", err)

@@ -10,8 +10,9 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/wgtray/wgtray/helper/plan"
-	"github.com/wgtray/wgtray/helper/testbus"
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/debpkg"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/internal/testenv/sysbus"
 )
 
 // resolvedScript gives systemd-resolved a private /run (its state and
@@ -25,7 +26,7 @@ exec "$@"`
 // startResolved runs Debian's systemd-resolved, unpacked but not
 // installed, in the client namespace on the test's private system bus,
 // and waits until it owns its name.
-func startResolved(t *testing.T, ns string, bus *testbus.Bus, root string) {
+func startResolved(t *testing.T, ns string, bus *sysbus.Bus, root string) {
 	t.Helper()
 	conn := bus.Conn(t)
 	owned := make(chan *dbus.Signal, 8)
@@ -34,7 +35,7 @@ func startResolved(t *testing.T, ns string, bus *testbus.Bus, root string) {
 		dbus.WithMatchArg(0, "org.freedesktop.resolve1")); err != nil {
 		t.Fatal(err)
 	}
-	p := testnet.StartProc(t, ns, []string{bus.Env(), "SYSTEMD_LOG_TARGET=console", "SYSTEMD_LOG_LEVEL=info"},
+	p := netns.StartProc(t, ns, []string{bus.Env(), "SYSTEMD_LOG_TARGET=console", "SYSTEMD_LOG_LEVEL=info"},
 		"unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", resolvedScript, "sh",
 		filepath.Join(root, "lib/systemd/systemd-resolved"))
 	deadline := time.After(30 * time.Second)
@@ -57,10 +58,10 @@ func startResolved(t *testing.T, ns string, bus *testbus.Bus, root string) {
 // default route for DNS — so every query goes through the tunnel — and
 // all of it is gone after down.
 func TestDNSResolved(t *testing.T) {
-	testnet.RequireRoot(t)
-	root := testnet.Unpacked(t, "systemd-resolved")
-	testbus.EnsureSystemUser(t, "systemd-resolve")
-	bus := testbus.Start(t, testbus.Options{NoPolkit: true, ExtraPolicies: []string{
+	netns.RequireRoot(t)
+	root := debpkg.Unpacked(t, "systemd-resolved")
+	sysbus.EnsureSystemUser(t, "systemd-resolve")
+	bus := sysbus.Start(t, sysbus.Options{NoPolkit: true, ExtraPolicies: []string{
 		filepath.Join(root, "usr/share/dbus-1/system.d/org.freedesktop.resolve1.conf"),
 	}})
 	s := newDNSSetup(t, "203.0.113.1, corp.example")

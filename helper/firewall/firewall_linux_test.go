@@ -14,10 +14,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"github.com/vishvananda/netns"
+	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
 )
 
 // newNS returns a throwaway namespace and an nftables connection into it.
@@ -25,12 +25,12 @@ import (
 // leaves the root namespace and the root firewall cannot be touched.
 func newNS(tb testing.TB) (string, *nftables.Conn) {
 	tb.Helper()
-	testnet.RequireRoot(tb)
+	netns.RequireRoot(tb)
 	if _, err := exec.LookPath("nft"); err != nil {
 		tb.Skip("skipping: the nft command is not installed (apt-get install nftables)")
 	}
-	ns := testnet.NewNS(tb)
-	h, err := netns.GetFromName(ns)
+	ns := netns.NewNS(tb)
+	h, err := vnetns.GetFromName(ns)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func newNS(tb testing.TB) (string, *nftables.Conn) {
 
 func ruleset(tb testing.TB, ns string) string {
 	tb.Helper()
-	return testnet.MustRun(tb, ns, "nft", "list", "ruleset")
+	return netns.MustRun(tb, ns, "nft", "list", "ruleset")
 }
 
 // nftApply feeds script to `nft -f -` inside ns.
@@ -63,15 +63,15 @@ func nftApply(tb testing.TB, ns, script string) {
 // address of its own, so the device has exactly these, in this order.
 func tunnelLink(tb testing.TB, ns, name string, cidrs ...string) {
 	tb.Helper()
-	testnet.MustRun(tb, ns, "ip", "tuntap", "add", "dev", name, "mode", "tun")
-	testnet.MustRun(tb, ns, "ip", "link", "set", name, "addrgenmode", "none")
-	testnet.MustRun(tb, ns, "ip", "link", "set", name, "up")
+	netns.MustRun(tb, ns, "ip", "tuntap", "add", "dev", name, "mode", "tun")
+	netns.MustRun(tb, ns, "ip", "link", "set", name, "addrgenmode", "none")
+	netns.MustRun(tb, ns, "ip", "link", "set", name, "up")
 	for _, p := range cidrs {
 		args := []string{"addr", "add", p, "dev", name}
 		if strings.Contains(p, ":") {
 			args = append(args, "nodad")
 		}
-		testnet.MustRun(tb, ns, "ip", args...)
+		netns.MustRun(tb, ns, "ip", args...)
 	}
 }
 
@@ -87,7 +87,7 @@ func ifAddrs(tb testing.TB, ns, iface string, f Family) []netip.Addr {
 		proto = "-6"
 	}
 	var out []netip.Addr
-	for _, l := range strings.Split(testnet.MustRun(tb, ns, "ip", "-o", proto, "addr", "show", "dev", iface), "\n") {
+	for _, l := range strings.Split(netns.MustRun(tb, ns, "ip", "-o", proto, "addr", "show", "dev", iface), "\n") {
 		if m := wgQuickAddr.FindStringSubmatch(l); m != nil {
 			out = append(out, netip.MustParseAddr(m[1]))
 		}
@@ -206,8 +206,8 @@ func TestParityWithWgQuick(t *testing.T) {
 			if got, want := ruleset(t, ours), rename(ruleset(t, theirs)); got != want {
 				t.Errorf("ruleset differs from wg-quick's (-ours +wg-quick):\n%s", cmp.Diff(got, want))
 			}
-			gotNL := testnet.MustRun(t, ours, "nft", "--debug=netlink", "list", "ruleset")
-			wantNL := rename(testnet.MustRun(t, theirs, "nft", "--debug=netlink", "list", "ruleset"))
+			gotNL := netns.MustRun(t, ours, "nft", "--debug=netlink", "list", "ruleset")
+			wantNL := rename(netns.MustRun(t, theirs, "nft", "--debug=netlink", "list", "ruleset"))
 			if gotNL != wantNL {
 				t.Errorf("netlink expressions differ from wg-quick's (-ours +wg-quick):\n%s", cmp.Diff(gotNL, wantNL))
 			}
@@ -249,7 +249,7 @@ func TestAddOverExistingTable(t *testing.T) {
 	}
 
 	// Our own table, added twice.
-	testnet.MustRun(t, ns, "nft", "delete", "table", "ip", "wgtray-wgt1")
+	netns.MustRun(t, ns, "nft", "delete", "table", "ip", "wgtray-wgt1")
 	if err := Add(c, s); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
 )
 
 // good is a minimal valid config.
@@ -96,7 +96,7 @@ func TestOpenCreatesDirectory(t *testing.T) {
 }
 
 func TestOpenAsRoot(t *testing.T) {
-	testnet.RequireRootFor(t, "Open accepts only root-owned directories, which only root can create")
+	netns.RequireRootFor(t, "Open accepts only root-owned directories, which only root can create")
 	s, err := Open(filepath.Join(t.TempDir(), "wireguard"))
 	if err != nil {
 		t.Fatal(err)

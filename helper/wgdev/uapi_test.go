@@ -12,7 +12,7 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
-	"github.com/wgtray/wgtray/helper/testnet"
+	"github.com/wgtray/wgtray/internal/testenv/netns"
 )
 
 // TestUAPISetMatchesWgctrl: what Configure hands an embedded device
@@ -20,7 +20,7 @@ import (
 // wgctrl is the oracle: a socket in /var/run/wireguard stands in for the
 // device and records the request.
 func TestUAPISetMatchesWgctrl(t *testing.T) {
-	testnet.RequireRoot(t)
+	netns.RequireRoot(t)
 	key := func() wgtypes.Key {
 		k, err := wgtypes.GeneratePrivateKey()
 		if err != nil {
@@ -41,7 +41,7 @@ func TestUAPISetMatchesWgctrl(t *testing.T) {
 		}},
 		{PrivateKey: &priv},
 	}
-	name := testnet.UniqueName("wgu")
+	name := netns.UniqueName("wgu")
 	sock := filepath.Join("/var/run/wireguard", name+".sock")
 	if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
 		t.Fatal(err)
