@@ -150,23 +150,17 @@ func (b *bench) setup() {
 	b.wqIface = netns.UniqueName("wgbq")
 	b.wqConf = netns.WriteConf(tb, tb.TempDir(), b.wqIface, conf)
 
-	env := []string{b.bus.Env()}
+	var env []string
 	if b.cfg.GCTrace {
 		// One line per garbage collection on stderr, with the live heap:
 		// it tells a leak from memory the runtime merely keeps.
 		env = append(env, "GODEBUG=gctrace=1")
 	}
-	b.helper = netns.StartProc(tb, b.tp.Client, env, filepath.Join(b.cfg.Bin, "wgtray-helper"),
+	b.helper = b.bus.StartHelper(tb, b.tp.Client, env, filepath.Join(b.cfg.Bin, "wgtray-helper"),
 		"--config-dir", configDir, "--state-dir", stateDir, "--wireguard=userspace")
 	// ip netns exec execs the helper in place: the pid is the helper's.
 	b.helperPid = b.helper.Cmd.Process.Pid
-	conn := b.bus.Conn(tb)
-	netns.WaitFor(tb, 20*time.Second, "the helper to own "+ipc.BusName, func() bool {
-		var has bool
-		conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, ipc.BusName).Store(&has)
-		return has
-	})
-	b.cl = ipc.NewClient(conn)
+	b.cl = ipc.NewClient(b.bus.Conn(tb))
 
 	b.echo = b.tp.InetAddr4.String() + ":7070"
 	netns.EchoSource(tb, b.tp.Inet, b.echo)
@@ -585,6 +579,13 @@ func (b *bench) phaseProfile() {
 		b.s.profile = fmt.Sprintf("not recorded: perf record: %v", err)
 		return
 	}
+	// perf opens its output only once it has attached to the helper: a
+	// SIGINT before that ends it with nothing recorded, as a short smoke
+	// run showed.
+	netns.WaitFor(b.tb, 10*time.Second, "perf record to open "+data, func() bool {
+		_, err := os.Stat(data)
+		return err == nil
+	})
 	var wall, cpu float64
 	for range cycles {
 		c, cc := b.connect()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/internal/testenv/sysbus"
 )
 
 // TestBenchSmoke runs the whole bench once, as small as it goes, so that
@@ -17,7 +18,7 @@ import (
 // the Markdown must be written.
 func TestBenchSmoke(t *testing.T) {
 	netns.RequireRootFor(t, "the bench creates network namespaces, a system bus and users")
-	bin := buildBinaries(t)
+	bin := sysbus.Binaries(t)
 	cfg := Config{Bin: bin, Iterations: 1, Soak: 3, IperfRuns: 1, IperfSeconds: 1, Idle: time.Second}
 	if _, err := exec.LookPath("perf"); err == nil {
 		cfg.ProfileCycles = 2
@@ -122,28 +123,6 @@ func sane(t *testing.T, id string, s Stats, positive bool) {
 	if s.N < 1 || s.Min > s.Median || s.Median > s.Max || s.Min < 0 || (positive && s.Min <= 0) {
 		t.Errorf("metric %s: implausible %+v", id, s)
 	}
-}
-
-// buildBinaries builds wgtray-helper and wgtray into a directory the
-// tray's throwaway user can execute from.
-func buildBinaries(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		// sudo resets PATH; Debian machines set up by hand or from
-		// go.dev's archive have Go here.
-		goTool = "/usr/local/go/bin/go"
-	}
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, pkg := range map[string]string{"wgtray-helper": "github.com/wgtray/wgtray/helper", "wgtray": "github.com/wgtray/wgtray/app"} {
-		if out, err := exec.Command(goTool, "build", "-o", filepath.Join(dir, name), pkg).CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v: %s", name, err, out)
-		}
-	}
-	return dir
 }
 
 // TestSummarize checks the statistics the report is made of.

@@ -27,36 +27,6 @@ type service struct {
 	fs        *privatefs.FS // when set, the helper runs in this view of /etc
 }
 
-var (
-	cliOnce sync.Once
-	cliPath string
-	cliErr  error
-)
-
-// wgtrayCLI builds the wgtray command once, into a directory that the
-// unprivileged test users can execute from.
-func wgtrayCLI(t testing.TB) string {
-	t.Helper()
-	cliOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "wgtray-cli-")
-		if err != nil {
-			cliErr = err
-			return
-		}
-		os.Chmod(dir, 0o755)
-		cliPath = filepath.Join(dir, "wgtray")
-		out, err := exec.Command("go", "build", "-o", cliPath, "github.com/wgtray/wgtray/app").CombinedOutput()
-		if err != nil {
-			cliErr = err
-			cliPath = string(out)
-		}
-	})
-	if cliErr != nil {
-		t.Fatalf("build wgtray: %v: %s", cliErr, cliPath)
-	}
-	return cliPath
-}
-
 func startService(t *testing.T, extra ...string) *service {
 	t.Helper()
 	return startServiceIn(t, nil, extra...)
@@ -85,13 +55,7 @@ func (s *service) start(t *testing.T) {
 	if s.fs != nil {
 		argv = s.fs.Argv(argv...)
 	}
-	s.proc = netns.StartProc(t, s.tp.Client, append(helperEnv, s.bus.Env()), argv...)
-	conn := s.bus.Conn(t)
-	netns.WaitFor(t, 20*time.Second, "the helper to own "+ipc.BusName, func() bool {
-		var has bool
-		conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, ipc.BusName).Store(&has)
-		return has
-	})
+	s.proc = s.bus.StartHelper(t, s.tp.Client, helperEnv, argv...)
 }
 
 // client is a typed client as root.
@@ -109,7 +73,7 @@ func (s *service) writeConf(t *testing.T, name, text string) {
 // cli runs the wgtray command line as user u (or root when u is nil).
 func (s *service) cli(t *testing.T, u *sysbus.User, args ...string) (string, string, int) {
 	t.Helper()
-	argv := append([]string{wgtrayCLI(t)}, args...)
+	argv := append([]string{filepath.Join(sysbus.Binaries(t), "wgtray")}, args...)
 	var cmd *exec.Cmd
 	if u == nil {
 		cmd = exec.Command(argv[0], argv[1:]...)

@@ -388,13 +388,7 @@ func activationAndPurge(t *testing.T) {
 		}
 		return string(out)
 	}
-	hasOwner := func() bool {
-		var has bool
-		if err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.wgtray.Helper1").Store(&has); err != nil {
-			t.Fatalf("NameHasOwner: %v", err)
-		}
-		return has
-	}
+	hasOwner := func() bool { return sysbus.HasOwner(t, conn, "org.wgtray.Helper1") }
 	if hasOwner() {
 		t.Fatal("org.wgtray.Helper1 has an owner before anything called it")
 	}

@@ -1,12 +1,10 @@
 package tray_test
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -255,33 +253,4 @@ func (d *testDesktop) chooseInDialog(t *testing.T, title, path string) {
 			t.Fatalf("the file chooser did not accept %s", path)
 		}
 	}
-}
-
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// binaries builds wgtray and wgtray-helper once into a directory that
-// test users can execute from.
-func binaries(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "wgtray-bin-")
-		if buildErr != nil {
-			return
-		}
-		os.Chmod(binDir, 0o755)
-		for pkg, name := range map[string]string{"github.com/wgtray/wgtray/app": "wgtray", "github.com/wgtray/wgtray/helper": "wgtray-helper"} {
-			if out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg).CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("build %s: %v: %s", name, err, out)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binDir
 }

@@ -34,7 +34,7 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	requireDesktopTools(t)
-	w := &world{bin: binaries(t), bus: sysbus.Start(t, sysbus.Options{}), tp: netns.New(t)}
+	w := &world{bin: sysbus.Binaries(t), bus: sysbus.Start(t, sysbus.Options{}), tp: netns.New(t)}
 	w.configDir = filepath.Join(t.TempDir(), "wireguard")
 	os.Mkdir(w.configDir, 0o700)
 	w.stateDir = t.TempDir()
@@ -46,14 +46,8 @@ func newWorld(t *testing.T) *world {
 
 func (w *world) startHelper(t *testing.T) {
 	t.Helper()
-	w.helper = netns.StartProc(t, w.tp.Client, []string{w.bus.Env()}, filepath.Join(w.bin, "wgtray-helper"),
+	w.helper = w.bus.StartHelper(t, w.tp.Client, nil, filepath.Join(w.bin, "wgtray-helper"),
 		"--config-dir", w.configDir, "--state-dir", w.stateDir, "--wireguard=userspace")
-	conn := w.bus.Conn(t)
-	netns.WaitFor(t, 20*time.Second, "the helper on the bus", func() bool {
-		var has bool
-		conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, ipc.BusName).Store(&has)
-		return has
-	})
 }
 
 func (w *world) client(t *testing.T) *ipc.Client { return ipc.NewClient(w.bus.Conn(t)) }
@@ -202,7 +196,7 @@ func TestTrayNotAllowed(t *testing.T) {
 // message, and root is refused.
 func TestTrayOneInstanceNotRoot(t *testing.T) {
 	requireDesktopTools(t)
-	bin := binaries(t)
+	bin := sysbus.Binaries(t)
 	d := startDesktop(t, sysbus.NewUser(t, "wgtray"))
 	first := d.User.Command(filepath.Join(bin, "wgtray"))
 	first.Env = d.Env()

@@ -62,14 +62,8 @@ func demo(r *tbrun.Runner, bin string) {
 	if err := os.Mkdir(confDir, 0o700); err != nil {
 		r.Fatal(err)
 	}
-	helper := netns.StartProc(r, tp.Client, []string{bus.Env()}, filepath.Join(bin, "wgtray-helper"),
+	helper := bus.StartHelper(r, tp.Client, nil, filepath.Join(bin, "wgtray-helper"),
 		"--config-dir", confDir, "--state-dir", r.TempDir())
-	conn := bus.Conn(r)
-	netns.WaitFor(r, 20*time.Second, "wgtray-helper on the bus", func() bool {
-		var has bool
-		conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, ipc.BusName).Store(&has)
-		return has
-	})
 	fmt.Println("   wgtray-helper owns", ipc.BusName)
 
 	port := tp.InetAddr4.String() + ":8080"

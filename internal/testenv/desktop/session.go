@@ -203,9 +203,5 @@ func (s *Session) Spawn(tb testing.TB, asUser bool, argv ...string) *exec.Cmd {
 // WaitName waits until name has an owner on the session bus.
 func (s *Session) WaitName(tb testing.TB, name string, timeout time.Duration) {
 	tb.Helper()
-	netns.WaitFor(tb, timeout, name+" on the session bus", func() bool {
-		var has bool
-		s.Conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, name).Store(&has)
-		return has
-	})
+	sysbus.WaitOwner(tb, s.Conn, name, timeout)
 }
