@@ -43,7 +43,7 @@ func startServiceIn(t *testing.T, fs *privatefs.FS, extra ...string) *service {
 	if err := os.Mkdir(s.configDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	s.args = append([]string{"--config-dir", s.configDir, "--state-dir", s.stateDir, "--wireguard=userspace"}, extra...)
+	s.args = append([]string{"--config-dir", s.configDir, "--journal-dir", s.stateDir, "--wireguard=userspace"}, extra...)
 	s.start(t)
 	return s
 }

@@ -56,7 +56,7 @@ func TestDBusContract(t *testing.T) {
 		t.Errorf("Ping: %v", err)
 	}
 	// A second helper cannot take the name.
-	_, stderr, code := runHelperEnv(t, s.tp.Client, []string{s.bus.Env()}, append(s.args, "--state-dir", t.TempDir())...)
+	_, stderr, code := runHelperEnv(t, s.tp.Client, []string{s.bus.Env()}, append(s.args, "--journal-dir", t.TempDir())...)
 	if code == 0 || !strings.Contains(stderr, "already taken") {
 		t.Errorf("a second helper: exit %d, %q; want a clear refusal", code, stderr)
 	}

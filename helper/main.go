@@ -46,7 +46,7 @@ Flags:
 
 type options struct {
 	configDir    string
-	stateDir     string
+	journalDir   string
 	wireguard    string
 	allowScripts bool
 	leakGuard    bool
@@ -64,7 +64,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("wgtray-helper", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.configDir, "config-dir", "/etc/wireguard", "directory of the tunnels' wg-quick `configs`")
-	fs.StringVar(&o.stateDir, "state-dir", "/run/wgtray", "`directory` of the journals of applied changes")
+	fs.StringVar(&o.journalDir, "journal-dir", "/run/wgtray", "`directory` of the journals of applied changes")
+	// The name of earlier releases, kept so that existing units and
+	// scripts go on working.
+	fs.StringVar(&o.journalDir, "state-dir", "/run/wgtray", "the same as -journal-dir (an older `name`)")
 	fs.StringVar(&o.wireguard, "wireguard", "auto", "WireGuard implementation: `auto`, kernel or userspace")
 	fs.BoolVar(&o.allowScripts, "allow-scripts", false, "run the configs' PreUp/PostUp/PreDown/PostDown hooks (as root!)")
 	fs.BoolVar(&o.leakGuard, "leak-guard", true, "block the address family a one-family full tunnel does not carry (-leak-guard=false: wg-quick's behaviour)")
@@ -138,7 +141,7 @@ func withEngine(o options, mode wgdev.Mode, logger *log.Logger, fn func(context.
 		logger.Print(err)
 		return 2
 	}
-	e := engine.New(sys, o.stateDir, plan.Options{AllowScripts: o.allowScripts, NoLeakGuard: !o.leakGuard}, logger)
+	e := engine.New(sys, o.journalDir, plan.Options{AllowScripts: o.allowScripts, NoLeakGuard: !o.leakGuard}, logger)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := e.Cleanup(ctx); err != nil {

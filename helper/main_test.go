@@ -137,7 +137,7 @@ func TestBadConfigsChangeNothing(t *testing.T) {
 			if err := os.WriteFile(path, []byte(c.text), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, stderr, code := runHelper(t, ns, "--state-dir", t.TempDir(), "up", path)
+			_, stderr, code := runHelper(t, ns, "--journal-dir", t.TempDir(), "up", path)
 			if code == 0 {
 				t.Fatalf("accepted; stderr %q", stderr)
 			}
@@ -168,7 +168,7 @@ func TestUpKillCleanup(t *testing.T) {
 		Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0",
 	}))
 	before := netns.Dump(t, tp.Client)
-	args := []string{"--config-dir", confDir, "--state-dir", state, "--wireguard=userspace", "up", iface}
+	args := []string{"--config-dir", confDir, "--journal-dir", state, "--wireguard=userspace", "up", iface}
 
 	p := netns.StartProc(t, tp.Client, helperEnv, helperArgv(t, args...)...)
 	p.WaitLine(t, iface+" is up", 20*time.Second)
@@ -177,6 +177,7 @@ func TestUpKillCleanup(t *testing.T) {
 	if dump := netns.Dump(t, tp.Client); dump == before {
 		t.Fatal("nothing left after SIGKILL; the test proves nothing")
 	}
+	// --state-dir, the older name of --journal-dir, finds the same journal.
 	if _, stderr, code := runHelper(t, tp.Client, "--state-dir", state, "--cleanup"); code != 0 {
 		t.Fatalf("--cleanup exit %d: %s", code, stderr)
 	}
@@ -210,7 +211,7 @@ func TestScriptsNeedOptIn(t *testing.T) {
 	netns.WriteConf(t, confDir, iface, conf)
 	before := netns.Dump(t, ns)
 
-	_, stderr, code := runHelper(t, ns, "--config-dir", confDir, "--state-dir", state, "up", iface)
+	_, stderr, code := runHelper(t, ns, "--config-dir", confDir, "--journal-dir", state, "up", iface)
 	if code == 0 || !strings.Contains(stderr, "--allow-scripts") {
 		t.Errorf("config with hooks: exit %d, stderr %q; want a refusal naming --allow-scripts", code, stderr)
 	}
@@ -221,7 +222,7 @@ func TestScriptsNeedOptIn(t *testing.T) {
 		t.Errorf("refused config changed the namespace:\n%s", netns.DumpDiff(before, dump))
 	}
 
-	p := netns.StartProc(t, ns, helperEnv, helperArgv(t, "--config-dir", confDir, "--state-dir", state, "--allow-scripts", "--wireguard=userspace", "up", iface)...)
+	p := netns.StartProc(t, ns, helperEnv, helperArgv(t, "--config-dir", confDir, "--journal-dir", state, "--allow-scripts", "--wireguard=userspace", "up", iface)...)
 	p.WaitLine(t, iface+" is up", 20*time.Second)
 	p.Signal(syscall.SIGTERM)
 	if stderr, err := p.Wait(t, 20*time.Second); err != nil {

@@ -32,7 +32,7 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 		return fmt.Errorf("connect to the system bus: %w", err)
 	}
 	defer conn.Close()
-	srv := daemon.New(ctx, daemon.Config{
+	srv := daemon.New(ctx, daemon.Deps{
 		Conn:         conn,
 		Engine:       e,
 		Store:        st,

@@ -359,7 +359,7 @@ func activationAndPurge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	execLine := fmt.Sprintf("/usr/bin/env %s %s netns exec %s %s --bounding-set=-all,+net_admin --inh-caps=-all --no-new-privs %s --config-dir %s --state-dir %s --wireguard=userspace",
+	execLine := fmt.Sprintf("/usr/bin/env %s %s netns exec %s %s --bounding-set=-all,+net_admin --inh-caps=-all --no-new-privs %s --config-dir %s --journal-dir %s --wireguard=userspace",
 		bus.Env(), ipPath, tp.Client, setprivPath, helperBin, configDir, stateDir)
 	text := fmt.Sprintf("# %s, its Exec run in a test namespace\n[D-BUS Service]\nName=%s\nExec=%s\nUser=%s\nSystemdService=%s\n",
 		installedService, keys["Name"], execLine, keys["User"], keys["SystemdService"])

@@ -47,7 +47,7 @@ func newWorld(t *testing.T) *world {
 func (w *world) startHelper(t *testing.T) {
 	t.Helper()
 	w.helper = w.bus.StartHelper(t, w.tp.Client, nil, filepath.Join(w.bin, "wgtray-helper"),
-		"--config-dir", w.configDir, "--state-dir", w.stateDir, "--wireguard=userspace")
+		"--config-dir", w.configDir, "--journal-dir", w.stateDir, "--wireguard=userspace")
 }
 
 func (w *world) client(t *testing.T) *ipc.Client { return ipc.NewClient(w.bus.Conn(t)) }

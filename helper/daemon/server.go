@@ -41,8 +41,10 @@ type Devices interface {
 	Device(name string) (*wgtypes.Device, error)
 }
 
-// Config is what a Server needs.
-type Config struct {
+// Deps are what a Server works with: its bus connection, the engine, the
+// config store, the devices, the authorizer and the logger, with the
+// settings root started the helper with.
+type Deps struct {
 	Conn         *dbus.Conn
 	Engine       Engine
 	Store        Store
@@ -55,7 +57,7 @@ type Config struct {
 
 // Server is the exported helper object.
 type Server struct {
-	c   Config
+	c   Deps
 	ctx context.Context
 
 	// opMu serializes every change of state: two Connects never interleave
@@ -72,7 +74,7 @@ type tunnelState struct {
 }
 
 // New returns a server; ctx bounds the work of method calls.
-func New(ctx context.Context, c Config) *Server {
+func New(ctx context.Context, c Deps) *Server {
 	return &Server{c: c, ctx: ctx, states: map[string]*tunnelState{}}
 }
 
