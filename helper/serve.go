@@ -14,6 +14,7 @@ import (
 
 	"github.com/wgtray/wgtray/helper/daemon"
 	"github.com/wgtray/wgtray/helper/engine"
+	"github.com/wgtray/wgtray/helper/monitor"
 	"github.com/wgtray/wgtray/helper/store"
 	"github.com/wgtray/wgtray/ipc"
 )
@@ -45,9 +46,15 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 	if err := srv.Export(); err != nil {
 		return err
 	}
-	if err := daemon.WatchLinks(ctx, srv.LinkGone, func(err error) { logger.Printf("link watch: %v", err) }); err != nil {
+	mon, err := monitor.New(func(ev monitor.Event) {
+		if ev.Kind == monitor.LinkDeleted {
+			srv.LinkGone(ev.Link)
+		}
+	}, func(err error) { logger.Printf("link watch: %v", err) })
+	if err != nil {
 		return err
 	}
+	defer mon.Close() // on the early returns; Close may be called twice
 	logger.Printf("ready: %s on the system bus, configs in %q", ipc.BusName, o.configDir)
 	// SIGUSR1, which only root can send to this process, prints debug
 	// counts on stdout: the tests check for goroutine leaks with it.
@@ -61,6 +68,9 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 			fmt.Fprintf(stdout, "debug: goroutines=%d\n", runtime.NumGoroutine())
 		}
 	}
+	// Stop watching before Shutdown, so that our own deletions are not
+	// handled as a tunnel's interface vanishing.
+	mon.Close()
 	logger.Print("stopping: taking every tunnel down")
 	if err := srv.Shutdown(context.Background()); err != nil {
 		return err
