@@ -1,11 +1,13 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 
@@ -17,13 +19,28 @@ import (
 // godbus exports every method of the value it is given.
 type object struct{ s *Server }
 
+// Deadlines of the work one method call does. A call that asks polkit to
+// prompt waits for a person typing a password; one that does not waits
+// only for polkitd. A change may run hooks and talk to resolved.
+const (
+	authTimeout            = 10 * time.Second
+	interactiveAuthTimeout = 2 * time.Minute
+	changeTimeout          = 2 * time.Minute
+)
+
 // authorize asks whether the caller of msg may perform action. polkit may
 // prompt for a password only if the caller said it can wait for one (the
 // ALLOW_INTERACTIVE_AUTHORIZATION flag), as the D-Bus specification asks.
 func (o object) authorize(msg dbus.Message, action string) *dbus.Error {
 	sender, _ := msg.Headers[dbus.FieldSender].Value().(string)
 	interactive := msg.Flags&dbus.FlagAllowInteractiveAuthorization != 0
-	if err := o.s.c.Auth.Authorize(o.s.ctx, sender, action, interactive); err != nil {
+	timeout := authTimeout
+	if interactive {
+		timeout = interactiveAuthTimeout
+	}
+	ctx, cancel := context.WithTimeout(o.s.ctx, timeout)
+	defer cancel()
+	if err := o.s.c.Auth.Authorize(ctx, sender, action, interactive); err != nil {
 		o.s.c.Logger.Printf("denied %s to %q: %v", action, sender, err)
 		return ipc.ToDBus(fmt.Errorf("%w: %v", ipc.ErrAccessDenied, err))
 	}
@@ -72,7 +89,9 @@ func (o object) Connect(msg dbus.Message, name string) *dbus.Error {
 	if e := o.authorize(msg, ActionConnect); e != nil {
 		return e
 	}
-	return toDBus(o.s.connect(name))
+	ctx, cancel := context.WithTimeout(o.s.ctx, changeTimeout)
+	defer cancel()
+	return toDBus(o.s.connect(ctx, name))
 }
 
 // Disconnect takes a tunnel down; a tunnel that is down is not an error.
@@ -88,7 +107,9 @@ func (o object) Disconnect(msg dbus.Message, name string) *dbus.Error {
 			return ipc.ToDBus(fmt.Errorf("%w: no tunnel %q", ipc.ErrNotFound, name))
 		}
 	}
-	return toDBus(o.s.disconnect(name, "disconnected"))
+	ctx, cancel := context.WithTimeout(o.s.ctx, changeTimeout)
+	defer cancel()
+	return toDBus(o.s.disconnect(ctx, name, "disconnected"))
 }
 
 // Import validates and stores a config.
@@ -121,7 +142,9 @@ func (o object) Remove(msg dbus.Message, name string) *dbus.Error {
 	if e := o.authorize(msg, ActionManage); e != nil {
 		return e
 	}
-	if err := o.s.disconnect(name, "disconnected: tunnel removed"); err != nil {
+	ctx, cancel := context.WithTimeout(o.s.ctx, changeTimeout)
+	defer cancel()
+	if err := o.s.disconnect(ctx, name, "disconnected: tunnel removed"); err != nil {
 		return toDBus(err)
 	}
 	if err := o.s.c.Store.Remove(name); errors.Is(err, fs.ErrNotExist) {
@@ -185,7 +208,7 @@ func (s *Server) status(name string) (ipc.Status, error) {
 		return out, nil
 	}
 	out.Interface = name
-	if p := s.c.Engine.Plan(name); p != nil {
+	if p := s.c.Engine.State(name).Plan; p != nil {
 		out.FullTunnel = p.FullTunnel
 		if p.DNS != nil {
 			out.DNSManager = p.DNS.Manager

@@ -15,17 +15,22 @@ import (
 	"github.com/godbus/dbus/v5/introspect"
 	"github.com/godbus/dbus/v5/prop"
 
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
 	"github.com/wgtray/wgtray/helper/config"
+	"github.com/wgtray/wgtray/helper/engine"
 	"github.com/wgtray/wgtray/helper/plan"
 	"github.com/wgtray/wgtray/ipc"
-	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
-// Engine brings tunnels up and down (package engine).
+// Engine brings tunnels up and down and owns their state (package
+// engine): the server keeps none of its own.
 type Engine interface {
 	Up(ctx context.Context, link string, cfg *config.Config) (*plan.Plan, error)
-	Down(ctx context.Context, link string) error
-	Plan(link string) *plan.Plan
+	DownBecause(ctx context.Context, link, why string) error
+	State(link string) engine.State
+	Active() []string
+	Observe(func(engine.Change))
 }
 
 // Store holds the tunnels' configs (package store).
@@ -58,24 +63,41 @@ type Deps struct {
 // Server is the exported helper object.
 type Server struct {
 	c   Deps
-	ctx context.Context
+	ctx context.Context // ends when the helper stops; each call derives its own
 
 	// opMu serializes every change of state: two Connects never interleave
 	// and a Disconnect waits for a Connect in progress.
 	opMu sync.Mutex
-
-	mu     sync.Mutex
-	states map[string]*tunnelState
 }
 
-type tunnelState struct {
-	state   ipc.State
-	lastErr string
-}
-
-// New returns a server; ctx bounds the work of method calls.
+// New returns a server. Each method call works under a context derived
+// from ctx, with a deadline of its own; ctx ending cancels them all.
 func New(ctx context.Context, c Deps) *Server {
-	return &Server{c: c, ctx: ctx, states: map[string]*tunnelState{}}
+	s := &Server{c: c, ctx: ctx}
+	c.Engine.Observe(s.changed)
+	return s
+}
+
+// changed tells the log and the bus of a tunnel's transition.
+func (s *Server) changed(ch engine.Change) {
+	st := ipcState(ch.Phase)
+	s.c.Logger.Printf("%q is %s: %s", ch.Tunnel, st, ch.Message)
+	if err := s.c.Conn.Emit(ipc.ObjectPath, ipc.Interface+"."+ipc.SignalStateChanged, ch.Tunnel, string(st), ch.Message); err != nil {
+		s.c.Logger.Printf("emit StateChanged: %v", err)
+	}
+}
+
+// ipcState names an engine phase as the contract does.
+func ipcState(ph engine.Phase) ipc.State {
+	switch ph {
+	case engine.Connecting:
+		return ipc.StateConnecting
+	case engine.Up:
+		return ipc.StateConnected
+	case engine.Disconnecting:
+		return ipc.StateDisconnecting
+	}
+	return ipc.StateDisconnected
 }
 
 // Export puts the object, its introspection and its read-only properties
@@ -105,47 +127,10 @@ func (s *Server) Export() error {
 	return nil
 }
 
+// state returns name's state and last error, from the engine.
 func (s *Server) state(name string) (ipc.State, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t := s.states[name]; t != nil {
-		return t.state, t.lastErr
-	}
-	return ipc.StateDisconnected, ""
-}
-
-// setState records a transition and signals it.
-func (s *Server) setState(name string, st ipc.State, lastErr, message string) {
-	s.mu.Lock()
-	t := s.states[name]
-	if t == nil {
-		t = &tunnelState{}
-		s.states[name] = t
-	}
-	t.state = st
-	if st == ipc.StateConnecting {
-		t.lastErr = ""
-	}
-	if lastErr != "" {
-		t.lastErr = lastErr
-	}
-	s.mu.Unlock()
-	s.c.Logger.Printf("%q is %s: %s", name, st, message)
-	if err := s.c.Conn.Emit(ipc.ObjectPath, ipc.Interface+"."+ipc.SignalStateChanged, name, string(st), message); err != nil {
-		s.c.Logger.Printf("emit StateChanged: %v", err)
-	}
-}
-
-func (s *Server) connected() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for n, t := range s.states {
-		if t.state == ipc.StateConnected {
-			out = append(out, n)
-		}
-	}
-	return out
+	st := s.c.Engine.State(name)
+	return ipcState(st.Phase), st.Err
 }
 
 // readConfig reads a stored config, with the errors clients get.
@@ -174,7 +159,7 @@ func (s *Server) loadConfig(name string) (*config.Config, error) {
 }
 
 // connect brings name up, first taking down another full tunnel.
-func (s *Server) connect(name string) error {
+func (s *Server) connect(ctx context.Context, name string) error {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	if st, _ := s.state(name); st == ipc.StateConnected {
@@ -188,42 +173,31 @@ func (s *Server) connect(name string) error {
 		return fmt.Errorf("%w: %v", ipc.ErrScriptsDisabled, plan.ErrScriptsDisabled)
 	}
 	if cfg.FullTunnel() {
-		for _, other := range s.connected() {
-			if p := s.c.Engine.Plan(other); p != nil && p.FullTunnel {
-				s.disconnectLocked(other, fmt.Sprintf("disconnected because full tunnel %q is connecting", name))
+		for _, other := range s.c.Engine.Active() {
+			if p := s.c.Engine.State(other).Plan; p != nil && p.FullTunnel {
+				s.disconnectLocked(ctx, other, fmt.Sprintf("disconnected because full tunnel %q is connecting", name))
 			}
 		}
 	}
-	s.setState(name, ipc.StateConnecting, "", "connecting")
-	if _, err := s.c.Engine.Up(s.ctx, name, cfg); err != nil {
-		msg := err.Error()
-		s.setState(name, ipc.StateDisconnected, msg, "failed: "+msg)
+	if _, err := s.c.Engine.Up(ctx, name, cfg); err != nil {
 		if errors.Is(err, plan.ErrScriptsDisabled) {
 			return fmt.Errorf("%w: %v", ipc.ErrScriptsDisabled, err)
 		}
 		return fmt.Errorf("%w: connect %q: %v", ipc.ErrFailed, name, err)
 	}
-	s.setState(name, ipc.StateConnected, "", "connected")
 	return nil
 }
 
-func (s *Server) disconnect(name, message string) error {
+func (s *Server) disconnect(ctx context.Context, name, message string) error {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
-	return s.disconnectLocked(name, message)
+	return s.disconnectLocked(ctx, name, message)
 }
 
-func (s *Server) disconnectLocked(name, message string) error {
-	if st, _ := s.state(name); st == ipc.StateDisconnected {
-		return nil
-	}
-	s.setState(name, ipc.StateDisconnecting, "", "disconnecting")
-	if err := s.c.Engine.Down(s.ctx, name); err != nil {
-		msg := err.Error()
-		s.setState(name, ipc.StateDisconnected, msg, "disconnected with errors: "+msg)
+func (s *Server) disconnectLocked(ctx context.Context, name, message string) error {
+	if err := s.c.Engine.DownBecause(ctx, name, message); err != nil {
 		return fmt.Errorf("%w: disconnect %q: %v", ipc.ErrFailed, name, err)
 	}
-	s.setState(name, ipc.StateDisconnected, "", message)
 	return nil
 }
 
@@ -235,7 +209,9 @@ func (s *Server) LinkGone(link string) {
 	if st, _ := s.state(link); st != ipc.StateConnected {
 		return // our own Disconnect, or not ours
 	}
-	s.disconnectLocked(link, fmt.Sprintf("interface %s disappeared", link))
+	ctx, cancel := context.WithTimeout(s.ctx, changeTimeout)
+	defer cancel()
+	s.disconnectLocked(ctx, link, fmt.Sprintf("interface %s disappeared", link))
 }
 
 // Shutdown takes every tunnel down.
@@ -243,8 +219,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	var errs []error
-	for _, n := range s.connected() {
-		errs = append(errs, s.disconnectLocked(n, "helper stopping"))
+	for _, n := range s.c.Engine.Active() {
+		errs = append(errs, s.disconnectLocked(ctx, n, "helper stopping"))
 	}
 	return errors.Join(errs...)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/wgtray/wgtray/helper/config"
 	"github.com/wgtray/wgtray/helper/journal"
 	"github.com/wgtray/wgtray/helper/plan"
+	"github.com/wgtray/wgtray/internal/proc"
 )
 
 // System applies single operations to the machine. Apply of an inverse
@@ -52,41 +53,122 @@ func (e *StepError) Unwrap() error { return e.Err }
 // ErrActive is returned by Up for a tunnel that is already up.
 var ErrActive = errors.New("tunnel is already up")
 
-// Engine runs tunnels. Its methods are safe for concurrent use; callers
-// serialize state changes of one tunnel.
+// Engine runs tunnels and is the one owner of their state: where each is
+// in its life, what it applied, and why its last change failed. Its
+// methods are safe for concurrent use; callers serialize state changes of
+// one tunnel.
 type Engine struct {
 	sys      System
 	stateDir string
 	opts     plan.Options
 	logger   *log.Logger
+	observe  func(Change)
 
 	mu      sync.Mutex
-	running map[string]*Tunnel
+	tunnels map[string]*entry
 }
 
-// Tunnel is a tunnel that is up.
-type Tunnel struct {
-	Plan    *plan.Plan
+// Phase is where a tunnel is in its life.
+type Phase int
+
+// The phases, in the order a tunnel goes through them.
+const (
+	Down Phase = iota
+	Connecting
+	Up
+	Disconnecting
+)
+
+// Change is one transition of a tunnel, as Observe reports it.
+type Change struct {
+	Tunnel  string
+	Phase   Phase
+	Err     string // why the change failed, if it did
+	Message string // what happened, for people
+}
+
+// State is what the engine knows of one tunnel.
+type State struct {
+	Phase Phase
+	Err   string     // why the last change failed; cleared by the next Up
+	Plan  *plan.Plan // the applied plan, while Up
+}
+
+// entry is the engine's record of one tunnel: its phase and last error
+// always, and what was applied while it is up.
+type entry struct {
+	phase   Phase
+	err     string
+	plan    *plan.Plan
 	journal *journal.Journal
 	undo    []plan.Op
 }
 
 // New returns an engine that journals under stateDir.
 func New(sys System, stateDir string, opts plan.Options, logger *log.Logger) *Engine {
-	return &Engine{sys: sys, stateDir: stateDir, opts: opts, logger: logger, running: map[string]*Tunnel{}}
+	return &Engine{sys: sys, stateDir: stateDir, opts: opts, logger: logger, tunnels: map[string]*entry{}}
 }
 
-// Up brings cfg up as link. On error, everything it did has been undone.
+// Observe makes the engine call f with every change of a tunnel's phase,
+// after the change is recorded, so that State within f already shows it.
+// Call it once, before the first Up.
+func (e *Engine) Observe(f func(Change)) { e.observe = f }
+
+// set records a transition and reports it.
+func (e *Engine) set(link string, ph Phase, errText, message string) {
+	e.mu.Lock()
+	t := e.tunnels[link]
+	if t == nil {
+		t = &entry{}
+		e.tunnels[link] = t
+	}
+	t.phase = ph
+	if ph == Connecting {
+		t.err = ""
+	}
+	if errText != "" {
+		t.err = errText
+	}
+	if ph == Down {
+		t.plan, t.journal, t.undo = nil, nil, nil
+	}
+	e.mu.Unlock()
+	if e.observe != nil {
+		e.observe(Change{Tunnel: link, Phase: ph, Err: errText, Message: message})
+	}
+}
+
+// State returns what the engine knows of link; a tunnel it never saw is
+// Down.
+func (e *Engine) State(link string) State {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t := e.tunnels[link]; t != nil {
+		return State{Phase: t.phase, Err: t.err, Plan: t.plan}
+	}
+	return State{Phase: Down}
+}
+
+// Up brings cfg up as link. On error, everything it did has been undone
+// and the error is kept in the tunnel's State.
 func (e *Engine) Up(ctx context.Context, link string, cfg *config.Config) (*plan.Plan, error) {
 	if err := config.ValidName(link); err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	_, active := e.running[link]
-	e.mu.Unlock()
-	if active {
+	if e.State(link).Phase != Down {
 		return nil, ErrActive
 	}
+	e.set(link, Connecting, "", "connecting")
+	p, err := e.up(ctx, link, cfg)
+	if err != nil {
+		e.set(link, Down, err.Error(), "failed: "+err.Error())
+		return nil, err
+	}
+	e.set(link, Up, "", "connected")
+	return p, nil
+}
+
+func (e *Engine) up(ctx context.Context, link string, cfg *config.Config) (*plan.Plan, error) {
 	facts, err := e.sys.Facts(ctx, link, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("read system state: %w", err)
@@ -100,16 +182,17 @@ func (e *Engine) Up(ctx context.Context, link string, cfg *config.Config) (*plan
 		return nil, err
 	}
 	e.mu.Lock()
-	e.running[link] = t
+	cur := e.tunnels[link]
+	cur.plan, cur.journal, cur.undo = t.plan, t.journal, t.undo
 	e.mu.Unlock()
 	return p, nil
 }
 
-func (e *Engine) apply(ctx context.Context, p *plan.Plan) (*Tunnel, error) {
+func (e *Engine) apply(ctx context.Context, p *plan.Plan) (*entry, error) {
 	j, err := journal.Create(e.stateDir, p.Link)
 	if errors.Is(err, os.ErrExist) || errors.Is(err, syscall.EEXIST) {
 		// A journal of a dead helper: undo it before starting over.
-		if cerr := e.cleanupOne(ctx, journalPath(e.stateDir, p.Link)); cerr != nil {
+		if cerr := e.cleanupOne(ctx, journal.Path(e.stateDir, p.Link)); cerr != nil {
 			return nil, fmt.Errorf("undo leftovers of %q: %w", p.Link, cerr)
 		}
 		j, err = journal.Create(e.stateDir, p.Link)
@@ -117,7 +200,7 @@ func (e *Engine) apply(ctx context.Context, p *plan.Plan) (*Tunnel, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Tunnel{Plan: p, journal: j}
+	t := &entry{plan: p, journal: j}
 	for i, op := range p.Ops {
 		if inv, ok := op.Inverse(); ok {
 			// The inverse is on disk before the change is made: a crash
@@ -138,7 +221,7 @@ func (e *Engine) apply(ctx context.Context, p *plan.Plan) (*Tunnel, error) {
 }
 
 // rollback undoes a partly applied tunnel and returns the step error.
-func (e *Engine) rollback(ctx context.Context, t *Tunnel, serr *StepError) error {
+func (e *Engine) rollback(ctx context.Context, t *entry, serr *StepError) error {
 	// Undo even when ctx is cancelled: a half-applied tunnel is worse.
 	err := e.undo(context.WithoutCancel(ctx), t.undo)
 	if err == nil {
@@ -148,7 +231,7 @@ func (e *Engine) rollback(ctx context.Context, t *Tunnel, serr *StepError) error
 	}
 	serr.RollbackOK = err == nil
 	if err != nil {
-		e.logger.Printf("rollback of %q: %v", t.Plan.Link, err)
+		e.logger.Printf("rollback of %q: %v", t.plan.Link, err)
 	}
 	return serr
 }
@@ -168,19 +251,34 @@ func (e *Engine) undo(ctx context.Context, inverses []plan.Op) error {
 // Down takes link down, undoing exactly what Up did. A tunnel that is not
 // up is not an error.
 func (e *Engine) Down(ctx context.Context, link string) error {
+	return e.DownBecause(ctx, link, "disconnected")
+}
+
+// DownBecause is Down, with why as the message of the final change.
+func (e *Engine) DownBecause(ctx context.Context, link, why string) error {
 	e.mu.Lock()
-	t := e.running[link]
-	delete(e.running, link)
+	t := e.tunnels[link]
+	up := t != nil && t.phase == Up
+	var undo []plan.Op
+	var j *journal.Journal
+	if up {
+		undo, j = t.undo, t.journal
+	}
 	e.mu.Unlock()
-	if t == nil {
+	if !up {
 		return nil
 	}
-	if err := e.undo(context.WithoutCancel(ctx), t.undo); err != nil {
+	e.set(link, Disconnecting, "", "disconnecting")
+	if err := e.undo(context.WithoutCancel(ctx), undo); err != nil {
 		// Keep the journal so that --cleanup can finish the job.
-		t.journal.Close()
-		return fmt.Errorf("take %q down: %w", link, err)
+		j.Close()
+		err = fmt.Errorf("take %q down: %w", link, err)
+		e.set(link, Down, err.Error(), "disconnected with errors: "+err.Error())
+		return err
 	}
-	return t.journal.Remove()
+	err := j.Remove()
+	e.set(link, Down, "", why)
+	return err
 }
 
 // Active returns the names of the tunnels that are up, sorted.
@@ -188,8 +286,10 @@ func (e *Engine) Active() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []string
-	for n := range e.running {
-		out = append(out, n)
+	for n, t := range e.tunnels {
+		if t.phase == Up {
+			out = append(out, n)
+		}
 	}
 	slices.Sort(out)
 	return out
@@ -197,12 +297,7 @@ func (e *Engine) Active() []string {
 
 // Plan returns the plan of a tunnel that is up, or nil.
 func (e *Engine) Plan(link string) *plan.Plan {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if t := e.running[link]; t != nil {
-		return t.Plan
-	}
-	return nil
+	return e.State(link).Plan
 }
 
 // DownAll takes every tunnel down.
@@ -234,10 +329,10 @@ func (e *Engine) cleanupOne(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	e.mu.Lock()
-	_, mine := e.running[ent.Header.Tunnel]
-	e.mu.Unlock()
-	if mine || (ent.Header.PID != os.Getpid() && processAlive(ent.Header.PID)) {
+	// A tunnel that is up or going down owns its journal; one connecting
+	// is this engine's Up finding a dead helper's journal in its way.
+	ph := e.State(ent.Header.Tunnel).Phase
+	if ph == Up || ph == Disconnecting || (ent.Header.PID != os.Getpid() && proc.Alive(ent.Header.PID)) {
 		return nil
 	}
 	var ops []plan.Op
@@ -256,14 +351,4 @@ func (e *Engine) cleanupOne(ctx context.Context, path string) error {
 		return fmt.Errorf("clean up %q: %w", ent.Header.Tunnel, err)
 	}
 	return journal.Discard(path)
-}
-
-func journalPath(dir, link string) string { return dir + "/" + link + ".journal" }
-
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -32,13 +32,16 @@ type Journal struct {
 	path string
 }
 
+// Path is where the journal of tunnel lives in dir.
+func Path(dir, tunnel string) string { return filepath.Join(dir, tunnel+suffix) }
+
 // Create starts a new journal for tunnel in dir. It fails if one exists:
 // an existing journal means a tunnel whose changes have not been undone.
 func Create(dir, tunnel string) (*Journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
-	path := filepath.Join(dir, tunnel+suffix)
+	path := Path(dir, tunnel)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create journal: %w", err)
