@@ -17,6 +17,7 @@ import (
 
 	"github.com/wgtray/wgtray/internal/testenv/netns"
 	"github.com/wgtray/wgtray/internal/testenv/sysbus"
+	"github.com/wgtray/wgtray/internal/uapisock"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -278,7 +279,7 @@ func (b *bench) wgQuick(action string) (wall, cpu time.Duration) {
 	cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	if action == "down" {
 		netns.WaitFor(tb, 10*time.Second, "wg-quick's wireguard-go to exit", func() bool {
-			_, err := os.Stat(netns.SocketPath(b.wqIface))
+			_, err := os.Stat(uapisock.Path(b.wqIface))
 			return os.IsNotExist(err) && len(netns.FindProcs("wireguard-go", b.wqIface)) == 0
 		})
 	}
@@ -542,7 +543,7 @@ func (b *bench) phaseSoak() {
 	r.LiveEnd, r.GCs = b.gcLive()
 	b.s.helperRSSAfterSoak = []float64{r.RSSAfter}
 	r.StateAfter = b.stateFiles()
-	_, err := os.Stat(netns.SocketPath(b.tunnel))
+	_, err := os.Stat(uapisock.Path(b.tunnel))
 	r.SocketLeft = err == nil
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wgtray/wgtray/internal/testenv/netns"
 	"github.com/wgtray/wgtray/internal/testenv/sysbus"
+	"github.com/wgtray/wgtray/internal/uapisock"
 )
 
 // entry is one installed file as the tests expect it: its type and
@@ -496,8 +497,8 @@ func stopHelpers(t *testing.T, stateDir, iface string) {
 	}
 	for _, pid := range helperPids(stateDir) {
 		syscall.Kill(pid, syscall.SIGKILL)
-		if err := os.Remove(netns.SocketPath(iface)); err == nil {
-			t.Logf("removed %s left by the killed helper", netns.SocketPath(iface))
+		if err := os.Remove(uapisock.Path(iface)); err == nil {
+			t.Logf("removed %s left by the killed helper", uapisock.Path(iface))
 		}
 	}
 }

@@ -45,6 +45,3 @@ func (m Mode) String() string {
 // ErrNoKernelSupport is returned in Kernel mode when the kernel has no
 // WireGuard link type.
 var ErrNoKernelSupport = errors.New("the kernel has no WireGuard support (no wireguard link type)")
-
-// SocketDir is where wireguard-go and wg(8) keep UAPI sockets.
-const SocketDir = "/var/run/wireguard"

@@ -6,7 +6,6 @@ import (
 	"log"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -20,6 +19,8 @@ import (
 	"golang.zx2c4.com/wireguard/tun"
 	"golang.zx2c4.com/wireguard/wgctrl"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgtray/wgtray/internal/uapisock"
 )
 
 // Manager creates, configures and deletes WireGuard devices. It owns the
@@ -92,7 +93,7 @@ func (m *Manager) createUserspace(name string) error {
 	uapiFile.Close()
 	if err != nil {
 		tdev.Close()
-		os.Remove(SocketPath(name))
+		os.Remove(uapisock.Path(name))
 		return fmt.Errorf("listen on UAPI socket for %q: %w", name, err)
 	}
 	prefix := fmt.Sprintf("wireguard %q: ", name)
@@ -187,7 +188,7 @@ func (m *Manager) Delete(name string) error {
 	} else if !isNotFound(err) {
 		return fmt.Errorf("look up link %q: %w", name, err)
 	}
-	return removeStaleSocket(name)
+	return uapisock.RemoveStale(name)
 }
 
 // releaseDelay is how long the manager waits after the last embedded
@@ -240,11 +241,11 @@ func (m *Manager) Close() {
 // it made without closing it, so its descriptor lingers until a garbage
 // collection, one per tunnel brought up.
 func uapiOpen(name string) (*os.File, error) {
-	if err := os.MkdirAll(SocketDir, 0o755); err != nil {
+	if err := os.MkdirAll(uapisock.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	path := SocketPath(name)
-	if err := removeStaleSocket(name); err != nil {
+	path := uapisock.Path(name)
+	if err := uapisock.RemoveStale(name); err != nil {
 		return nil, err
 	}
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
@@ -265,32 +266,6 @@ func uapiOpen(name string) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
-}
-
-// SocketPath is the UAPI socket of device name.
-func SocketPath(name string) string { return filepath.Join(SocketDir, name+".sock") }
-
-// removeStaleSocket removes name's UAPI socket if no process answers on it.
-func removeStaleSocket(name string) error {
-	path := SocketPath(name)
-	fi, err := os.Lstat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("stat %s: %w", path, err)
-	}
-	if fi.Mode()&os.ModeSocket == 0 {
-		return nil // not ours to remove
-	}
-	if c, err := net.Dial("unix", path); err == nil {
-		c.Close()
-		return nil // alive: another process serves this device
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove stale socket %s: %w", path, err)
-	}
-	return nil
 }
 
 func isNotFound(err error) bool {

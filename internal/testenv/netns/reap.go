@@ -1,10 +1,7 @@
 package netns
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,15 +10,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wgtray/wgtray/internal/proc"
+	"github.com/wgtray/wgtray/internal/uapisock"
 )
-
-// SocketDir is where wireguard-go and wg(8) keep their UAPI sockets. It is
-// one directory for all network namespaces, which is why WireGuard
-// interface names must be unique per test.
-const SocketDir = "/var/run/wireguard"
-
-// SocketPath returns the UAPI socket of WireGuard interface iface.
-func SocketPath(iface string) string { return filepath.Join(SocketDir, iface+".sock") }
 
 // wireguardGoPids returns the pids of the wireguard-go processes whose
 // command line names iface. A daemonized wireguard-go re-executes itself
@@ -72,22 +64,6 @@ func wireguardGoIface(pid int) (bool, []string) {
 	return filepath.Base(args[0]) == "wireguard-go", args[1:]
 }
 
-// alive reports whether process pid still runs. A zombie counts as gone:
-// it holds no sockets or namespaces any more, and an orphan's zombie may
-// wait a long time for a reaper that is not ours.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the command name, which may itself hold ")".
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return true
-	}
-	return b[i+2] != 'Z' && b[i+2] != 'X'
-}
-
 // terminate stops the processes pids: SIGTERM first, because wireguard-go
 // then removes its socket itself, and SIGKILL for those still running
 // after grace. It returns the pids that are still alive after that.
@@ -110,26 +86,11 @@ func waitGone(pids []int, timeout time.Duration) []int {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		pids = slices.DeleteFunc(slices.Clone(pids), func(pid int) bool { return !alive(pid) })
+		pids = slices.DeleteFunc(slices.Clone(pids), func(pid int) bool { return !proc.Alive(pid) })
 		if len(pids) == 0 || time.Now().After(deadline) {
 			return pids
 		}
 		<-tick.C
-	}
-}
-
-// removeStaleSocket deletes iface's UAPI socket if nobody listens on it
-// any more. A killed wireguard-go cannot remove its socket, and a stale one
-// makes wg(8) and wg-quick believe the interface still exists.
-func removeStaleSocket(iface string) {
-	p := SocketPath(iface)
-	c, err := net.DialTimeout("unix", p, time.Second)
-	if err == nil {
-		c.Close()
-		return
-	}
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		os.Remove(p)
 	}
 }
 
@@ -146,7 +107,7 @@ func reapNS(ns string) []string {
 	var ifaces, stopped []string
 	for _, f := range strings.Fields(string(out)) {
 		pid, err := strconv.Atoi(f)
-		if err != nil || pid == os.Getpid() || !alive(pid) {
+		if err != nil || pid == os.Getpid() || !proc.Alive(pid) {
 			continue
 		}
 		pids = append(pids, pid)
@@ -161,7 +122,7 @@ func reapNS(ns string) []string {
 	}
 	terminate(pids, 2*time.Second)
 	for _, iface := range ifaces {
-		removeStaleSocket(iface)
+		uapisock.RemoveStale(iface)
 	}
 	return stopped
 }

@@ -10,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wgtray/wgtray/internal/proc"
+	"github.com/wgtray/wgtray/internal/uapisock"
 )
 
 // markerDir holds one file per WireGuard interface this package started,
@@ -42,7 +45,7 @@ func trackIface(tb testing.TB, iface string) {
 		if left := terminate(wireguardGoPids(iface), 2*time.Second); len(left) > 0 {
 			tb.Errorf("wireguard-go for %s survives SIGKILL: pids %v", iface, left)
 		}
-		removeStaleSocket(iface)
+		uapisock.RemoveStale(iface)
 		os.Remove(marker)
 		tracked.Delete(iface)
 	})
@@ -58,7 +61,7 @@ func CleanStale() {
 	defer lockStale()()
 	if ents, err := os.ReadDir("/run/netns"); err == nil {
 		for _, e := range ents {
-			if pid, ok := creatorPid(e.Name()); ok && !alive(pid) {
+			if pid, ok := creatorPid(e.Name()); ok && !proc.Alive(pid) {
 				reapNS(e.Name())
 				exec.Command("ip", "netns", "del", e.Name()).Run()
 			}
@@ -72,11 +75,11 @@ func CleanStale() {
 				continue
 			}
 			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-			if err != nil || pid <= 0 || alive(pid) {
+			if err != nil || pid <= 0 || proc.Alive(pid) {
 				continue
 			}
 			terminate(wireguardGoPids(e.Name()), 2*time.Second)
-			removeStaleSocket(e.Name())
+			uapisock.RemoveStale(e.Name())
 			os.Remove(marker)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wgtray/wgtray/internal/uapisock"
 )
 
 // TestCleanStale fakes what a killed test run leaves behind and checks
@@ -39,7 +41,7 @@ func TestCleanStale(t *testing.T) {
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		<-exited
-		os.Remove(SocketPath(wgIface))
+		os.Remove(uapisock.Path(wgIface))
 	})
 	// A socket whose process is gone, marked by a dead creator.
 	marked := UniqueName("wgs")
@@ -50,7 +52,7 @@ func TestCleanStale(t *testing.T) {
 	}
 	t.Cleanup(func() { os.Remove(markerFile) })
 	WaitFor(t, 10*time.Second, "wireguard-go's socket", func() bool {
-		_, err := os.Stat(SocketPath(wgIface))
+		_, err := os.Stat(uapisock.Path(wgIface))
 		return err == nil
 	})
 	unlock()
@@ -72,10 +74,10 @@ func TestCleanStale(t *testing.T) {
 		want bool
 	}{
 		{"/run/netns/" + staleNS, false},
-		{SocketPath(wgIface), false},
-		{SocketPath(marked), false},
+		{uapisock.Path(wgIface), false},
+		{uapisock.Path(marked), false},
 		{markerFile, false},
-		{SocketPath(unmarked), true},
+		{uapisock.Path(unmarked), true},
 		{"/run/netns/" + live, true},
 	} {
 		_, err := os.Stat(c.path)
@@ -99,16 +101,16 @@ func deadPid(t *testing.T) int {
 // killed wireguard-go does, and removes it when the test ends.
 func staleSocket(t *testing.T, iface string) {
 	t.Helper()
-	if err := os.MkdirAll(SocketDir, 0o755); err != nil {
+	if err := os.MkdirAll(uapisock.Dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: SocketPath(iface), Net: "unix"})
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: uapisock.Path(iface), Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	l.SetUnlinkOnClose(false)
 	l.Close()
-	t.Cleanup(func() { os.Remove(SocketPath(iface)) })
+	t.Cleanup(func() { os.Remove(uapisock.Path(iface)) })
 }
 
 func netnsNames(t *testing.T) []string {

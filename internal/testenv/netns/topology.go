@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgtray/wgtray/internal/uapisock"
 )
 
 // Topology is three namespaces: a client, where the code under test runs,
@@ -150,7 +152,7 @@ func startWireguardGo(tb testing.TB, ns, iface string) *Proc {
 // process exits.
 func waitSocket(tb testing.TB, p *Proc, iface string) {
 	tb.Helper()
-	sock := SocketPath(iface)
+	sock := uapisock.Path(iface)
 	WaitFor(tb, 10*time.Second, "wireguard-go's socket "+sock, func() bool {
 		select {
 		case <-p.Exited():

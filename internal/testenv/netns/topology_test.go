@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wgtray/wgtray/internal/uapisock"
 )
 
 // TestTopology checks the underlay: the client reaches the internet host
@@ -66,7 +68,7 @@ func TestTopology(t *testing.T) {
 	if !strings.Contains(link, ",UP,") && !strings.Contains(link, "<UP") {
 		t.Errorf("peer's %s is not up: %s", tp.PeerIface, link)
 	}
-	if _, err := os.Stat(SocketPath(tp.PeerIface)); err != nil {
+	if _, err := os.Stat(uapisock.Path(tp.PeerIface)); err != nil {
 		t.Errorf("peer's wireguard-go has no socket: %v", err)
 	}
 	if port := strings.TrimSpace(MustRun(t, tp.Peer, "wg", "show", tp.PeerIface, "listen-port")); port != "51820" {
@@ -137,7 +139,7 @@ func assertGone(t *testing.T, tp *Topology) {
 	if pids := wireguardGoPids(tp.PeerIface); len(pids) > 0 {
 		t.Errorf("wireguard-go for %s still runs: pids %v", tp.PeerIface, pids)
 	}
-	for _, f := range []string{SocketPath(tp.PeerIface), filepath.Join(markerDir, tp.PeerIface)} {
+	for _, f := range []string{uapisock.Path(tp.PeerIface), filepath.Join(markerDir, tp.PeerIface)} {
 		if _, err := os.Stat(f); !os.IsNotExist(err) {
 			t.Errorf("%s still exists (%v)", f, err)
 		}

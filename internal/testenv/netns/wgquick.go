@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wgtray/wgtray/internal/uapisock"
 )
 
 // WriteConf writes text to dir/IFACE.conf with mode 0600, as wg-quick
@@ -67,7 +69,7 @@ func waitDown(tb testing.TB, ns, iface string) {
 	if _, err := exec.Command("ip", "-n", ns, "link", "show", "dev", iface).CombinedOutput(); err == nil {
 		tb.Fatalf("in %s: wg-quick down left interface %s", ns, iface)
 	}
-	sock := SocketPath(iface)
+	sock := uapisock.Path(iface)
 	WaitFor(tb, 10*time.Second, "wireguard-go to remove "+sock, func() bool {
 		_, err := os.Stat(sock)
 		return os.IsNotExist(err)

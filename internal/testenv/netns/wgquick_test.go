@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/wgtray/wgtray/internal/uapisock"
 )
 
 // TestWgQuick brings a full tunnel up and down with Debian's wg-quick and
@@ -33,7 +35,7 @@ func TestWgQuick(t *testing.T) {
 	if pids := wireguardGoPids(iface); len(pids) > 0 {
 		t.Errorf("wireguard-go for %s still runs: %v", iface, pids)
 	}
-	if _, err := os.Stat(SocketPath(iface)); !os.IsNotExist(err) {
+	if _, err := os.Stat(uapisock.Path(iface)); !os.IsNotExist(err) {
 		t.Errorf("socket of %s still exists (%v)", iface, err)
 	}
 }

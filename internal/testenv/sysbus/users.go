@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wgtray/wgtray/internal/proc"
 	"github.com/wgtray/wgtray/internal/testenv/netns"
 )
 
@@ -154,7 +155,7 @@ func creatorGone(name, prefix string) bool {
 	if !ok || err != nil || pid <= 0 {
 		return false
 	}
-	return syscall.Kill(pid, 0) == syscall.ESRCH
+	return !proc.Alive(pid)
 }
 
 // removeStaleUsers deletes the users whose creating process is gone.
