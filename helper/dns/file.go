@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/wgtray/wgtray/helper/atomicfile"
 	"github.com/wgtray/wgtray/helper/plan"
 )
 
@@ -87,70 +88,51 @@ func (h *Host) fileRevert(d *plan.DNS) error {
 // directory synced. Readers see the old or the new file, never a part.
 func writeFile(path string, st plan.FileState) error {
 	if !st.Exists {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", path, err)
-		}
-		return syncDir(filepath.Dir(path))
+		return atomicfile.Remove(path)
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".wgtray-"+filepath.Base(path)+"-*")
-	if errors.Is(err, syscall.EROFS) && st.Symlink == "" {
+	if st.Symlink != "" {
+		return writeLink(path, st)
+	}
+	err := atomicfile.Write(path, st.Data, fs.FileMode(st.Mode), st.UID, st.GID)
+	switch {
+	case errors.Is(err, syscall.EROFS):
 		// A read-only directory with a writable file in it, as systemd's
 		// ProtectSystem=strict with ReadWritePaths=/etc/resolv.conf makes.
 		return writeInPlace(path, st.Data)
+	case errors.Is(err, syscall.EBUSY):
+		// path is a mount point, as a container's resolv.conf is: it
+		// cannot be replaced, only rewritten.
+		return writeInPlace(path, st.Data)
 	}
+	return err
+}
+
+// writeLink makes path the symbolic link st, atomically: the link is made
+// under a temporary name in the same directory and renamed over path.
+func writeLink(path string, st plan.FileState) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".wgtray-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	// CreateTemp reserved a unique name; the link takes its place.
 	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	if st.Symlink != "" {
-		// CreateTemp reserved a unique name; the link takes its place.
-		tmp.Close()
-		if err := os.Remove(name); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		if err := os.Symlink(st.Symlink, name); err != nil {
-			return fmt.Errorf("link %s: %w", path, err)
-		}
-		if err := os.Lchown(name, st.UID, st.GID); err != nil {
-			return fmt.Errorf("link %s: %w", path, err)
-		}
-	} else {
-		if _, err := tmp.Write(st.Data); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		if err := tmp.Chown(st.UID, st.GID); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		if err := tmp.Chmod(fs.FileMode(st.Mode)); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		if err := tmp.Sync(); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		if err := tmp.Close(); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
+	tmp.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Symlink(st.Symlink, name); err != nil {
+		return fmt.Errorf("link %s: %w", path, err)
+	}
+	if err := os.Lchown(name, st.UID, st.GID); err != nil {
+		os.Remove(name)
+		return fmt.Errorf("link %s: %w", path, err)
 	}
 	if err := os.Rename(name, path); err != nil {
-		if errors.Is(err, syscall.EBUSY) && st.Symlink == "" {
-			// path is a mount point, as a container's resolv.conf is:
-			// it cannot be replaced, only rewritten.
-			os.Remove(name)
-			ok = true
-			return writeInPlace(path, st.Data)
-		}
+		os.Remove(name)
 		return fmt.Errorf("replace %s: %w", path, err)
 	}
-	ok = true
-	return syncDir(dir)
+	return atomicfile.SyncDir(dir)
 }
 
 // writeInPlace rewrites the file at path, for when it cannot be replaced.
@@ -168,16 +150,4 @@ func writeInPlace(path string, data []byte) error {
 		return fmt.Errorf("rewrite %s: %w", path, err)
 	}
 	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }
