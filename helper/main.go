@@ -21,6 +21,7 @@ import (
 	"github.com/wgtray/wgtray/helper/engine"
 	"github.com/wgtray/wgtray/helper/plan"
 	"github.com/wgtray/wgtray/helper/wgdev"
+	"github.com/wgtray/wgtray/ipc"
 )
 
 // memoryLimit is the helper's soft memory limit (GOMEMLIMIT overrides it).
@@ -160,7 +161,7 @@ func cmdUp(o options, mode wgdev.Mode, logger *log.Logger, stdout io.Writer, arg
 	if strings.HasSuffix(arg, ".conf") {
 		path, name = arg, strings.TrimSuffix(filepath.Base(arg), ".conf")
 	}
-	if err := config.ValidName(name); err != nil {
+	if err := ipc.ValidName(name); err != nil {
 		logger.Printf("tunnel name %q: %v", name, err)
 		return 2
 	}

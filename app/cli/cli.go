@@ -125,7 +125,7 @@ func Run(ctx context.Context, e Env, args []string) int {
 		if args[0] == "import" && i == 0 {
 			continue
 		}
-		if err := config.ValidName(a); err != nil {
+		if err := ipc.ValidName(a); err != nil {
 			fmt.Fprintf(e.Stderr, "wgtray: %q: %v\n", a, err)
 			return 2
 		}
@@ -238,7 +238,7 @@ func cmdImport(ctx context.Context, h Helper, e Env, o opts) error {
 	name := o.name
 	if name == "" {
 		name = NameFromFile(path)
-	} else if err := config.ValidName(name); err != nil {
+	} else if err := ipc.ValidName(name); err != nil {
 		return fmt.Errorf("--name %q: %v", name, err)
 	}
 	if err := h.Import(ctx, name, string(data)); err != nil {
@@ -276,7 +276,7 @@ func NameFromFile(path string) string {
 	if len(name) > 15 {
 		name = name[:15]
 	}
-	if config.ValidName(name) != nil {
+	if ipc.ValidName(name) != nil {
 		return "tunnel"
 	}
 	return name

@@ -48,7 +48,7 @@ func (o object) authorize(msg dbus.Message, action string) *dbus.Error {
 }
 
 func checkName(name string) *dbus.Error {
-	if err := config.ValidName(name); err != nil {
+	if err := ipc.ValidName(name); err != nil {
 		return ipc.ToDBus(fmt.Errorf("%w: %q: %v", ipc.ErrInvalidName, name, err))
 	}
 	return nil

@@ -20,6 +20,7 @@ import (
 	"github.com/wgtray/wgtray/helper/journal"
 	"github.com/wgtray/wgtray/helper/plan"
 	"github.com/wgtray/wgtray/internal/proc"
+	"github.com/wgtray/wgtray/ipc"
 )
 
 // System applies single operations to the machine. Apply of an inverse
@@ -152,7 +153,7 @@ func (e *Engine) State(link string) State {
 // Up brings cfg up as link. On error, everything it did has been undone
 // and the error is kept in the tunnel's State.
 func (e *Engine) Up(ctx context.Context, link string, cfg *config.Config) (*plan.Plan, error) {
-	if err := config.ValidName(link); err != nil {
+	if err := ipc.ValidName(link); err != nil {
 		return nil, err
 	}
 	if e.State(link).Phase != Down {

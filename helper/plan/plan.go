@@ -10,8 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wgtray/wgtray/helper/config"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgtray/wgtray/helper/config"
+	"github.com/wgtray/wgtray/ipc"
 )
 
 // FirstTable is where wg-quick starts its search for a free routing table,
@@ -57,7 +59,7 @@ type Plan struct {
 // Build plans bringing cfg up as link, given facts about the machine. It
 // has no side effects and needs no privileges.
 func Build(link string, cfg *config.Config, facts Facts, opts Options) (*Plan, error) {
-	if err := config.ValidName(link); err != nil {
+	if err := ipc.ValidName(link); err != nil {
 		return nil, err
 	}
 	if cfg.HasScripts() && !opts.AllowScripts {

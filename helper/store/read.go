@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wgtray/wgtray/helper/config"
+	"github.com/wgtray/wgtray/ipc"
 )
 
 // List returns the names of the stored tunnels, sorted: the regular files
@@ -34,7 +35,7 @@ func (s *Store) List() ([]string, error) {
 	names := []string{}
 	for _, e := range ents {
 		name, ok := strings.CutSuffix(e.Name(), suffix)
-		if !ok || !e.Type().IsRegular() || config.ValidName(name) != nil {
+		if !ok || !e.Type().IsRegular() || ipc.ValidName(name) != nil {
 			continue
 		}
 		names = append(names, name)

@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/wgtray/wgtray/helper/config"
+	"github.com/wgtray/wgtray/ipc"
 )
 
 // suffix ends every config file's name.
@@ -95,7 +95,7 @@ func (s *Store) Close() error {
 
 // file returns the file name of a tunnel, relative to the directory.
 func (s *Store) file(name string) (string, error) {
-	if err := config.ValidName(name); err != nil {
+	if err := ipc.ValidName(name); err != nil {
 		return "", fmt.Errorf("tunnel name %q: %w", name, err)
 	}
 	return name + suffix, nil
