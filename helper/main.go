@@ -196,7 +196,7 @@ func readConfig(path string) ([]byte, error) {
 		return nil, fmt.Errorf("open config: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, config.MaxSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, ipc.MaxConfigSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read config %s: %w", path, err)
 	}

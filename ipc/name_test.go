@@ -22,3 +22,11 @@ func TestValidName(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxConfigSize pins the limit: the helper's and the clients' messages
+// call it 64 KiB.
+func TestMaxConfigSize(t *testing.T) {
+	if MaxConfigSize != 64*1024 {
+		t.Errorf("MaxConfigSize = %d, want 64 KiB", MaxConfigSize)
+	}
+}

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wgtray/wgtray/helper/config"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -232,7 +231,7 @@ func cmdImport(ctx context.Context, h Helper, e Env, o opts) error {
 	if err != nil {
 		return err
 	}
-	if len(data) > config.MaxSize {
+	if len(data) > ipc.MaxConfigSize {
 		return fmt.Errorf("%s is larger than 64 KiB", path)
 	}
 	name := o.name

@@ -13,7 +13,6 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/wgtray/wgtray/app/cli"
-	"github.com/wgtray/wgtray/helper/config"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -394,7 +393,7 @@ func (a *App) ImportPath(ctx context.Context, path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if len(data) > config.MaxSize {
+	if len(data) > ipc.MaxConfigSize {
 		return "", fmt.Errorf("%s is larger than 64 KiB", path)
 	}
 	if a.helper == nil {

@@ -9,9 +9,6 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
-// MaxSize is the largest configuration accepted, in bytes.
-const MaxSize = 64 << 10
-
 // Config is one parsed tunnel configuration.
 type Config struct {
 	Interface Interface

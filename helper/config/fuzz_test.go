@@ -28,7 +28,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(seeds[name])
 	}
 	for _, c := range badCases() {
-		// A seed near MaxSize makes every new input found from it slow
+		// A seed near ipc.MaxConfigSize makes every new input found from it slow
 		// to minimise, which stalls the fuzzer for minutes.
 		if len(c.text) < 4096 {
 			f.Add([]byte(c.text))

@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgtray/wgtray/ipc"
 )
 
 // Parse reads a wg-quick configuration: wg(8)'s setconf format plus
@@ -16,7 +18,7 @@ import (
 // duplicate peers are errors. Every error is a *ParseError.
 func Parse(data []byte) (*Config, error) {
 	switch {
-	case len(data) > MaxSize:
+	case len(data) > ipc.MaxConfigSize:
 		return nil, &ParseError{Msg: "config is larger than 64 KiB"}
 	case bytes.IndexByte(data, 0) >= 0:
 		return nil, &ParseError{Msg: "config contains a NUL byte"}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/wgtray/wgtray/ipc"
 )
 
 type badCase struct {
@@ -24,7 +26,7 @@ func badCases() []badCase {
 		{name: "only-comments", text: "# nothing\n\n"},
 		{name: "nul", text: I + "Address = 203.0.113.2\x00\n", msg: "config contains a NUL byte"},
 		{name: "bad-utf8", text: I + "# caf\xe9\n", msg: "config is not valid UTF-8"},
-		{name: "too-big", text: I + strings.Repeat("#", MaxSize), msg: "config is larger than 64 KiB"},
+		{name: "too-big", text: I + strings.Repeat("#", ipc.MaxConfigSize), msg: "config is larger than 64 KiB"},
 
 		// Sections.
 		{name: "no-private-key", text: "[Interface]\nAddress = 203.0.113.2/32\n", line: 1, msg: "line 1: [Interface] has no PrivateKey"},

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wgtray/wgtray/helper/config"
+	"github.com/wgtray/wgtray/ipc"
 )
 
 func TestImport(t *testing.T) {
@@ -129,7 +130,7 @@ func TestImportInvalidConfigWritesNothing(t *testing.T) {
 		"",
 		"[Interface]\n",
 		"[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\nAddress = not-an-address\n",
-		strings.Repeat("#", config.MaxSize+1),
+		strings.Repeat("#", ipc.MaxConfigSize+1),
 		"\xff",
 		"[Interface]\x00",
 	} {

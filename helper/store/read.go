@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/wgtray/wgtray/helper/config"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -46,7 +45,7 @@ func (s *Store) List() ([]string, error) {
 
 // Read returns a stored config. A missing tunnel's error matches
 // fs.ErrNotExist. A symlink, anything but a regular file, and a file
-// larger than config.MaxSize are errors.
+// larger than ipc.MaxConfigSize are errors.
 func (s *Store) Read(name string) ([]byte, error) {
 	file, err := s.file(name)
 	if err != nil {
@@ -71,16 +70,16 @@ func (s *Store) Read(name string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("read tunnel %q: %s is not a regular file (%v)", name, p, fi.Mode().Type())
 	}
-	if fi.Size() > config.MaxSize {
-		return nil, fmt.Errorf("read tunnel %q: %s is larger than %d bytes", name, p, config.MaxSize)
+	if fi.Size() > ipc.MaxConfigSize {
+		return nil, fmt.Errorf("read tunnel %q: %s is larger than %d bytes", name, p, ipc.MaxConfigSize)
 	}
 	// Limited even so: the file may grow between Stat and read.
-	data, err := io.ReadAll(io.LimitReader(f, config.MaxSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, ipc.MaxConfigSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read tunnel %q: %w", name, err)
 	}
-	if len(data) > config.MaxSize {
-		return nil, fmt.Errorf("read tunnel %q: %s is larger than %d bytes", name, p, config.MaxSize)
+	if len(data) > ipc.MaxConfigSize {
+		return nil, fmt.Errorf("read tunnel %q: %s is larger than %d bytes", name, p, ipc.MaxConfigSize)
 	}
 	return data, nil
 }

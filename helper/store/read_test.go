@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/wgtray/wgtray/helper/config"
+	"github.com/wgtray/wgtray/ipc"
 )
 
 func TestList(t *testing.T) {
@@ -44,10 +44,10 @@ func TestRead(t *testing.T) {
 	if got, err := s.Read("wg0"); err != nil || string(got) != good {
 		t.Errorf("Read = %q, %v", got, err)
 	}
-	full := strings.Repeat("#", config.MaxSize)
+	full := strings.Repeat("#", ipc.MaxConfigSize)
 	write(t, s, "full.conf", full)
-	if got, err := s.Read("full"); err != nil || len(got) != config.MaxSize {
-		t.Errorf("Read of exactly MaxSize = %d bytes, %v", len(got), err)
+	if got, err := s.Read("full"); err != nil || len(got) != ipc.MaxConfigSize {
+		t.Errorf("Read of exactly MaxConfigSize = %d bytes, %v", len(got), err)
 	}
 	if _, err := s.Read("missing"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Read of a missing tunnel = %v, want fs.ErrNotExist", err)
@@ -64,7 +64,7 @@ func TestReadRefuses(t *testing.T) {
 	if err := unix.Mkfifo(filepath.Join(s.Dir(), "fifo.conf"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	write(t, s, "big.conf", strings.Repeat("#", config.MaxSize+1))
+	write(t, s, "big.conf", strings.Repeat("#", ipc.MaxConfigSize+1))
 	for name, want := range map[string]string{
 		"link":   "is a symlink",
 		"dir":    "not a regular file",
