@@ -279,7 +279,7 @@ func TestCrashThenRestart(t *testing.T) {
 	if after := netns.Dump(t, s.tp.Client); after != before {
 		t.Errorf("restart did not remove the leftovers:\n%s", netns.DumpDiff(before, after))
 	}
-	if st, err := s.client(t).Status(context.Background(), name); err != nil || st.State != string(ipc.StateDisconnected) {
+	if st, err := s.client(t).Status(context.Background(), name); err != nil || st.State != ipc.StateDisconnected {
 		t.Errorf("after restart: %+v, %v; want disconnected", st, err)
 	}
 	// SIGTERM takes every tunnel down and exits 0.
@@ -336,7 +336,7 @@ func TestOneFullTunnelAtATime(t *testing.T) {
 	if !strings.Contains(ch.Message, b) {
 		t.Errorf("message %q does not name the tunnel that displaced it", ch.Message)
 	}
-	if st, _ := c.Status(ctx, b); st.State != string(ipc.StateConnected) {
+	if st, _ := c.Status(ctx, b); st.State != ipc.StateConnected {
 		t.Errorf("%s is %s", b, st.State)
 	}
 	if err := c.Disconnect(ctx, b); err != nil {
@@ -400,7 +400,7 @@ func TestConcurrentClients(t *testing.T) {
 		if err := c.Connect(context.Background(), n); err != nil {
 			t.Fatal(err)
 		}
-		if st, _ := c.Status(context.Background(), n); st.State != string(ipc.StateConnected) {
+		if st, _ := c.Status(context.Background(), n); st.State != ipc.StateConnected {
 			t.Errorf("%s after a final Connect: %s", n, st.State)
 		}
 		if err := c.Disconnect(context.Background(), n); err != nil {

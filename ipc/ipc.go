@@ -46,7 +46,8 @@ const (
 )
 
 // State is a tunnel's state as it travels in List, Status and
-// StateChanged.
+// StateChanged, an s on the wire. A newer helper may send a state not
+// listed here; the client passes it on as it came.
 type State string
 
 // The states a tunnel moves through.
@@ -61,5 +62,5 @@ const (
 // as the struct (ss).
 type Tunnel struct {
 	Name  string
-	State string
+	State State
 }

@@ -10,7 +10,7 @@ import (
 // Status is the reply of Status(name), an a{sv} on the wire.
 type Status struct {
 	Name          string   // key Name, s
-	State         string   // key State, s: one of the State constants
+	State         State    // key State, s: one of the State constants
 	Interface     string   // key Interface, s
 	Addresses     []string // key Addresses, as
 	Endpoint      string   // key Endpoint, s
@@ -42,7 +42,8 @@ func (s Status) ToMap() map[string]dbus.Variant {
 		m = make(map[string]dbus.Variant, 14)
 	}
 	m["Name"] = dbus.MakeVariant(s.Name)
-	m["State"] = dbus.MakeVariant(s.State)
+	// A plain string, as the variant holds once it has crossed the bus.
+	m["State"] = dbus.MakeVariant(string(s.State))
 	m["Interface"] = dbus.MakeVariant(s.Interface)
 	m["Addresses"] = dbus.MakeVariant(nonNil(s.Addresses))
 	m["Endpoint"] = dbus.MakeVariant(s.Endpoint)
@@ -70,7 +71,9 @@ func StatusFromMap(m map[string]dbus.Variant) (Status, error) {
 		case "Name":
 			err = take(k, v, &s.Name)
 		case "State":
-			err = take(k, v, &s.State)
+			var st string
+			err = take(k, v, &st)
+			s.State = State(st)
 		case "Interface":
 			err = take(k, v, &s.Interface)
 		case "Addresses":

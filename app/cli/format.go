@@ -45,7 +45,7 @@ func writeStatus(w io.Writer, s ipc.Status, now time.Time) {
 	for _, f := range s.LeakGuard {
 		line(strings.ToLower(f), "blocked while connected (leak guard)")
 	}
-	if s.State == string(ipc.StateConnected) {
+	if s.State == ipc.StateConnected {
 		line("handshake", Handshake(s.LastHandshake, now))
 		line("transfer", Transfer(s.RxBytes, s.TxBytes))
 	}

@@ -66,10 +66,10 @@ func (m *Model) Find(name string) *Tunnel {
 func (m *Model) SetList(ts []ipc.Tunnel, now time.Time) {
 	var out []Tunnel
 	for _, t := range ts {
-		nt := Tunnel{Name: t.Name, State: ipc.State(t.State)}
+		nt := Tunnel{Name: t.Name, State: t.State}
 		if old := m.Find(t.Name); old != nil {
 			nt = *old
-			nt.State = ipc.State(t.State)
+			nt.State = t.State
 		}
 		if nt.State == ipc.StateConnected && nt.Since.IsZero() {
 			nt.Since = now

@@ -58,7 +58,7 @@ func (w *world) state(t *testing.T) ipc.State {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ipc.State(st.State)
+	return st.State
 }
 
 // startTray runs the tray as the desktop's user.

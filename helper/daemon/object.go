@@ -64,7 +64,7 @@ func (o object) List() ([]ipc.Tunnel, *dbus.Error) {
 	out := make([]ipc.Tunnel, 0, len(names))
 	for _, n := range names {
 		st, _ := o.s.state(n)
-		out = append(out, ipc.Tunnel{Name: n, State: string(st)})
+		out = append(out, ipc.Tunnel{Name: n, State: st})
 	}
 	return out, nil
 }
@@ -182,7 +182,7 @@ func toDBus(err error) *dbus.Error {
 // is up, the live device.
 func (s *Server) status(name string) (ipc.Status, error) {
 	st, lastErr := s.state(name)
-	out := ipc.Status{Name: name, State: string(st), Error: lastErr}
+	out := ipc.Status{Name: name, State: st, Error: lastErr}
 	cfg, err := s.loadConfig(name)
 	if err != nil && st == ipc.StateDisconnected {
 		return out, err
