@@ -11,10 +11,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/wgtray/wgtray/app/tunnelname"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -236,7 +236,7 @@ func cmdImport(ctx context.Context, h Helper, e Env, o opts) error {
 	}
 	name := o.name
 	if name == "" {
-		name = NameFromFile(path)
+		name = tunnelname.NameFromFile(path)
 	} else if err := ipc.ValidName(name); err != nil {
 		return fmt.Errorf("--name %q: %v", name, err)
 	}
@@ -257,28 +257,6 @@ func cmdShow(ctx context.Context, h Helper, e Env, o opts) error {
 		fmt.Fprintln(e.Stdout)
 	}
 	return nil
-}
-
-// NameFromFile turns a file name into a valid tunnel name: the base name
-// without .conf, other characters replaced by '_', at most 15 long.
-func NameFromFile(path string) string {
-	base := strings.TrimSuffix(filepath.Base(path), ".conf")
-	var b strings.Builder
-	for _, r := range base {
-		if r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_=+.-", r)) {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	name := b.String()
-	if len(name) > 15 {
-		name = name[:15]
-	}
-	if ipc.ValidName(name) != nil {
-		return "tunnel"
-	}
-	return name
 }
 
 func printJSON(w io.Writer, v any) error {

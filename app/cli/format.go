@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wgtray/wgtray/app/present"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -46,8 +47,8 @@ func writeStatus(w io.Writer, s ipc.Status, now time.Time) {
 		line(strings.ToLower(f), "blocked while connected (leak guard)")
 	}
 	if s.State == ipc.StateConnected {
-		line("handshake", Handshake(s.LastHandshake, now))
-		line("transfer", Transfer(s.RxBytes, s.TxBytes))
+		line("handshake", present.Handshake(s.LastHandshake, now))
+		line("transfer", present.Transfer(s.RxBytes, s.TxBytes))
 	}
 	line("last error", s.Error)
 }
@@ -58,46 +59,4 @@ func list(l []string) []string {
 		return []string{}
 	}
 	return l
-}
-
-// Handshake describes the time since the last handshake: "handshake
-// 12 s ago" in the tray, "12 s ago" here.
-func Handshake(unix int64, now time.Time) string {
-	if unix == 0 {
-		return "none yet"
-	}
-	d := now.Sub(time.Unix(unix, 0))
-	if d < 0 {
-		d = 0
-	}
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%d s ago", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%d min ago", int(d.Minutes()))
-	}
-	return fmt.Sprintf("%d h ago", int(d.Hours()))
-}
-
-// Transfer is "↓ 1.2 MiB ↑ 340 KiB".
-func Transfer(rx, tx uint64) string {
-	return "↓ " + Bytes(rx) + " ↑ " + Bytes(tx)
-}
-
-// Bytes renders a byte count with binary units.
-func Bytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	v := float64(n) / float64(div)
-	if v >= 100 {
-		return fmt.Sprintf("%.0f %ciB", v, "KMGTPE"[exp])
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
 }

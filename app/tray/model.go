@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/wgtray/wgtray/app/cli"
+	"github.com/wgtray/wgtray/app/present"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -208,10 +208,10 @@ func (m *Model) Menu(now time.Time) []Entry {
 			}
 			hs := "    no handshake yet"
 			if t.Handshake != 0 {
-				hs = "    handshake " + cli.Handshake(t.Handshake, now)
+				hs = "    handshake " + present.Handshake(t.Handshake, now)
 			}
 			out = append(out, Entry{Kind: EntryInfo, Title: hs})
-			out = append(out, Entry{Kind: EntryInfo, Title: "    " + cli.Transfer(t.Rx, t.Tx)})
+			out = append(out, Entry{Kind: EntryInfo, Title: "    " + present.Transfer(t.Rx, t.Tx)})
 			if t.DNS != "" {
 				out = append(out, Entry{Kind: EntryInfo, Title: "    DNS through the tunnel (" + t.DNS + ")"})
 			}

@@ -12,7 +12,7 @@ import (
 	"fyne.io/systray"
 	"github.com/godbus/dbus/v5"
 
-	"github.com/wgtray/wgtray/app/cli"
+	"github.com/wgtray/wgtray/app/tunnelname"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -399,6 +399,6 @@ func (a *App) ImportPath(ctx context.Context, path string) (string, error) {
 	if a.helper == nil {
 		return "", errors.New("wgtray-helper is not reachable")
 	}
-	name := cli.NameFromFile(path)
+	name := tunnelname.NameFromFile(path)
 	return name, a.helper.Import(ctx, name, string(data))
 }
