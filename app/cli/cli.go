@@ -236,7 +236,7 @@ func cmdImport(ctx context.Context, h Helper, e Env, o opts) error {
 	}
 	name := o.name
 	if name == "" {
-		name = tunnelname.NameFromFile(path)
+		name = tunnelname.FromFile(path)
 	} else if err := ipc.ValidName(name); err != nil {
 		return fmt.Errorf("--name %q: %v", name, err)
 	}

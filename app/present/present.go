@@ -1,3 +1,5 @@
+// Package present renders a tunnel's statistics for people, the same in
+// the command line's status and in the tray's menu.
 package present
 
 import (
@@ -5,8 +7,8 @@ import (
 	"time"
 )
 
-// Handshake describes the time since the last handshake: "handshake
-// 12 s ago" in the tray, "12 s ago" here.
+// Handshake describes the time since the last handshake: "12 s ago",
+// which the tray shows as "handshake 12 s ago".
 func Handshake(unix int64, now time.Time) string {
 	if unix == 0 {
 		return "none yet"

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-func TestFormatting(t *testing.T) {
+func TestPresent(t *testing.T) {
 	for n, want := range map[uint64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1258291: "1.2 MiB", 340 * 1024: "340 KiB"} {
 		if got := Bytes(n); got != want {
 			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)

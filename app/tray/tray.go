@@ -399,6 +399,6 @@ func (a *App) ImportPath(ctx context.Context, path string) (string, error) {
 	if a.helper == nil {
 		return "", errors.New("wgtray-helper is not reachable")
 	}
-	name := tunnelname.NameFromFile(path)
+	name := tunnelname.FromFile(path)
 	return name, a.helper.Import(ctx, name, string(data))
 }

@@ -1,3 +1,5 @@
+// Package tunnelname names the tunnel a config file is imported as, when
+// the user gives no name: the command line's import and the tray's.
 package tunnelname
 
 import (
@@ -7,9 +9,10 @@ import (
 	"github.com/wgtray/wgtray/ipc"
 )
 
-// NameFromFile turns a file name into a valid tunnel name: the base name
-// without .conf, other characters replaced by '_', at most 15 long.
-func NameFromFile(path string) string {
+// FromFile turns a file name into a valid tunnel name: the base name
+// without .conf, other characters replaced by '_', at most 15 long;
+// "tunnel" if that is not a valid name (ipc.ValidName).
+func FromFile(path string) string {
 	base := strings.TrimSuffix(filepath.Base(path), ".conf")
 	var b strings.Builder
 	for _, r := range base {

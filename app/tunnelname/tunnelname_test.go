@@ -2,10 +2,10 @@ package tunnelname
 
 import "testing"
 
-func TestNameFromFile(t *testing.T) {
+func TestFromFile(t *testing.T) {
 	for in, want := range map[string]string{"/x/wg0.conf": "wg0", "/x/a b.conf": "a_b", "/x/verylongname1234.conf": "verylongname123", "/x/...conf": "tunnel", "/x/é.conf": "_"} {
-		if got := NameFromFile(in); got != want {
-			t.Errorf("NameFromFile(%q) = %q, want %q", in, got, want)
+		if got := FromFile(in); got != want {
+			t.Errorf("FromFile(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
