@@ -40,12 +40,14 @@ $(BUILD)/wgtray-demo: FORCE
 
 FORCE:
 
-# deps installs the Debian packages the tests need, only when missing.
+# deps installs the Debian packages the tests need, only when missing,
+# waiting up to 5 minutes for another apt or dpkg to let go of its lock.
 deps:
 	@missing=$$(for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+		apt-get -o DPkg::Lock::Timeout=300 update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends $$missing; \
 	fi
 
 check:

@@ -24,7 +24,7 @@ if command -v apt-get >/dev/null && command -v dpkg >/dev/null; then
 	fi
 	echo "Installing $pkg with apt-get"
 	# A path, not a name: apt installs the file and what it depends on.
-	DEBIAN_FRONTEND=noninteractive apt-get install -y "$pkg"
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y "$pkg"
 	uninstall="sudo make uninstall   (or: sudo apt-get remove wgtray; apt-get purge also removes the group wgtray)"
 elif command -v dnf >/dev/null; then
 	pkg=$(realpath "$dist/wgtray-${version}-1.x86_64.rpm")

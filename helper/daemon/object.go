@@ -117,6 +117,11 @@ func (o object) Import(msg dbus.Message, name, text string) *dbus.Error {
 	if e := checkName(name); e != nil {
 		return e
 	}
+	// Refused before polkit is asked: an unprivileged caller must not make
+	// the root helper hold megabytes for the length of a password prompt.
+	if len(text) > ipc.MaxConfigSize {
+		return ipc.ToDBus(fmt.Errorf("%w: the config is larger than %d KiB", ipc.ErrInvalidConfig, ipc.MaxConfigSize/1024))
+	}
 	if e := o.authorize(msg, ActionManage); e != nil {
 		return e
 	}

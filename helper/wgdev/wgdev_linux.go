@@ -15,7 +15,10 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
-	"golang.zx2c4.com/wireguard/ipc"
+
+	// wireguard-go's UAPI package, not ours (package ipc is the D-Bus
+	// contract): the alias keeps the two apart.
+	wgipc "golang.zx2c4.com/wireguard/ipc"
 	"golang.zx2c4.com/wireguard/tun"
 	"golang.zx2c4.com/wireguard/wgctrl"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -89,7 +92,7 @@ func (m *Manager) createUserspace(name string) error {
 		tdev.Close()
 		return fmt.Errorf("open UAPI socket for %q: %w", name, err)
 	}
-	uapi, err := ipc.UAPIListen(name, uapiFile)
+	uapi, err := wgipc.UAPIListen(name, uapiFile)
 	uapiFile.Close()
 	if err != nil {
 		tdev.Close()
@@ -237,7 +240,7 @@ func (m *Manager) Close() {
 }
 
 // uapiOpen listens on name's UAPI socket and returns the listening file.
-// It is ipc.UAPIOpen without its leak: that function drops the listener
+// It is wgipc.UAPIOpen without its leak: that function drops the listener
 // it made without closing it, so its descriptor lingers until a garbage
 // collection, one per tunnel brought up.
 func uapiOpen(name string) (*os.File, error) {
