@@ -9,10 +9,12 @@ import (
 
 	"github.com/godbus/dbus/v5"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wgtray/wgtray/internal/testenv/privbus"
 )
 
 func TestClientCalls(t *testing.T) {
-	addr := startBus(t)
+	addr := privbus.Start(t)
 	f := startHelper(t, addr)
 	st := fullStatus()
 	f.set(func(f *fakeHelper) {
@@ -20,7 +22,7 @@ func TestClientCalls(t *testing.T) {
 		f.status = st
 		f.config = "[Interface]\nPrivateKey = (hidden)\n"
 	})
-	c := NewClient(connect(t, addr))
+	c := NewClient(privbus.Connect(t, addr))
 	ctx := t.Context()
 
 	tunnels, err := c.List(ctx)
@@ -76,7 +78,7 @@ func TestClientCalls(t *testing.T) {
 }
 
 func TestClientStatusTypeError(t *testing.T) {
-	addr := startBus(t)
+	addr := privbus.Start(t)
 	f := startHelper(t, addr)
 	f.set(func(f *fakeHelper) {
 		f.status = Status{Name: "home", Extra: map[string]dbus.Variant{}}
@@ -84,11 +86,11 @@ func TestClientStatusTypeError(t *testing.T) {
 	// A helper sending a wrong type cannot be faked through Status.ToMap,
 	// so serve a raw map on another object.
 	raw := map[string]dbus.Variant{"Name": dbus.MakeVariant("home"), "RxBytes": dbus.MakeVariant(int32(1))}
-	conn := connect(t, addr)
+	conn := privbus.Connect(t, addr)
 	if err := conn.Export(rawStatus(raw), "/raw", Interface); err != nil {
 		t.Fatal(err)
 	}
-	c := &Client{conn: connect(t, addr), dest: conn.Names()[0], path: "/raw"}
+	c := &Client{conn: privbus.Connect(t, addr), dest: conn.Names()[0], path: "/raw"}
 	if _, err := c.Status(t.Context(), "home"); err == nil {
 		t.Error("a Status with RxBytes of type i was accepted")
 	}
@@ -102,9 +104,9 @@ func (r rawStatus) Status(string) (map[string]dbus.Variant, *dbus.Error) { retur
 // TestClientCancel checks that a call lasts only as long as its context:
 // cancelling a Connect stuck behind a (fake) password prompt returns.
 func TestClientCancel(t *testing.T) {
-	addr := startBus(t)
+	addr := privbus.Start(t)
 	f := startHelper(t, addr)
-	c := NewClient(connect(t, addr))
+	c := NewClient(privbus.Connect(t, addr))
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- c.Connect(ctx, "slow") }()
@@ -120,8 +122,8 @@ func TestClientCancel(t *testing.T) {
 }
 
 func TestClientNoHelper(t *testing.T) {
-	addr := startBus(t)
-	c := NewClient(connect(t, addr))
+	addr := privbus.Start(t)
+	c := NewClient(privbus.Connect(t, addr))
 	_, err := c.List(t.Context())
 	var e *Error
 	if !errors.As(err, &e) || e.Name != "org.freedesktop.DBus.Error.ServiceUnknown" {
@@ -130,7 +132,7 @@ func TestClientNoHelper(t *testing.T) {
 }
 
 func TestDial(t *testing.T) {
-	addr := startBus(t)
+	addr := privbus.Start(t)
 	startHelper(t, addr)
 	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", addr)
 
@@ -161,9 +163,9 @@ func TestDial(t *testing.T) {
 }
 
 func TestNewClientCloseLeavesConnOpen(t *testing.T) {
-	addr := startBus(t)
+	addr := privbus.Start(t)
 	startHelper(t, addr)
-	conn := connect(t, addr)
+	conn := privbus.Connect(t, addr)
 	if err := NewClient(conn).Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/wgtray/wgtray/internal/testenv/privbus"
 )
 
 // errorTable is the contract: every sentinel and its D-Bus name.
@@ -121,9 +123,9 @@ func TestFromDBus(t *testing.T) {
 // TestErrorsOverTheBus sends every sentinel through a real bus: the
 // helper's ToDBus on one side, the client's FromDBus on the other.
 func TestErrorsOverTheBus(t *testing.T) {
-	addr := startBus(t)
+	addr := privbus.Start(t)
 	f := startHelper(t, addr)
-	c := NewClient(connect(t, addr))
+	c := NewClient(privbus.Connect(t, addr))
 	ctx := t.Context()
 	for _, tc := range errorTable {
 		t.Run(tc.name, func(t *testing.T) {

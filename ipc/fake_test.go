@@ -7,6 +7,8 @@ import (
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/introspect"
 	"github.com/godbus/dbus/v5/prop"
+
+	"github.com/wgtray/wgtray/internal/testenv/privbus"
 )
 
 // call is one method call as the fake helper received it.
@@ -46,12 +48,12 @@ func (f *fakeHelper) set(change func(f *fakeHelper)) {
 func startHelper(t *testing.T, addr string) *fakeHelper {
 	t.Helper()
 	f := &fakeHelper{
-		conn:    connect(t, addr),
+		conn:    privbus.Connect(t, addr),
 		errs:    map[string]error{},
 		entered: make(chan struct{}, 1),
 		release: make(chan struct{}),
 	}
-	// Registered after connect's Close, so it runs first: no handler
+	// Registered after privbus.Connect's Close, so it runs first: no handler
 	// goroutine is left waiting when the test ends.
 	t.Cleanup(func() { close(f.release) })
 	if err := f.conn.Export(f, ObjectPath, Interface); err != nil {

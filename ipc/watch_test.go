@@ -6,6 +6,8 @@ import (
 
 	"github.com/godbus/dbus/v5"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wgtray/wgtray/internal/testenv/privbus"
 )
 
 // next returns the next event, failing the test if the channel closed.
@@ -40,9 +42,9 @@ func roundTrip(t *testing.T, conn *dbus.Conn) {
 }
 
 func TestWatchStateChanges(t *testing.T) {
-	addr := startBus(t)
+	addr := privbus.Start(t)
 	f := startHelper(t, addr)
-	c := NewClient(connect(t, addr))
+	c := NewClient(privbus.Connect(t, addr))
 	events, err := c.Watch(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -59,9 +61,9 @@ func TestWatchStateChanges(t *testing.T) {
 // helper: a broadcast from another connection is not matched, and one
 // sent to the client directly, which no match rule filters, is dropped.
 func TestWatchIgnoresImpostors(t *testing.T) {
-	addr := startBus(t)
+	addr := privbus.Start(t)
 	f := startHelper(t, addr)
-	clientConn := connect(t, addr)
+	clientConn := privbus.Connect(t, addr)
 	// raw sees every signal that reaches the client's connection.
 	raw := make(chan *dbus.Signal, 8)
 	clientConn.Signal(raw)
@@ -71,7 +73,7 @@ func TestWatchIgnoresImpostors(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	spoof := connect(t, addr)
+	spoof := privbus.Connect(t, addr)
 	if err := spoof.Emit(ObjectPath, Interface+"."+SignalStateChanged, "home", "connected", "broadcast"); err != nil {
 		t.Fatal(err)
 	}
@@ -105,9 +107,9 @@ func TestWatchIgnoresImpostors(t *testing.T) {
 }
 
 func TestWatchHelperComesAndGoes(t *testing.T) {
-	addr := startBus(t)
+	addr := privbus.Start(t)
 	f := startHelper(t, addr)
-	c := NewClient(connect(t, addr))
+	c := NewClient(privbus.Connect(t, addr))
 	events, err := c.Watch(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -133,8 +135,8 @@ func TestWatchHelperComesAndGoes(t *testing.T) {
 }
 
 func TestWatchBeforeHelperStarts(t *testing.T) {
-	addr := startBus(t)
-	c := NewClient(connect(t, addr))
+	addr := privbus.Start(t)
+	c := NewClient(privbus.Connect(t, addr))
 	events, err := c.Watch(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -149,9 +151,9 @@ func TestWatchBeforeHelperStarts(t *testing.T) {
 // removes the match rules (removing them again fails), and that several
 // watches on one connection are independent.
 func TestWatchStops(t *testing.T) {
-	addr := startBus(t)
+	addr := privbus.Start(t)
 	f := startHelper(t, addr)
-	conn := connect(t, addr)
+	conn := privbus.Connect(t, addr)
 	c := NewClient(conn)
 	ctx1, cancel1 := context.WithCancel(t.Context())
 	events1, err := c.Watch(ctx1)
@@ -187,9 +189,9 @@ func TestWatchStops(t *testing.T) {
 }
 
 func TestWatchEndsWithTheConnection(t *testing.T) {
-	addr := startBus(t)
+	addr := privbus.Start(t)
 	startHelper(t, addr)
-	conn := connect(t, addr)
+	conn := privbus.Connect(t, addr)
 	events, err := NewClient(conn).Watch(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -200,8 +202,8 @@ func TestWatchEndsWithTheConnection(t *testing.T) {
 }
 
 func TestWatchOnClosedConnection(t *testing.T) {
-	addr := startBus(t)
-	conn := connect(t, addr)
+	addr := privbus.Start(t)
+	conn := privbus.Connect(t, addr)
 	conn.Close()
 	if _, err := NewClient(conn).Watch(t.Context()); err == nil {
 		t.Error("Watch on a closed connection succeeded")
