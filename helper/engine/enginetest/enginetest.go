@@ -57,7 +57,8 @@ type Failure struct {
 	// (a netlink reply lost after the route was added): the engine must
 	// undo it all the same.
 	After bool
-	// Err is returned, wrapped; ErrInjected when nil.
+	// Err is returned, wrapped with the operation's kind (the engine
+	// adds the whole operation); ErrInjected when nil.
 	Err error
 }
 
@@ -332,7 +333,7 @@ func (s *System) Apply(_ context.Context, op plan.Op) error {
 	f := s.takeFailure(op)
 	if f != nil && !f.After {
 		s.log = append(s.log, line+" (failed before the change)")
-		return fmt.Errorf("%s: %w", line, f.err())
+		return fmt.Errorf("fake %s: %w", op.Kind, f.err())
 	}
 	if err := s.apply(op); err != nil {
 		s.log = append(s.log, line+" (error: "+err.Error()+")")
@@ -340,7 +341,7 @@ func (s *System) Apply(_ context.Context, op plan.Op) error {
 	}
 	if f != nil {
 		s.log = append(s.log, line+" (failed after the change)")
-		return fmt.Errorf("%s: %w", line, f.err())
+		return fmt.Errorf("fake %s: %w", op.Kind, f.err())
 	}
 	s.log = append(s.log, line)
 	return nil
