@@ -1,0 +1,375 @@
+package daemon_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgtray/wgtray/helper/config"
+	"github.com/wgtray/wgtray/helper/daemon"
+	"github.com/wgtray/wgtray/helper/engine"
+	"github.com/wgtray/wgtray/helper/engine/enginetest"
+	"github.com/wgtray/wgtray/helper/plan"
+	"github.com/wgtray/wgtray/internal/testenv/privbus"
+	"github.com/wgtray/wgtray/ipc"
+)
+
+// The tests run the real daemon.Server on a private bus, with the real
+// engine over the fake machine of package enginetest, and drive it only
+// as a client would: through ipc.Client and ipc's Watch. They use nothing
+// of the server but its exported API, so that its insides can change.
+
+// eventTimeout bounds each wait for a signal. It only turns a hang into a
+// failure; no test measures time.
+const eventTimeout = 20 * time.Second
+
+var _ daemon.Devices = (*enginetest.System)(nil)
+
+// fakeStore is an in-memory config store with the errors of package
+// store: a missing tunnel matches fs.ErrNotExist, an existing one
+// fs.ErrExist, and a config that does not parse is refused with
+// config.Parse's error. (The real store insists on a root-owned
+// directory.)
+type fakeStore struct {
+	mu      sync.Mutex
+	configs map[string][]byte
+}
+
+func (s *fakeStore) List() ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := []string{}
+	for n := range s.configs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+func (s *fakeStore) Read(name string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data, ok := s.configs[name]
+	if !ok {
+		return nil, fmt.Errorf("read tunnel %q: %w", name, fs.ErrNotExist)
+	}
+	return bytes.Clone(data), nil
+}
+
+func (s *fakeStore) Import(name string, data []byte) error {
+	if err := config.ValidName(name); err != nil {
+		return err
+	}
+	if _, err := config.Parse(data); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.configs[name]; ok {
+		return fmt.Errorf("import tunnel %q: %w", name, fs.ErrExist)
+	}
+	s.configs[name] = bytes.Clone(data)
+	return nil
+}
+
+func (s *fakeStore) Remove(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.configs[name]; !ok {
+		return fmt.Errorf("remove tunnel %q: %w", name, fs.ErrNotExist)
+	}
+	delete(s.configs, name)
+	return nil
+}
+
+// authCall is one question the server asked the authorizer.
+type authCall struct {
+	Sender      string
+	Action      string
+	Interactive bool
+}
+
+// fakeAuth allows the actions set in allow and refuses the others, and
+// records every question.
+type fakeAuth struct {
+	mu    sync.Mutex
+	allow map[string]bool
+	calls []authCall
+}
+
+func (a *fakeAuth) Authorize(_ context.Context, sender, action string, interactive bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.calls = append(a.calls, authCall{sender, action, interactive})
+	if !a.allow[action] {
+		return errors.New("refused by the test")
+	}
+	return nil
+}
+
+// set allows or refuses an action.
+func (a *fakeAuth) set(action string, allowed bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.allow[action] = allowed
+}
+
+func (a *fakeAuth) questions() []authCall {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.calls)
+}
+
+// lockedLog collects the server's log, written from its handler
+// goroutines, for the failure message of the test.
+type lockedLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// harness is a running server and a client of it.
+type harness struct {
+	sys    *enginetest.System
+	store  *fakeStore
+	auth   *fakeAuth
+	srv    *daemon.Server
+	client *ipc.Client
+	// sender is the client's unique bus name, which the server must ask
+	// the authorizer about.
+	sender string
+	events <-chan ipc.Event
+	// before is the machine's state when the server started.
+	before []string
+}
+
+// start runs a server with the given stored configs on a private bus,
+// every action allowed, and a client watching it. Everything stops when
+// the test ends.
+func start(t *testing.T, configs map[string]string) *harness {
+	t.Helper()
+	logs := &lockedLog{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	addr := privbus.Start(t)
+	h := &harness{
+		sys:   enginetest.New(),
+		store: &fakeStore{configs: map[string][]byte{}},
+		auth:  &fakeAuth{allow: map[string]bool{daemon.ActionConnect: true, daemon.ActionManage: true}},
+	}
+	h.sys.SetHost("vpn.example", netip.MustParseAddr("198.51.100.7"))
+	for n, text := range configs {
+		h.store.configs[n] = []byte(text)
+	}
+	logger := log.New(logs, "", 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	h.srv = daemon.New(ctx, daemon.Deps{
+		Conn:    privbus.Connect(t, addr),
+		Engine:  engine.New(h.sys, t.TempDir(), plan.Options{}, logger),
+		Store:   h.store,
+		Devices: h.sys,
+		Auth:    h.auth,
+		Logger:  logger,
+		Version: "1.2.3-test",
+	})
+	if err := h.srv.Export(); err != nil {
+		t.Fatalf("Export: %v", err)
+	}
+	conn := privbus.Connect(t, addr)
+	h.sender = conn.Names()[0]
+	h.client = ipc.NewClient(conn)
+	wctx, wcancel := context.WithCancel(context.Background())
+	events, err := h.client.Watch(wctx)
+	if err != nil {
+		wcancel()
+		t.Fatalf("Watch: %v", err)
+	}
+	t.Cleanup(func() {
+		wcancel()
+		for range events { // until Watch has removed its rules and ended
+		}
+	})
+	h.events = events
+	h.before = h.sys.State()
+	return h
+}
+
+// next returns the next StateChanged, failing the test if none comes.
+func (h *harness) next(t *testing.T) ipc.StateChange {
+	t.Helper()
+	timer := time.NewTimer(eventTimeout)
+	defer timer.Stop()
+	for {
+		select {
+		case ev, ok := <-h.events:
+			if !ok {
+				t.Fatal("Watch ended")
+			}
+			if ev.Kind == ipc.EventState {
+				return ev.Change
+			}
+		case <-timer.C:
+			t.Fatalf("no StateChanged within %v", eventTimeout)
+		}
+	}
+}
+
+// change is an expected StateChanged: name, state and a part of the
+// message ("" for any).
+type change struct {
+	name  string
+	state ipc.State
+	msg   string
+}
+
+// expect checks that the next StateChangeds are want, in order.
+func (h *harness) expect(t *testing.T, want ...change) {
+	t.Helper()
+	for _, w := range want {
+		got := h.next(t)
+		if got.Name != w.name || got.State != w.state || !strings.Contains(got.Message, w.msg) {
+			t.Fatalf("StateChanged %q %s %q, want %q %s with a message containing %q", got.Name, got.State, got.Message, w.name, w.state, w.msg)
+		}
+	}
+}
+
+// status returns the Status of name, failing the test on an error.
+func (h *harness) status(t *testing.T, name string) ipc.Status {
+	t.Helper()
+	st, err := h.client.Status(t.Context(), name)
+	if err != nil {
+		t.Fatalf("Status(%q): %v", name, err)
+	}
+	return st
+}
+
+// list returns List as "name state" lines.
+func (h *harness) list(t *testing.T) []string {
+	t.Helper()
+	tunnels, err := h.client.List(t.Context())
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	var out []string
+	for _, tn := range tunnels {
+		out = append(out, tn.Name+" "+tn.State)
+	}
+	return out
+}
+
+// connect connects name and checks the signals of it.
+func (h *harness) connect(t *testing.T, name string) {
+	t.Helper()
+	if err := h.client.Connect(t.Context(), name); err != nil {
+		t.Fatalf("Connect(%q): %v", name, err)
+	}
+	h.expect(t, change{name, ipc.StateConnecting, ""}, change{name, ipc.StateConnected, ""})
+}
+
+// wantErr checks that err matches the ipc sentinel want.
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: %v, want an error matching %q", what, err, want)
+	}
+}
+
+// Keys for the test configs. Only public keys appear in the tests'
+// expectations; the private ones must never reach a client.
+var (
+	privKey = mustKey()
+	peerKey = mustKey().PublicKey()
+)
+
+func mustKey() wgtypes.Key {
+	k, err := wgtypes.GeneratePrivateKey()
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// splitConf is a tunnel for two private networks.
+func splitConf() string {
+	return fmt.Sprintf(`[Interface]
+PrivateKey = %s
+Address = 10.10.0.2/24
+
+[Peer]
+PublicKey = %s
+Endpoint = 192.0.2.10:51820
+AllowedIPs = 10.10.0.0/16
+`, privKey, peerKey)
+}
+
+// fullConf is a dual-stack full tunnel with DNS, through a host name.
+func fullConf() string {
+	return fmt.Sprintf(`[Interface]
+PrivateKey = %s
+Address = 10.8.0.2/24, fd00:8::2/64
+DNS = 10.8.0.1, corp.example
+
+[Peer]
+PublicKey = %s
+Endpoint = vpn.example:51820
+AllowedIPs = 0.0.0.0/0, ::/0
+`, privKey, peerKey)
+}
+
+// full4Conf is an IPv4 full tunnel, which the leak guard completes by
+// blocking IPv6.
+func full4Conf() string {
+	return fmt.Sprintf(`[Interface]
+PrivateKey = %s
+Address = 10.9.0.2/32
+
+[Peer]
+PublicKey = %s
+Endpoint = 192.0.2.9:51820
+AllowedIPs = 0.0.0.0/0
+`, privKey, peerKey)
+}
+
+// hooksConf has a script hook, which the server refuses without
+// --allow-scripts.
+func hooksConf() string {
+	return strings.Replace(splitConf(), "Address = 10.10.0.2/24\n", "Address = 10.10.0.2/24\nPostUp = true\n", 1)
+}
+
+// introspect calls Introspect on the helper's object.
+func introspect(t *testing.T, conn *dbus.Conn) string {
+	t.Helper()
+	var xml string
+	err := conn.Object(ipc.BusName, ipc.ObjectPath).CallWithContext(t.Context(), "org.freedesktop.DBus.Introspectable.Introspect", 0).Store(&xml)
+	if err != nil {
+		t.Fatalf("Introspect: %v", err)
+	}
+	return xml
+}
