@@ -69,7 +69,7 @@ func (s *fakeStore) Read(name string) ([]byte, error) {
 }
 
 func (s *fakeStore) Import(name string, data []byte) error {
-	if err := config.ValidName(name); err != nil {
+	if err := ipc.ValidName(name); err != nil {
 		return err
 	}
 	if _, err := config.Parse(data); err != nil {
@@ -195,6 +195,7 @@ func start(t *testing.T, configs map[string]string) *harness {
 		Engine:  engine.New(h.sys, t.TempDir(), plan.Options{}, logger),
 		Store:   h.store,
 		Devices: h.sys,
+		Links:   h.sys,
 		Auth:    h.auth,
 		Logger:  logger,
 		Version: "1.2.3-test",
@@ -279,7 +280,7 @@ func (h *harness) list(t *testing.T) []string {
 	}
 	var out []string
 	for _, tn := range tunnels {
-		out = append(out, tn.Name+" "+tn.State)
+		out = append(out, tn.Name+" "+string(tn.State))
 	}
 	return out
 }

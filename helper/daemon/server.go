@@ -41,6 +41,11 @@ type Store interface {
 	Remove(name string) error
 }
 
+// Links tells whether an interface exists now (package engine's System).
+type Links interface {
+	LinkExists(name string) (bool, error)
+}
+
 // Devices reads WireGuard device state (package wgdev).
 type Devices interface {
 	Device(name string) (*wgtypes.Device, error)
@@ -54,6 +59,7 @@ type Deps struct {
 	Engine       Engine
 	Store        Store
 	Devices      Devices
+	Links        Links
 	Auth         Authorizer
 	Logger       *log.Logger
 	Version      string
@@ -208,6 +214,15 @@ func (s *Server) LinkGone(link string) {
 	defer s.opMu.Unlock()
 	if st, _ := s.state(link); st != ipc.StateConnected {
 		return // our own Disconnect, or not ours
+	}
+	// The event may be late: the deletion of the link of an earlier
+	// Disconnect, seen after the tunnel came up again. Only a link that is
+	// gone now means the tunnel lost it; in doubt the tunnel stays.
+	if exists, err := s.c.Links.LinkExists(link); err != nil || exists {
+		if err != nil {
+			s.c.Logger.Printf("link %q deleted? %v: keeping the tunnel", link, err)
+		}
+		return
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, changeTimeout)
 	defer cancel()

@@ -170,6 +170,13 @@ func (e *Engine) Up(ctx context.Context, link string, cfg *config.Config) (*plan
 }
 
 func (e *Engine) up(ctx context.Context, link string, cfg *config.Config) (*plan.Plan, error) {
+	// What a dead helper, or a Down of ours that failed, left must go
+	// before the facts are read: its link would make them fail.
+	if path := journal.Path(e.stateDir, link); fileExists(path) {
+		if err := e.cleanupOne(ctx, path); err != nil {
+			return nil, fmt.Errorf("undo leftovers of %q: %w", link, err)
+		}
+	}
 	facts, err := e.sys.Facts(ctx, link, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("read system state: %w", err)
@@ -352,4 +359,9 @@ func (e *Engine) cleanupOne(ctx context.Context, path string) error {
 		return fmt.Errorf("clean up %q: %w", ent.Header.Tunnel, err)
 	}
 	return journal.Discard(path)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }

@@ -559,22 +559,12 @@ func TestFakeDownFailureKeepsJournal(t *testing.T) {
 	}
 }
 
-// knownBug skips a test that shows a bug of the production code not fixed
-// yet, unless WGTRAY_KNOWN_BUGS=1 asks to see it fail.
-func knownBug(t *testing.T, bug string) {
-	t.Helper()
-	if os.Getenv("WGTRAY_KNOWN_BUGS") != "1" {
-		t.Skip("known bug (WGTRAY_KNOWN_BUGS=1 runs it): " + bug)
-	}
-}
-
 // TestFakeUpAfterFailedLinkDel is a Down whose link deletion failed,
 // followed by an Up of the same tunnel. The engine keeps the journal for
-// this case and Up would undo it (apply's leftover path), but Facts runs
-// first and fails because the link still exists, so the tunnel cannot be
-// brought up again until the helper restarts and its Cleanup runs.
+// this case, and Up must undo it before it reads the facts, which would
+// fail on the link that is still there: the tunnel comes up again without
+// waiting for a restart's Cleanup.
 func TestFakeUpAfterFailedLinkDel(t *testing.T) {
-	knownBug(t, "Up reads the facts, which fail on the leftover link, before undoing the leftover journal")
 	ft := fakeTunnels(t)[0]
 	sys, dir := newFake(), t.TempDir()
 	e := newEngine(t, sys, ft.options, dir)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -159,4 +160,17 @@ func (l *Linux) readSysctl(key string) (string, error) {
 		return "", fmt.Errorf("read sysctl %s: %w", key, err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// LinkExists reports whether an interface called name exists now.
+func (l *Linux) LinkExists(name string) (bool, error) {
+	_, err := l.nl.LinkByName(name)
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("find link %q: %w", name, err)
+	}
+	return true, nil
 }

@@ -214,6 +214,15 @@ func (s *System) Links() []string {
 	return out
 }
 
+// LinkExists reports whether the machine has a link called name, standing
+// in for engine.Linux's.
+func (s *System) LinkExists(name string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.objects[linkKey(name)]
+	return ok, nil
+}
+
 // RemoveLink deletes a link and what goes with it the way someone running
 // `ip link del` would: behind the engine's back, and not logged as an
 // Apply. It reports whether the link existed.
