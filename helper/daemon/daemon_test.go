@@ -41,8 +41,8 @@ func TestDaemonListStatus(t *testing.T) {
 	st := h.status(t, "work")
 	want := ipc.Status{
 		Name: "work", State: ipc.StateDisconnected,
-		Addresses: []string{"10.8.0.2/24", "fd00:8::2/64"}, Endpoint: "vpn.example:51820",
-		PublicKey: st.PublicKey, FullTunnel: true, DNS: []string{"10.8.0.1", "corp.example"},
+		Addresses: []string{"203.0.113.2/24", "2001:db8:8::2/64"}, Endpoint: "vpn.example:51820",
+		PublicKey: st.PublicKey, FullTunnel: true, DNS: []string{"203.0.113.1", "corp.example"},
 	}
 	if diff := cmp.Diff(want, st, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("Status (-want +got):\n%s", diff)

@@ -321,47 +321,26 @@ func mustKey() wgtypes.Key {
 func splitConf() string {
 	return fmt.Sprintf(`[Interface]
 PrivateKey = %s
-Address = 10.10.0.2/24
+Address = 192.0.2.66/26
 
 [Peer]
 PublicKey = %s
 Endpoint = 192.0.2.10:51820
-AllowedIPs = 10.10.0.0/16
+AllowedIPs = 192.0.2.64/26
 `, privKey, peerKey)
 }
 
 // fullConf is a dual-stack full tunnel with DNS, through a host name.
-func fullConf() string {
-	return fmt.Sprintf(`[Interface]
-PrivateKey = %s
-Address = 10.8.0.2/24, fd00:8::2/64
-DNS = 10.8.0.1, corp.example
-
-[Peer]
-PublicKey = %s
-Endpoint = vpn.example:51820
-AllowedIPs = 0.0.0.0/0, ::/0
-`, privKey, peerKey)
-}
+func fullConf() string { return enginetest.FullConfig(privKey, peerKey) }
 
 // full4Conf is an IPv4 full tunnel, which the leak guard completes by
 // blocking IPv6.
-func full4Conf() string {
-	return fmt.Sprintf(`[Interface]
-PrivateKey = %s
-Address = 10.9.0.2/32
-
-[Peer]
-PublicKey = %s
-Endpoint = 192.0.2.9:51820
-AllowedIPs = 0.0.0.0/0
-`, privKey, peerKey)
-}
+func full4Conf() string { return enginetest.Full4Config(privKey, peerKey) }
 
 // hooksConf has a script hook, which the server refuses without
 // --allow-scripts.
 func hooksConf() string {
-	return strings.Replace(splitConf(), "Address = 10.10.0.2/24\n", "Address = 10.10.0.2/24\nPostUp = true\n", 1)
+	return strings.Replace(splitConf(), "Address = 192.0.2.66/26\n", "Address = 192.0.2.66/26\nPostUp = true\n", 1)
 }
 
 // introspect calls Introspect on the helper's object.

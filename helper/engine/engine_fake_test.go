@@ -45,28 +45,11 @@ type fakeTunnel struct {
 func fakeTunnels(t *testing.T) []fakeTunnel {
 	priv, peer := newKey(t), newKey(t).PublicKey()
 	return []fakeTunnel{
-		{name: "full", text: fmt.Sprintf(`[Interface]
-PrivateKey = %s
-Address = 10.8.0.2/24, fd00:8::2/64
-DNS = 10.8.0.1, corp.example
-
-[Peer]
-PublicKey = %s
-Endpoint = vpn.example:51820
-AllowedIPs = 0.0.0.0/0, ::/0
-`, priv, peer)},
-		{name: "full4", text: fmt.Sprintf(`[Interface]
-PrivateKey = %s
-Address = 10.9.0.2/32
-
-[Peer]
-PublicKey = %s
-Endpoint = 192.0.2.1:51820
-AllowedIPs = 0.0.0.0/0
-`, priv, peer)},
+		{name: "full", text: enginetest.FullConfig(priv, peer)},
+		{name: "full4", text: enginetest.Full4Config(priv, peer)},
 		{name: "split", options: plan.Options{AllowScripts: true}, text: fmt.Sprintf(`[Interface]
 PrivateKey = %s
-Address = 10.10.0.2/24
+Address = 192.0.2.66/26
 PostUp = true up
 PreDown = true pre-down
 PostDown = true post-down
@@ -74,7 +57,7 @@ PostDown = true post-down
 [Peer]
 PublicKey = %s
 Endpoint = [2001:db8::1]:51820
-AllowedIPs = 10.10.0.0/16, 192.168.50.0/24
+AllowedIPs = 192.0.2.64/26, 198.51.100.128/25
 `, priv, peer)},
 	}
 }

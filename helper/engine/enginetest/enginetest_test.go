@@ -26,7 +26,7 @@ func TestFakeModel(t *testing.T) {
 	route := &plan.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Table: 51820}
 	steps := []plan.Op{
 		{Kind: plan.LinkAdd, Link: "wg0"},
-		{Kind: plan.AddrAdd, Link: "wg0", Addr: netip.MustParsePrefix("10.0.0.2/24")},
+		{Kind: plan.AddrAdd, Link: "wg0", Addr: netip.MustParsePrefix("192.0.2.2/24")},
 		{Kind: plan.LinkUp, Link: "wg0", MTU: 1420},
 		{Kind: plan.RouteAdd, Link: "wg0", Route: route},
 		{Kind: plan.RuleAdd, Link: "wg0", Rule: rule},
@@ -42,7 +42,7 @@ func TestFakeModel(t *testing.T) {
 	if err := s.Apply(ctx, steps[4]); !errors.Is(err, syscall.EEXIST) {
 		t.Errorf("adding the rule twice: %v, want EEXIST", err)
 	}
-	if err := s.Apply(ctx, plan.Op{Kind: plan.AddrAdd, Link: "wg9", Addr: netip.MustParsePrefix("10.9.0.2/24")}); !errors.Is(err, os.ErrNotExist) {
+	if err := s.Apply(ctx, plan.Op{Kind: plan.AddrAdd, Link: "wg9", Addr: netip.MustParsePrefix("198.51.100.2/24")}); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("address on a missing link: %v, want ErrNotExist", err)
 	}
 	f, err := s.Facts(ctx, "wg1", emptyConfig())
@@ -92,21 +92,21 @@ func TestFakeFailures(t *testing.T) {
 	if err := s.Apply(ctx, plan.Op{Kind: plan.LinkAdd, Link: "wg0"}); err != nil {
 		t.Fatalf("second link-add: %v", err)
 	}
-	if err := add("wg0", "10.0.0.1/24"); err != nil {
+	if err := add("wg0", "192.0.2.1/24"); err != nil {
 		t.Fatalf("first addr-add: %v", err)
 	}
-	if err := add("wg0", "10.0.0.2/24"); !errors.Is(err, ErrInjected) {
+	if err := add("wg0", "192.0.2.2/24"); !errors.Is(err, ErrInjected) {
 		t.Fatalf("second addr-add: %v, want the injected failure", err)
 	}
-	if err := add("wg0", "10.0.0.2/24"); !errors.Is(err, syscall.EEXIST) {
+	if err := add("wg0", "192.0.2.2/24"); !errors.Is(err, syscall.EEXIST) {
 		t.Errorf("a failure after the change did not make it: %v", err)
 	}
 	want := []string{
 		"link add wg0 type wireguard (failed before the change)",
 		"link add wg0 type wireguard",
-		"addr add -4 10.0.0.1/24 dev wg0",
-		"addr add -4 10.0.0.2/24 dev wg0 (failed after the change)",
-		"addr add -4 10.0.0.2/24 dev wg0 (error: add addr 10.0.0.2/24 dev wg0: file exists)",
+		"addr add -4 192.0.2.1/24 dev wg0",
+		"addr add -4 192.0.2.2/24 dev wg0 (failed after the change)",
+		"addr add -4 192.0.2.2/24 dev wg0 (error: add addr 192.0.2.2/24 dev wg0: file exists)",
 	}
 	if diff := cmp.Diff(want, s.Log()); diff != "" {
 		t.Errorf("log (-want +got):\n%s", diff)
