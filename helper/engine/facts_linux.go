@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -165,8 +164,7 @@ func (l *Linux) readSysctl(key string) (string, error) {
 // LinkExists reports whether an interface called name exists now.
 func (l *Linux) LinkExists(name string) (bool, error) {
 	_, err := l.nl.LinkByName(name)
-	var nf netlink.LinkNotFoundError
-	if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
+	if isLinkNotFound(err) {
 		return false, nil
 	}
 	if err != nil {

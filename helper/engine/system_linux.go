@@ -48,8 +48,7 @@ func NewLinux(mode wgdev.Mode, logger *log.Logger) (*Linux, error) {
 
 func (l *Linux) linkIndex(name string) (int, error) {
 	link, err := l.nl.LinkByName(name)
-	var nf netlink.LinkNotFoundError
-	if errors.As(err, &nf) {
+	if isLinkNotFound(err) {
 		return 0, fmt.Errorf("link %q: %w", name, dns.ErrNoLink)
 	}
 	if err != nil {
@@ -82,4 +81,11 @@ func (l *Linux) Close() {
 	l.mu.Unlock()
 	l.dns.Close()
 	l.nl.Close()
+}
+
+// isLinkNotFound reports whether err is netlink's answer for a link that
+// does not exist (the library maps the kernel's ENODEV to it).
+func isLinkNotFound(err error) bool {
+	var nf netlink.LinkNotFoundError
+	return errors.As(err, &nf)
 }
