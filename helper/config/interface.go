@@ -93,12 +93,13 @@ func setTable(p *parser, e entry) problem {
 }
 
 // hookSetter returns the setter for one of the PreUp, PostUp, PreDown and
-// PostDown lists. Hooks keep wg-quick's raw value: comments included, and
-// repeated keys run in order.
+// PostDown lists. A hook is what wg-quick runs: the line up to its first
+// '#' (parse_options strips "${line%%#*}" from every line, hooks
+// included), after the first '='; repeated keys run in order.
 func hookSetter(list func(*Interface) *[]string) func(*parser, entry) problem {
 	return func(p *parser, e entry) problem {
 		l := list(&p.cfg.Interface)
-		*l = append(*l, e.raw)
+		*l = append(*l, e.value)
 		return ""
 	}
 }

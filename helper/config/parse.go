@@ -51,8 +51,7 @@ type entry struct {
 	line  int
 	key   string // as written, trimmed
 	shown string // the key to name in messages (see shownKey)
-	value string // trimmed, comment removed
-	raw   string // trimmed, comment kept: what wg-quick runs for hooks
+	value string // trimmed, comment removed: for hooks too, as wg-quick strips "#..." from every line
 }
 
 // keyLine is where a peer's PublicKey was read.
@@ -124,12 +123,6 @@ func (p *parser) line(n int, raw string) error {
 			return errAt(n, e.shown, "duplicate key: it may appear once per section")
 		}
 		p.seen[lk] = true
-	}
-	if def.hook {
-		// wg-quick hands hooks the text after the first '=' with comments
-		// kept, since '#' may belong to the shell command.
-		_, rawValue, _ := strings.Cut(raw, "=")
-		e.raw = trim(rawValue)
 	}
 	if msg := def.set(p, e); msg != "" {
 		return errAt(n, e.shown, msg)

@@ -112,7 +112,7 @@ DNS = 203.0.113.1, corp.example
 DNS = 2001:db8:3::1, ~example.org, ~.
 MTU = 1420
 Table = 1234
-PreUp = logger "going up #1"   # comment kept: wg-quick runs it too
+PreUp = logger "going up #1"   # wg-quick cuts the line at the first '#'  
 PostUp = ip rule add from 203.0.113.2 table 1234
 PostUp = echo second
 PreDown = echo down
@@ -133,7 +133,7 @@ PersistentKeepalive = 65535
 				DNS:       addrs("203.0.113.1", "2001:db8:3::1"),
 				DNSSearch: []string{"corp.example", "~example.org", "~."},
 				MTU:       1420, Table: Table{Mode: TableNumber, Number: 1234},
-				PreUp:      []string{`logger "going up #1"   # comment kept: wg-quick runs it too`},
+				PreUp:      []string{`logger "going up`},
 				PostUp:     []string{"ip rule add from 203.0.113.2 table 1234", "echo second"},
 				PreDown:    []string{"echo down"},
 				PostDown:   []string{"ip rule del from 203.0.113.2 table 1234"},
@@ -207,7 +207,7 @@ Endpoint = 192.0.2.1:51820
 		}},
 		{"empty-hook-and-hash-in-hook", "[Interface]\nPrivateKey = " + priv + "\nPreDown =\nPostDown = echo a#b\n", &Config{
 			// An empty hook still counts as a hook: wg-quick would run it.
-			Interface: Interface{PrivateKey: mustKey(priv), PreDown: []string{""}, PostDown: []string{"echo a#b"}},
+			Interface: Interface{PrivateKey: mustKey(priv), PreDown: []string{""}, PostDown: []string{"echo a"}},
 		}},
 		{"wg-showconf-output", `[Interface]
 ListenPort = 51820

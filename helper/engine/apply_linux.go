@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
@@ -19,13 +22,28 @@ import (
 )
 
 // Apply performs one operation.
-func (l *Linux) Apply(ctx context.Context, op plan.Op) error {
+func (l *Linux) Apply(ctx context.Context, op plan.Op) (plan.ID, error) {
 	switch op.Kind {
 	case plan.LinkAdd:
-		_, err := l.devices.Create(op.Link)
-		return err
+		index, err := l.devices.Create(op.Link)
+		if errors.Is(err, os.ErrExist) {
+			return plan.ID{}, fmt.Errorf("link %q %w: %w", op.Link, ErrNotOurs, err)
+		}
+		return plan.ID{Index: index}, err
 	case plan.LinkDel:
-		return l.devices.Delete(op.Link)
+		return plan.ID{}, l.devices.Delete(op.Link, op.ID.Index)
+	case plan.FWAdd:
+		return l.addFirewall(op.Link, *op.Firewall)
+	case plan.FWDel:
+		return plan.ID{}, l.deleteFirewall(*op.Firewall, op.ID.Handle)
+	}
+	return plan.ID{}, l.apply(ctx, op)
+}
+
+// apply performs the operations that create nothing another program could
+// name: what they add goes with the link, or is matched exactly on delete.
+func (l *Linux) apply(ctx context.Context, op plan.Op) error {
+	switch op.Kind {
 	case plan.Configure:
 		return l.devices.Configure(op.Link, op.Device.Config)
 	case plan.AddrAdd:
@@ -40,27 +58,14 @@ func (l *Linux) Apply(ctx context.Context, op plan.Op) error {
 		}
 		return nil
 	case plan.RuleDel:
+		// Priority and every selector are given, so the kernel deletes
+		// exactly the rule that was added, never another tool's.
 		if err := l.nl.RuleDel(nlRule(*op.Rule)); err != nil && !errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("delete rule %v: %w", op.Rule, err)
 		}
 		return nil
-	case plan.FWAdd:
-		addrs, err := l.linkAddrs(op.Link, op.Firewall.Family)
-		if err != nil {
-			return err
-		}
-		return l.withNft(func(c *nftables.Conn) error {
-			return firewall.Add(c, firewall.Spec{
-				Family: fwFamily(op.Firewall.Family), Table: op.Firewall.Table,
-				Interface: op.Link, Addrs: addrs, Mark: op.Firewall.Mark,
-			})
-		})
-	case plan.FWDel:
-		return l.withNft(func(c *nftables.Conn) error {
-			return firewall.Delete(c, fwFamily(op.Firewall.Family), op.Firewall.Table)
-		})
 	case plan.SysctlSet:
-		return l.writeSysctl(op.Sysctl.Key, op.Sysctl.Value)
+		return l.setSysctl(*op.Sysctl)
 	case plan.DNSSet:
 		return l.dns.Set(ctx, op.Link, op.DNS)
 	case plan.DNSRevert:
@@ -84,6 +89,57 @@ func (l *Linux) Apply(ctx context.Context, op plan.Op) error {
 	}
 	return fmt.Errorf("unknown operation %q", string(op.Kind))
 }
+
+// addFirewall adds a tunnel's table and returns its handle, which this
+// process also remembers: a rollback whose journal lost it still deletes
+// only that table.
+func (l *Linux) addFirewall(link string, fw plan.Firewall) (plan.ID, error) {
+	addrs, err := l.linkAddrs(link, fw.Family)
+	if err != nil {
+		return plan.ID{}, err
+	}
+	fam := fwFamily(fw.Family)
+	err = l.withNft(func(c *nftables.Conn) error {
+		return firewall.Add(c, firewall.Spec{Family: fam, Table: fw.Table, Interface: link, Addrs: addrs, Mark: fw.Mark})
+	})
+	if errors.Is(err, os.ErrExist) {
+		return plan.ID{}, fmt.Errorf("nftables table %s %q %w: %w", fam, fw.Table, ErrNotOurs, err)
+	}
+	if err != nil {
+		return plan.ID{}, err
+	}
+	h, err := firewall.Handle(fam, fw.Table)
+	if err != nil {
+		// Just made by us, as Add would have failed on another's: take
+		// it away by name rather than leave a table no one can prove.
+		l.withNft(func(c *nftables.Conn) error { return firewall.Delete(c, fam, fw.Table) })
+		return plan.ID{}, err
+	}
+	l.mu.Lock()
+	l.tables[tableKey(fw)] = h
+	l.mu.Unlock()
+	return plan.ID{Handle: h}, nil
+}
+
+// deleteFirewall deletes the table that addFirewall added: the one with
+// the handle this process remembers, else the journal's. A table of that
+// name with neither is someone else's and stays.
+func (l *Linux) deleteFirewall(fw plan.Firewall, handle uint64) error {
+	l.mu.Lock()
+	if h, ok := l.tables[tableKey(fw)]; ok {
+		handle = h
+	}
+	delete(l.tables, tableKey(fw))
+	l.mu.Unlock()
+	fam := fwFamily(fw.Family)
+	if handle == 0 {
+		l.logger.Printf("not deleting nftables table %s %q: it is not provably this tunnel's (no handle recorded)", fam, fw.Table)
+		return nil
+	}
+	return firewall.DeleteHandle(fam, fw.Table, handle)
+}
+
+func tableKey(fw plan.Firewall) string { return fmt.Sprintf("%v %s", fw.Family, fw.Table) }
 
 func (l *Linux) link(name string) (netlink.Link, error) {
 	link, err := l.nl.LinkByName(name)
@@ -211,25 +267,43 @@ func (l *Linux) withNft(fn func(*nftables.Conn) error) error {
 	return fn(l.nft)
 }
 
-func (l *Linux) writeSysctl(key, value string) error {
-	p, err := l.sysctlPath(key)
+// setSysctl writes a sysctl; a write that expects a value is made only
+// while the sysctl still holds it, so that undoing our change never
+// overwrites someone else's.
+func (l *Linux) setSysctl(s plan.Sysctl) error {
+	if s.Expect != "" {
+		cur, err := l.readSysctl(s.Key)
+		if err != nil {
+			return err
+		}
+		if cur != s.Expect {
+			l.logger.Printf("leaving sysctl %s=%s: it was changed by someone else since we set %s", s.Key, cur, s.Expect)
+			return nil
+		}
+	}
+	p, err := l.sysctlPath(s.Key)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(p, []byte(value+"\n"), 0o644); err != nil {
-		return fmt.Errorf("write sysctl %s=%s: %w", key, value, err)
+	if err := os.WriteFile(p, []byte(s.Value+"\n"), 0o644); err != nil {
+		return fmt.Errorf("write sysctl %s=%s: %w", s.Key, s.Value, err)
 	}
 	return nil
 }
 
+// DefaultHookTimeout is how long one hook command may run before it is
+// killed, with every process it started, and its step fails.
+const DefaultHookTimeout = 30 * time.Second
+
 // runHooks runs script hooks as wg-quick does: each with bash, %i replaced
-// by the interface name, stopping at the first failure.
+// by the interface name, stopping at the first failure. Each runs in a
+// process group of its own, killed whole when the command outlives the
+// hook timeout or ctx ends, so that a hung hook can never hold the helper.
 func (l *Linux) runHooks(ctx context.Context, link string, h plan.HookSet) error {
 	for _, c := range h.Commands {
 		c = strings.ReplaceAll(c, "%i", link)
 		l.logger.Printf("%s hook of %q: %q", h.Phase, link, c)
-		cmd := exec.CommandContext(ctx, "/bin/bash", "-c", c)
-		out, err := cmd.CombinedOutput()
+		out, err := l.runHook(ctx, c)
 		if len(out) > 0 {
 			l.logger.Printf("%s hook of %q printed: %q", h.Phase, link, out)
 		}
@@ -238,4 +312,37 @@ func (l *Linux) runHooks(ctx context.Context, link string, h plan.HookSet) error
 		}
 	}
 	return nil
+}
+
+// ErrHookTimeout is wrapped by the error of a hook that was killed because
+// it ran longer than the hook timeout.
+var ErrHookTimeout = errors.New("hook timed out")
+
+func (l *Linux) runHook(ctx context.Context, command string) ([]byte, error) {
+	timeout := l.hookTimeout
+	if timeout <= 0 {
+		timeout = DefaultHookTimeout
+	}
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(hctx, "/bin/bash", "-c", command)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		// The whole group: bash's children too (`sleep 600`, a daemon
+		// that kept our stdout).
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	// A grandchild that escaped the group but holds the output pipe must
+	// not hold us either.
+	cmd.WaitDelay = time.Second
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if err != nil && errors.Is(hctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		return out.Bytes(), fmt.Errorf("%w after %v (killed): %q", ErrHookTimeout, timeout, command)
+	}
+	if err != nil && ctx.Err() != nil {
+		return out.Bytes(), fmt.Errorf("%q: %w", command, ctx.Err())
+	}
+	return out.Bytes(), err
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -70,6 +71,9 @@ func child(role string) int {
 		timed = &timingSystem{System: sys, total: map[plan.Kind]time.Duration{}}
 		s = timed
 	}
+	if k := os.Getenv("WGTRAY_RACE_KIND"); k != "" {
+		s = &racingSystem{System: s, kind: plan.Kind(k), cmd: os.Getenv("WGTRAY_RACE_CMD")}
+	}
 	var inj *faultySystem
 	if role == "fail" {
 		n, _ := strconv.Atoi(os.Getenv("WGTRAY_FAIL"))
@@ -102,6 +106,16 @@ func child(role string) int {
 			return fail(err)
 		}
 		fmt.Println("down")
+	case "try":
+		// One Up that is expected to fail: say how.
+		if _, err := e.Up(ctx, name, cfg); err != nil {
+			fmt.Printf("failed notours=%v exist=%v: %v\n", errors.Is(err, ErrNotOurs), errors.Is(err, os.ErrExist), err)
+			return 0
+		}
+		if err := e.Down(ctx, name); err != nil {
+			return fail(err)
+		}
+		fmt.Println("up and down")
 	case "fail":
 		_, err := e.Up(ctx, name, cfg)
 		var serr *StepError
@@ -199,11 +213,11 @@ type timingSystem struct {
 	facts time.Duration
 }
 
-func (t *timingSystem) Apply(ctx context.Context, op plan.Op) error {
+func (t *timingSystem) Apply(ctx context.Context, op plan.Op) (plan.ID, error) {
 	t0 := time.Now()
-	err := t.System.Apply(ctx, op)
+	id, err := t.System.Apply(ctx, op)
 	t.total[op.Kind] += time.Since(t0)
-	return err
+	return id, err
 }
 
 func (t *timingSystem) Facts(ctx context.Context, link string, cfg *config.Config) (plan.Facts, error) {
@@ -224,7 +238,7 @@ type faultySystem struct {
 	failed bool
 }
 
-func (f *faultySystem) Apply(ctx context.Context, op plan.Op) error {
+func (f *faultySystem) Apply(ctx context.Context, op plan.Op) (plan.ID, error) {
 	if f.failed {
 		return f.System.Apply(ctx, op)
 	}
@@ -235,9 +249,35 @@ func (f *faultySystem) Apply(ctx context.Context, op plan.Op) error {
 	}
 	f.failed = true
 	if f.after {
-		if err := f.System.Apply(ctx, op); err != nil {
-			return err
+		// The identity is lost with the reply: the engine must undo the
+		// change all the same, from what its process knows.
+		if _, err := f.System.Apply(ctx, op); err != nil {
+			return plan.ID{}, err
 		}
 	}
-	return fmt.Errorf("%w at %s", errInjected, op)
+	return plan.ID{}, fmt.Errorf("%w at %s", errInjected, op)
+}
+
+// racingSystem runs a shell command just before the first Apply of kind,
+// as another program acting between the engine's facts and its change
+// would: %d in the command is the priority of a rule being added.
+type racingSystem struct {
+	System
+	kind plan.Kind
+	cmd  string
+	done bool
+}
+
+func (r *racingSystem) Apply(ctx context.Context, op plan.Op) (plan.ID, error) {
+	if !r.done && op.Kind == r.kind && (op.Rule == nil || op.Rule.SuppressPrefixlen == 0) {
+		r.done = true
+		cmd := r.cmd
+		if op.Rule != nil {
+			cmd = fmt.Sprintf(cmd, op.Rule.Priority)
+		}
+		if out, err := exec.Command("/bin/sh", "-c", cmd).CombinedOutput(); err != nil {
+			return plan.ID{}, fmt.Errorf("racing %q: %v: %s", cmd, err, out)
+		}
+	}
+	return r.System.Apply(ctx, op)
 }

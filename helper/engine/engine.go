@@ -7,7 +7,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -19,7 +18,6 @@ import (
 	"github.com/wgtray/wgtray/helper/config"
 	"github.com/wgtray/wgtray/helper/journal"
 	"github.com/wgtray/wgtray/helper/plan"
-	"github.com/wgtray/wgtray/internal/proc"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -28,9 +26,18 @@ import (
 type System interface {
 	// Facts reads what the planner needs to know to bring cfg up as link.
 	Facts(ctx context.Context, link string, cfg *config.Config) (plan.Facts, error)
-	// Apply performs one operation.
-	Apply(ctx context.Context, op plan.Op) error
+	// Apply performs one operation. For one that creates an object that
+	// someone else could also name — a link, an nftables table — it
+	// returns the object's kernel identity, which the engine journals
+	// with the inverse so that only that object is ever deleted; for
+	// others the zero ID.
+	Apply(ctx context.Context, op plan.Op) (plan.ID, error)
 }
+
+// ErrNotOurs is wrapped by the errors of an Up that found an object of the
+// tunnel's name that it did not make: a link, an nftables table. It is
+// left alone.
+var ErrNotOurs = errors.New("exists and is not this tunnel's")
 
 // StepError is the error of a failed Up: which step failed, and whether
 // everything before it was undone.
@@ -174,7 +181,9 @@ func (e *Engine) up(ctx context.Context, link string, cfg *config.Config) (*plan
 	// before the facts are read: its link would make them fail.
 	if path := journal.Path(e.stateDir, link); fileExists(path) {
 		if err := e.cleanupOne(ctx, path); err != nil {
-			return nil, fmt.Errorf("undo leftovers of %q: %w", link, err)
+			// Set aside, it blocks nothing; the facts tell whether what
+			// it left lets the tunnel come up.
+			e.setAside(path, err)
 		}
 	}
 	facts, err := e.sys.Facts(ctx, link, cfg)
@@ -210,32 +219,67 @@ func (e *Engine) apply(ctx context.Context, p *plan.Plan) (*entry, error) {
 	}
 	t := &entry{plan: p, journal: j}
 	for i, op := range p.Ops {
-		if inv, ok := op.Inverse(); ok {
+		fail := func(err error) error {
+			return e.rollback(ctx, t, &StepError{Step: i, Op: op.String(), Err: err})
+		}
+		inv, hasInv := op.Inverse()
+		if hasInv {
 			// The inverse is on disk before the change is made: a crash
 			// right after the change still leaves a way to undo it.
 			if err := j.Append(inv); err != nil {
-				return nil, e.rollback(ctx, t, &StepError{Step: i, Op: op.String(), Err: err})
+				return nil, fail(err)
 			}
 			t.undo = append(t.undo, inv)
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, e.rollback(ctx, t, &StepError{Step: i, Op: op.String(), Err: err})
+			return nil, fail(err)
 		}
-		if err := e.sys.Apply(ctx, op); err != nil {
-			return nil, e.rollback(ctx, t, &StepError{Step: i, Op: op.String(), Err: err})
+		id, err := e.sys.Apply(ctx, op)
+		if err != nil {
+			if hasInv && notMade(op, err) {
+				e.notApplied(t)
+			}
+			return nil, fail(err)
 		}
+		if hasInv && !id.IsZero() {
+			t.undo[len(t.undo)-1].ID = id
+			if err := j.Append(plan.Op{Kind: plan.Owned, Link: p.Link, ID: id}); err != nil {
+				return nil, fail(err)
+			}
+		}
+	}
+	if err := j.Append(plan.Op{Kind: plan.Completed, Link: p.Link}); err != nil {
+		return nil, e.rollback(ctx, t, &StepError{Step: len(p.Ops) - 1, Op: "journal", Err: err})
 	}
 	return t, nil
 }
 
-// rollback undoes a partly applied tunnel and returns the step error.
+// notMade reports whether op failed without making its change, so that its
+// inverse must not run: an object that exists already is someone else's
+// (we checked that ours did not exist before), and a failed hook is not
+// undone by the other hooks, as in wg-quick.
+func notMade(op plan.Op, err error) bool {
+	return errors.Is(err, os.ErrExist) || op.Kind == plan.Hooks
+}
+
+// notApplied forgets the inverse of the step that just failed, on disk
+// first: a crash during the rollback must not run it either.
+func (e *Engine) notApplied(t *entry) {
+	if err := t.journal.Append(plan.Op{Kind: plan.NotApplied, Link: t.plan.Link}); err != nil {
+		e.logger.Printf("journal of %q: %v", t.plan.Link, err)
+	}
+	t.undo = t.undo[:len(t.undo)-1]
+}
+
+// rollback undoes a partly applied tunnel and returns the step error. Like
+// wg-quick's trap on a failed up, it runs no PreDown or PostDown hooks.
 func (e *Engine) rollback(ctx context.Context, t *entry, serr *StepError) error {
 	// Undo even when ctx is cancelled: a half-applied tunnel is worse.
-	err := e.undo(context.WithoutCancel(ctx), t.undo)
+	failed, err := e.undo(context.WithoutCancel(ctx), withoutHooks(t.undo))
 	if err == nil {
 		err = t.journal.Remove()
 	} else {
-		t.journal.Close()
+		err = errors.Join(err, e.keepFailed(t.journal, failed))
 	}
 	serr.RollbackOK = err == nil
 	if err != nil {
@@ -244,16 +288,46 @@ func (e *Engine) rollback(ctx context.Context, t *entry, serr *StepError) error 
 	return serr
 }
 
-// undo applies inverses in reverse order. It goes on past failures so that
-// as much as possible is undone, and returns them all.
-func (e *Engine) undo(ctx context.Context, inverses []plan.Op) error {
-	var errs []error
-	for _, op := range slices.Backward(inverses) {
-		if err := e.sys.Apply(ctx, op); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", op, err))
+// withoutHooks returns the inverses that are not hooks.
+func withoutHooks(ops []plan.Op) []plan.Op {
+	var out []plan.Op
+	for _, op := range ops {
+		if op.Kind != plan.Hooks {
+			out = append(out, op)
 		}
 	}
-	return errors.Join(errs...)
+	return out
+}
+
+// undo applies inverses in reverse order. It goes on past failures so that
+// as much as possible is undone, and returns the inverses that failed, in
+// their original order, with all their errors.
+func (e *Engine) undo(ctx context.Context, inverses []plan.Op) ([]plan.Op, error) {
+	var errs []error
+	var failed []plan.Op
+	for _, op := range slices.Backward(inverses) {
+		if _, err := e.sys.Apply(ctx, op); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", op, err))
+			failed = append(failed, op)
+		}
+	}
+	slices.Reverse(failed)
+	return failed, errors.Join(errs...)
+}
+
+// keepFailed replaces j with a journal of only the inverses that failed,
+// so that the next Up or --cleanup retries exactly those. A failed hook is
+// not kept: wg-quick never runs a hook twice.
+func (e *Engine) keepFailed(j *journal.Journal, failed []plan.Op) error {
+	j.Close()
+	recs := make([]any, 0, len(failed))
+	for _, op := range withoutHooks(failed) {
+		recs = append(recs, op)
+	}
+	if len(recs) == 0 {
+		return journal.Discard(j.Path())
+	}
+	return journal.Replace(j.Path(), recs)
 }
 
 // Down takes link down, undoing exactly what Up did. A tunnel that is not
@@ -277,10 +351,13 @@ func (e *Engine) DownBecause(ctx context.Context, link, why string) error {
 		return nil
 	}
 	e.set(link, Disconnecting, "", "disconnecting")
-	if err := e.undo(context.WithoutCancel(ctx), undo); err != nil {
-		// Keep the journal so that --cleanup can finish the job.
-		j.Close()
+	if failed, err := e.undo(context.WithoutCancel(ctx), undo); err != nil {
+		// Keep what failed so that the next Up or --cleanup finishes the
+		// job; the rest is done.
 		err = fmt.Errorf("take %q down: %w", link, err)
+		if kerr := e.keepFailed(j, failed); kerr != nil {
+			err = errors.Join(err, kerr)
+		}
 		e.set(link, Down, err.Error(), "disconnected with errors: "+err.Error())
 		return err
 	}
@@ -315,50 +392,6 @@ func (e *Engine) DownAll(ctx context.Context) error {
 		errs = append(errs, e.Down(ctx, n))
 	}
 	return errors.Join(errs...)
-}
-
-// Cleanup undoes the journals that a dead helper left in the state
-// directory. Journals of tunnels this engine runs, and of a process that is
-// still alive, are left alone.
-func (e *Engine) Cleanup(ctx context.Context) error {
-	paths, err := journal.List(e.stateDir)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, p := range paths {
-		errs = append(errs, e.cleanupOne(ctx, p))
-	}
-	return errors.Join(errs...)
-}
-
-func (e *Engine) cleanupOne(ctx context.Context, path string) error {
-	ent, err := journal.Read(path)
-	if err != nil {
-		return err
-	}
-	// A tunnel that is up or going down owns its journal; one connecting
-	// is this engine's Up finding a dead helper's journal in its way.
-	ph := e.State(ent.Header.Tunnel).Phase
-	if ph == Up || ph == Disconnecting || (ent.Header.PID != os.Getpid() && proc.Alive(ent.Header.PID)) {
-		return nil
-	}
-	var ops []plan.Op
-	for _, r := range ent.Records {
-		var op plan.Op
-		if err := json.Unmarshal(r, &op); err != nil {
-			return fmt.Errorf("journal %s: %w", path, err)
-		}
-		if op.Link != ent.Header.Tunnel {
-			return fmt.Errorf("journal %s: record for %q in the journal of %q", path, op.Link, ent.Header.Tunnel)
-		}
-		ops = append(ops, op)
-	}
-	e.logger.Printf("undoing %d recorded change(s) of tunnel %q left by process %d", len(ops), ent.Header.Tunnel, ent.Header.PID)
-	if err := e.undo(ctx, ops); err != nil {
-		return fmt.Errorf("clean up %q: %w", ent.Header.Tunnel, err)
-	}
-	return journal.Discard(path)
 }
 
 func fileExists(path string) bool {

@@ -113,10 +113,17 @@ func upLog(p *plan.Plan) []string {
 
 // undoLog is what undoing the first n steps of p logs: their inverses, in
 // reverse order.
-func undoLog(p *plan.Plan, n int) []string {
+func undoLog(p *plan.Plan, n int) []string { return inverses(p, n, true) }
+
+// rollbackLog is what the rollback of a failure at step n-1 logs: the
+// inverses of the steps up to it, without hooks, as wg-quick's trap
+// runs no PreDown or PostDown.
+func rollbackLog(p *plan.Plan, n int) []string { return inverses(p, n, false) }
+
+func inverses(p *plan.Plan, n int, hooks bool) []string {
 	var out []string
 	for _, op := range slices.Backward(p.Ops[:n]) {
-		if inv, ok := op.Inverse(); ok {
+		if inv, ok := op.Inverse(); ok && (hooks || inv.Kind != plan.Hooks) {
 			out = append(out, inv.String())
 		}
 	}
@@ -242,7 +249,7 @@ func TestFakeRollbackEveryStep(t *testing.T) {
 						failed = op.String() + " (failed after the change)"
 					}
 					want := append(upLog(p)[:i], failed)
-					want = append(want, undoLog(p, i+1)...)
+					want = append(want, rollbackLog(p, i+1)...)
 					diffLog(t, what, want, sys.Log())
 					diffState(t, what, before, sys.State())
 					if got := journals(t, dir); len(got) != 0 {
@@ -387,23 +394,30 @@ func setJournalPID(t *testing.T, path string, pid int) {
 	}
 }
 
-// recordsUndo is what undoing the journal at path logs: its records in
-// reverse order.
+// recordsUndo is what undoing the journal at path logs: its operation
+// records in reverse order, less those a not-applied marker cancels.
 func recordsUndo(t *testing.T, path string) []string {
 	t.Helper()
 	ent, err := journal.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for _, r := range slices.Backward(ent.Records) {
+	var ops []string
+	for _, r := range ent.Records {
 		var op plan.Op
 		if err := json.Unmarshal(r, &op); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, op.String())
+		switch op.Kind {
+		case plan.Owned, plan.Completed:
+		case plan.NotApplied:
+			ops = ops[:len(ops)-1]
+		default:
+			ops = append(ops, op.String())
+		}
 	}
-	return out
+	slices.Reverse(ops)
+	return ops
 }
 
 // crash brings ft up with an engine that is then abandoned, as a killed

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -21,7 +22,7 @@ import (
 func (l *Linux) Facts(ctx context.Context, link string, cfg *config.Config) (plan.Facts, error) {
 	var f plan.Facts
 	if _, err := l.nl.LinkByName(link); err == nil {
-		return f, fmt.Errorf("link %q already exists", link)
+		return f, fmt.Errorf("link %q %w", link, ErrNotOurs)
 	}
 	var err error
 	f.Endpoints = map[int]netip.AddrPort{}
@@ -60,10 +61,17 @@ func (l *Linux) Facts(ctx context.Context, link string, cfg *config.Config) (pla
 	return f, nil
 }
 
+// resolveTimeout bounds the resolution of one endpoint's host name.
+const resolveTimeout = 10 * time.Second
+
 func (l *Linux) resolve(ctx context.Context, ep config.Endpoint) (netip.AddrPort, error) {
 	if a, err := netip.ParseAddr(ep.Host); err == nil {
 		return netip.AddrPortFrom(a.Unmap(), ep.Port), nil
 	}
+	// A resolver that does not answer must not hold the Connect (and
+	// every change queued behind it) for the C library's retries.
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
 	addrs, err := l.resolver.LookupNetIP(ctx, "ip", ep.Host)
 	if err != nil {
 		return netip.AddrPort{}, fmt.Errorf("resolve endpoint %q: %w", ep.Host, err)
@@ -98,8 +106,10 @@ func (l *Linux) rulePrefs(family int) ([]uint32, error) {
 	return prefs, nil
 }
 
-// pathMTU is wg-quick's guess: the smallest MTU of the routes towards the
-// endpoints, else of the default route, 0 when nothing is known.
+// pathMTU is wg-quick's guess (set_mtu_up): the largest MTU of the routes
+// towards the endpoints, else that of the IPv4 default route, 0 when
+// nothing is known. The largest, not the smallest: wg-quick keeps an
+// endpoint's MTU only when it is greater than the one found so far.
 func (l *Linux) pathMTU(endpoints map[int]netip.AddrPort) int {
 	best := 0
 	consider := func(r netlink.Route) {
@@ -109,7 +119,7 @@ func (l *Linux) pathMTU(endpoints map[int]netip.AddrPort) int {
 				m = link.Attrs().MTU
 			}
 		}
-		if m > 0 && (best == 0 || m < best) {
+		if m > best {
 			best = m
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"log"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
@@ -24,9 +25,12 @@ type Linux struct {
 	sysctlDir string
 	resolver  *net.Resolver
 	dns       *dns.Host
+	// hookTimeout bounds each hook command; DefaultHookTimeout when 0.
+	hookTimeout time.Duration
 
-	mu  sync.Mutex
-	nft *nftables.Conn
+	mu     sync.Mutex
+	nft    *nftables.Conn
+	tables map[string]uint64 // handles of the nftables tables this process added
 }
 
 // NewLinux opens netlink in the current network namespace.
@@ -41,6 +45,7 @@ func NewLinux(mode wgdev.Mode, logger *log.Logger) (*Linux, error) {
 		logger:    logger,
 		sysctlDir: "/proc/sys",
 		resolver:  net.DefaultResolver,
+		tables:    map[string]uint64{},
 	}
 	l.dns = &dns.Host{ResolvConf: dns.ResolvConf, LinkIndex: l.linkIndex, Logger: logger}
 	return l, nil
@@ -56,6 +61,10 @@ func (l *Linux) linkIndex(name string) (int, error) {
 	}
 	return link.Attrs().Index, nil
 }
+
+// SetHookTimeout sets how long one hook command may run before it is
+// killed and its step fails (DefaultHookTimeout when not set).
+func (l *Linux) SetHookTimeout(d time.Duration) { l.hookTimeout = d }
 
 // SetDNSManager makes DNS always go to one manager (see dns.ValidManager)
 // instead of the first one found.

@@ -5,17 +5,18 @@
 package journal
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/wgtray/wgtray/helper/atomicfile"
 )
@@ -106,39 +107,84 @@ type Entry struct {
 	Records []json.RawMessage
 }
 
+// ErrEmpty is returned by Read for a journal that recorded nothing: its
+// header was never completely written, so no change was made.
+var ErrEmpty = errors.New("journal is empty")
+
 // Read loads the journal at path. A torn last line, left by a crash in the
-// middle of a write, is ignored: its change was never made.
+// middle of a write, is ignored: its change was never made. Any other line
+// that is not a JSON record makes the journal corrupt.
 func Read(path string) (*Entry, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
 	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read journal %s: %w", path, err)
+	}
+	if len(data) > maxSize {
+		return nil, fmt.Errorf("journal %s: larger than %d bytes", path, maxSize)
+	}
+	// Every append ends in a newline; what follows the last one is a
+	// torn write.
+	whole := data[:bytes.LastIndexByte(data, '\n')+1]
+	if len(bytes.TrimSpace(whole)) == 0 {
+		return nil, fmt.Errorf("journal %s: %w", path, ErrEmpty)
+	}
 	e := &Entry{Path: path}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	first := true
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 || !json.Valid(line) {
-			continue
+	for i, line := range bytes.Split(bytes.TrimSuffix(whole, []byte("\n")), []byte("\n")) {
+		if !json.Valid(line) {
+			return nil, fmt.Errorf("journal %s: line %d is not a record", path, i+1)
 		}
-		if first {
-			if err := json.Unmarshal(line, &e.Header); err != nil {
-				return nil, fmt.Errorf("journal %s: bad header: %w", path, err)
+		if i == 0 {
+			if err := json.Unmarshal(line, &e.Header); err != nil || e.Header.Tunnel == "" {
+				return nil, fmt.Errorf("journal %s: bad header", path)
 			}
-			first = false
 			continue
 		}
 		e.Records = append(e.Records, json.RawMessage(bytes.Clone(line)))
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read journal %s: %w", path, err)
-	}
-	if first {
-		return nil, fmt.Errorf("journal %s: empty", path)
-	}
 	return e, nil
+}
+
+// maxSize bounds what Read loads: a journal holds tens of short records.
+const maxSize = 1 << 20
+
+// TunnelOf returns the tunnel whose journal path is, by its name.
+func TunnelOf(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), suffix)
+}
+
+// SetAside renames the journal at path out of the way of its tunnel, to
+// NAME.journal.failed-TIME in the same directory, and returns the new
+// path. List no longer returns it; root reads and removes it.
+func SetAside(path string, now time.Time) (string, error) {
+	to := path + ".failed-" + now.UTC().Format("20060102T150405.000000000Z")
+	if err := os.Rename(path, to); err != nil {
+		return "", fmt.Errorf("set journal aside: %w", err)
+	}
+	return to, atomicfile.SyncDir(filepath.Dir(path))
+}
+
+// Replace atomically replaces the journal at path with one of the same
+// tunnel, written by this process, holding recs: what is left to undo.
+func Replace(path string, recs []any) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	if err := enc.Encode(Header{Tunnel: TunnelOf(path), PID: os.Getpid()}); err != nil {
+		return fmt.Errorf("encode journal header: %w", err)
+	}
+	for _, r := range recs {
+		if err := enc.Encode(r); err != nil {
+			return fmt.Errorf("encode journal record: %w", err)
+		}
+	}
+	if err := atomicfile.Write(path, b.Bytes(), 0o600, os.Getuid(), os.Getgid()); err != nil {
+		return fmt.Errorf("replace journal: %w", err)
+	}
+	return nil
 }
 
 // List returns the paths of the journals in dir, sorted. A missing

@@ -11,7 +11,7 @@ type Facts struct {
 	// RulePrefs4 and RulePrefs6 are the priorities of the existing policy
 	// rules, as the kernel lists them.
 	RulePrefs4, RulePrefs6 []uint32
-	// PathMTU is the smallest MTU of the routes towards the peers'
+	// PathMTU is the largest MTU of the routes towards the peers'
 	// endpoints, else that of the default route; 0 when unknown.
 	PathMTU int
 	// SrcValidMark is the current net.ipv4.conf.all.src_valid_mark.

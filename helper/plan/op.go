@@ -36,6 +36,36 @@ const (
 	BlockDel  Kind = "block-del"  // delete it
 )
 
+// Journal markers: records of the engine's journal that are not
+// operations but say what became of the operation before them, so that a
+// later helper undoes exactly what this one made.
+const (
+	// Owned gives the kernel identity (ID) of what the previous record's
+	// operation created, once it has: the inverse deletes that object and
+	// no other of the same name.
+	Owned Kind = "owned"
+	// NotApplied says the previous record's operation failed without
+	// making its change: an object of that name that exists belongs to
+	// someone else, and the inverse must not run.
+	NotApplied Kind = "not-applied"
+	// Completed says every operation of the Up was applied: only then
+	// does a later cleanup run the tunnel's PreDown and PostDown hooks, as
+	// wg-quick runs them only on the way down of a tunnel that came up.
+	Completed Kind = "completed"
+)
+
+// ID is the kernel's identity of an object the engine created, recorded so
+// that the object is deleted only while it is provably ours: a link of the
+// same name made by someone else after ours went away has another
+// ifindex, a table of the same name another handle.
+type ID struct {
+	Index  int    `json:"index,omitempty"`  // a link's ifindex
+	Handle uint64 `json:"handle,omitempty"` // an nftables table's handle
+}
+
+// IsZero reports whether id identifies nothing.
+func (id ID) IsZero() bool { return id == ID{} }
+
 // Family is an address family.
 type Family int
 
@@ -126,6 +156,10 @@ type Sysctl struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`
 	Old   string `json:"old"`
+	// Expect, when set, makes the write conditional: it is made only while
+	// the sysctl still holds Expect. An inverse expects the value its
+	// operation wrote, so that a value someone else set since is kept.
+	Expect string `json:"expect,omitempty"`
 }
 
 // HookSet is a list of shell commands run with bash, %i replaced by the
@@ -153,6 +187,9 @@ type Op struct {
 	// Undo is the inverse's hook set for Hooks operations whose inverse
 	// runs other hooks (PostUp is undone by PreDown).
 	Undo *HookSet `json:"undo,omitempty"`
+	// ID is what a LinkDel or FWDel deletes: the object its LinkAdd or
+	// FWAdd created. Zero when the creation was not seen to succeed.
+	ID ID `json:"id,omitzero"`
 }
 
 // Device is the WireGuard configuration applied by a Configure operation.
@@ -175,7 +212,7 @@ func (o Op) Inverse() (Op, bool) {
 		return Op{Kind: FWDel, Link: o.Link, Firewall: &fw}, true
 	case SysctlSet:
 		s := *o.Sysctl
-		return Op{Kind: SysctlSet, Link: o.Link, Sysctl: &Sysctl{Key: s.Key, Value: s.Old, Old: s.Value}}, true
+		return Op{Kind: SysctlSet, Link: o.Link, Sysctl: &Sysctl{Key: s.Key, Value: s.Old, Old: s.Value, Expect: s.Value}}, true
 	case DNSSet:
 		d := *o.DNS
 		return Op{Kind: DNSRevert, Link: o.Link, DNS: &d}, true
@@ -226,7 +263,11 @@ func (o Op) String() string {
 	case BlockDel:
 		return fmt.Sprintf("route del %v unreachable %v table %s", FamilyOf(o.Route.Dst.Addr()), o.Route.Dst, tableName(o.Route.Table))
 	case SysctlSet:
-		return fmt.Sprintf("sysctl %s=%s (was %s)", o.Sysctl.Key, o.Sysctl.Value, o.Sysctl.Old)
+		s := fmt.Sprintf("sysctl %s=%s (was %s)", o.Sysctl.Key, o.Sysctl.Value, o.Sysctl.Old)
+		if o.Sysctl.Expect != "" {
+			s += fmt.Sprintf(" if still %s", o.Sysctl.Expect)
+		}
+		return s
 	case Hooks:
 		s := "hooks: none"
 		if o.Hooks != nil {

@@ -76,14 +76,19 @@ func Build(link string, cfg *config.Config, facts Facts, opts Options) (*Plan, e
 	}
 
 	// PostDown undoes the first step so that it runs last on the way down,
-	// after the link is gone, as in wg-quick.
-	if len(in.PostDown) > 0 {
-		add(Op{Kind: Hooks, Undo: &HookSet{Phase: "PostDown", Commands: in.PostDown}})
+	// after the link is gone, as in wg-quick. PreUp runs before the link
+	// exists, as wg-quick's cmd_up runs it before add_if.
+	if len(in.PostDown) > 0 || len(in.PreUp) > 0 {
+		op := Op{Kind: Hooks}
+		if len(in.PreUp) > 0 {
+			op.Hooks = &HookSet{Phase: "PreUp", Commands: in.PreUp}
+		}
+		if len(in.PostDown) > 0 {
+			op.Undo = &HookSet{Phase: "PostDown", Commands: in.PostDown}
+		}
+		add(op)
 	}
 	add(Op{Kind: LinkAdd})
-	if len(in.PreUp) > 0 {
-		add(Op{Kind: Hooks, Hooks: &HookSet{Phase: "PreUp", Commands: in.PreUp}})
-	}
 
 	prefixes := allowedPrefixes(cfg)
 	full := map[Family]bool{}

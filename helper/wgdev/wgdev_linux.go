@@ -36,6 +36,7 @@ type Manager struct {
 	mu       sync.Mutex
 	noKernel bool // Auto found no kernel support once; don't ask again
 	user     map[string]*userDevice
+	kernel   map[string]int // kernel links this process created, by ifindex
 	ctrl     *wgctrl.Client
 	release  *time.Timer // pending releaseSoon
 }
@@ -49,19 +50,26 @@ type userDevice struct {
 // NewManager returns a Manager for mode. Errors of embedded devices go to
 // logger.
 func NewManager(mode Mode, nl *netlink.Handle, logger *log.Logger) *Manager {
-	return &Manager{mode: mode, nl: nl, logger: logger, user: map[string]*userDevice{}}
+	return &Manager{mode: mode, nl: nl, logger: logger, user: map[string]*userDevice{}, kernel: map[string]int{}}
 }
 
-// Create makes the device name. In Auto mode it tries the kernel first, as
-// wg-quick does, and remembers a failure so that later tunnels go straight
-// to the embedded device.
-func (m *Manager) Create(name string) (Mode, error) {
+// Create makes the device name and returns its link's ifindex. In Auto
+// mode it tries the kernel first, as wg-quick does, and remembers a
+// failure so that later tunnels go straight to the embedded device. A link
+// of that name that exists already is an error wrapping os.ErrExist: it is
+// someone else's.
+func (m *Manager) Create(name string) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.mode == Kernel || (m.mode == Auto && !m.noKernel) {
 		err := m.nl.LinkAdd(&netlink.Wireguard{LinkAttrs: netlink.LinkAttrs{Name: name}})
 		if err == nil {
-			return Kernel, nil
+			l, err := m.nl.LinkByName(name)
+			if err != nil {
+				return 0, fmt.Errorf("find the new link %q: %w", name, err)
+			}
+			m.kernel[name] = l.Attrs().Index
+			return l.Attrs().Index, nil
 		}
 		if !errors.Is(err, unix.EOPNOTSUPP) {
 			return 0, fmt.Errorf("create kernel WireGuard link %q: %w", name, err)
@@ -71,7 +79,14 @@ func (m *Manager) Create(name string) (Mode, error) {
 		}
 		m.noKernel = true
 	}
-	return Userspace, m.createUserspace(name)
+	if err := m.createUserspace(name); err != nil {
+		return 0, err
+	}
+	l, err := m.nl.LinkByName(name)
+	if err != nil {
+		return 0, fmt.Errorf("find the new link %q: %w", name, err)
+	}
+	return l.Attrs().Index, nil
 }
 
 func (m *Manager) createUserspace(name string) error {
@@ -168,14 +183,18 @@ func (m *Manager) client() (*wgctrl.Client, error) {
 	return m.ctrl, nil
 }
 
-// Delete removes the device name, whichever kind it is and whoever made
-// it: an embedded device of this process is closed; otherwise the link is
-// deleted over netlink and a stale UAPI socket left by a dead process is
-// removed. A device that does not exist is not an error.
-func (m *Manager) Delete(name string) error {
+// Delete removes the device name if it is provably the one that was
+// created: an embedded device of this process, a kernel link this process
+// created, or a link whose ifindex is index (recorded by a process that
+// has died since; 0 when unknown). Any other link of that name is someone
+// else's and is left alone. A device that does not exist is not an error;
+// a stale UAPI socket left by a dead process is removed.
+func (m *Manager) Delete(name string, index int) error {
 	m.mu.Lock()
 	ud := m.user[name]
 	delete(m.user, name)
+	created, ok := m.kernel[name]
+	delete(m.kernel, name)
 	m.mu.Unlock()
 	if ud != nil {
 		ud.uapi.Close()
@@ -184,7 +203,14 @@ func (m *Manager) Delete(name string) error {
 		m.releaseSoon()
 		return nil
 	}
+	if ok {
+		index = created
+	}
 	if l, err := m.nl.LinkByName(name); err == nil {
+		if index == 0 || l.Attrs().Index != index {
+			m.logger.Printf("not deleting link %q (ifindex %d): it is not the one this tunnel created (ifindex %d, 0 if unknown)", name, l.Attrs().Index, index)
+			return nil
+		}
 		if err := m.nl.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
 			return fmt.Errorf("delete link %q: %w", name, err)
 		}
@@ -226,7 +252,7 @@ func (m *Manager) Close() {
 	}
 	m.mu.Unlock()
 	for _, n := range names {
-		m.Delete(n)
+		m.Delete(n, 0)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

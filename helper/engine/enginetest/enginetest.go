@@ -80,6 +80,10 @@ type object struct {
 	// priorities Facts reports as the kernel would list them.
 	route *plan.Route
 	rule  *plan.Rule
+	// id is a link's ifindex or a table's handle; foreign marks one that
+	// AddForeign made.
+	id      uint64
+	foreign bool
 }
 
 // System is a fake machine. Its methods are safe for concurrent use, as
@@ -95,6 +99,7 @@ type System struct {
 	calls    int
 	failures []*pending
 	before   func(n int, op plan.Op)
+	serial   uint64 // the last identity given to a link or table
 }
 
 // New returns a machine as a fresh Linux install has it: the main and
@@ -328,7 +333,7 @@ func (s *System) Facts(_ context.Context, link string, cfg *config.Config) (plan
 
 // Apply performs one operation on the fake machine, or fails as armed.
 // Like Facts it ignores ctx: the engine checks it between steps.
-func (s *System) Apply(_ context.Context, op plan.Op) error {
+func (s *System) Apply(_ context.Context, op plan.Op) (plan.ID, error) {
 	s.mu.Lock()
 	s.calls++
 	n, hook := s.calls, s.before
@@ -342,18 +347,19 @@ func (s *System) Apply(_ context.Context, op plan.Op) error {
 	f := s.takeFailure(op)
 	if f != nil && !f.After {
 		s.log = append(s.log, line+" (failed before the change)")
-		return fmt.Errorf("fake %s: %w", op.Kind, f.err())
+		return plan.ID{}, fmt.Errorf("fake %s: %w", op.Kind, f.err())
 	}
-	if err := s.apply(op); err != nil {
+	id, err := s.apply(op)
+	if err != nil {
 		s.log = append(s.log, line+" (error: "+err.Error()+")")
-		return err
+		return plan.ID{}, err
 	}
 	if f != nil {
 		s.log = append(s.log, line+" (failed after the change)")
-		return fmt.Errorf("fake %s: %w", op.Kind, f.err())
+		return plan.ID{}, fmt.Errorf("fake %s: %w", op.Kind, f.err())
 	}
 	s.log = append(s.log, line)
-	return nil
+	return id, nil
 }
 
 func (f *pending) err() error {
@@ -378,14 +384,79 @@ func (s *System) takeFailure(op plan.Op) *pending {
 	return nil
 }
 
-// apply changes the objects, failing where the kernel would.
-func (s *System) apply(op plan.Op) error {
+// apply changes the objects, failing where the kernel would, and returns
+// the identity of a link or table it made.
+func (s *System) apply(op plan.Op) (plan.ID, error) {
 	switch op.Kind {
 	case plan.LinkAdd:
-		return s.add(linkKey(op.Link), object{})
+		id, err := s.addOwned(linkKey(op.Link), object{})
+		return plan.ID{Index: int(id)}, err
 	case plan.LinkDel:
-		s.deleteLink(op.Link)
-		return nil
+		if s.owns(linkKey(op.Link), uint64(op.ID.Index)) {
+			s.deleteLink(op.Link)
+		}
+		return plan.ID{}, nil
+	case plan.FWAdd:
+		// engine.Linux reads the link's addresses to build the table.
+		if err := s.needLink(op.Link); err != nil {
+			return plan.ID{}, err
+		}
+		fw := op.Firewall
+		id, err := s.addOwned(fwKey(*fw), object{value: fmt.Sprintf("iif %s mark %#x", op.Link, fw.Mark)})
+		return plan.ID{Handle: id}, err
+	case plan.FWDel:
+		if k := fwKey(*op.Firewall); s.owns(k, op.ID.Handle) {
+			delete(s.objects, k)
+		}
+		return plan.ID{}, nil
+	}
+	return plan.ID{}, s.applyOther(op)
+}
+
+// addOwned adds an object that gets an identity, as links (ifindex) and
+// nftables tables (handle) do, and returns it.
+func (s *System) addOwned(key string, o object) (uint64, error) {
+	s.serial++
+	o.id = s.serial
+	return o.id, s.add(key, o)
+}
+
+// owns reports whether a delete with identity id (0: none recorded) may
+// delete the object at key: the one with that identity, or, without one,
+// any object not added with AddForeign — engine.Linux remembers what its
+// process made.
+func (s *System) owns(key string, id uint64) bool {
+	o, ok := s.objects[key]
+	if !ok {
+		return false
+	}
+	if id != 0 {
+		return o.id == id
+	}
+	return !o.foreign
+}
+
+// AddForeign puts a link or nftables table of another program on the
+// machine, as a test's "ip link add" or "nft add table" would: the engine
+// must fail on it and never delete it.
+func (s *System) AddForeign(kind plan.Kind, name string, fam plan.Family) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.serial++
+	o := object{id: s.serial, foreign: true, value: "foreign"}
+	switch kind {
+	case plan.LinkAdd:
+		s.objects[linkKey(name)] = o
+	case plan.FWAdd:
+		s.objects[fwKey(plan.Firewall{Family: fam, Table: name})] = o
+	default:
+		panic("enginetest: AddForeign of " + string(kind))
+	}
+}
+
+// applyOther applies the operations whose objects need no identity.
+func (s *System) applyOther(op plan.Op) error {
+	switch op.Kind {
 	case plan.Configure:
 		if err := s.needLink(op.Link); err != nil {
 			return err
@@ -426,20 +497,14 @@ func (s *System) apply(op plan.Op) error {
 	case plan.RuleDel:
 		delete(s.objects, ruleKey(*op.Rule))
 		return nil
-	case plan.FWAdd:
-		// engine.Linux reads the link's addresses to build the table.
-		if err := s.needLink(op.Link); err != nil {
-			return err
-		}
-		fw := op.Firewall
-		return s.add(fwKey(*fw), object{value: fmt.Sprintf("iif %s mark %#x", op.Link, fw.Mark)})
-	case plan.FWDel:
-		delete(s.objects, fwKey(*op.Firewall))
-		return nil
 	case plan.SysctlSet:
 		k := sysctlKey(op.Sysctl.Key)
-		if _, ok := s.objects[k]; !ok {
+		cur, ok := s.objects[k]
+		if !ok {
 			return fmt.Errorf("write sysctl %s: %w", op.Sysctl.Key, os.ErrNotExist)
+		}
+		if op.Sysctl.Expect != "" && cur.value != op.Sysctl.Expect {
+			return nil // someone else's value since: kept, as engine.Linux keeps it
 		}
 		s.objects[k] = object{value: op.Sysctl.Value}
 		return nil

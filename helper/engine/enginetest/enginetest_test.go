@@ -32,17 +32,17 @@ func TestFakeModel(t *testing.T) {
 		{Kind: plan.RuleAdd, Link: "wg0", Rule: rule},
 	}
 	for _, op := range steps {
-		if err := s.Apply(ctx, op); err != nil {
+		if _, err := s.Apply(ctx, op); err != nil {
 			t.Fatalf("%s: %v", op, err)
 		}
 	}
-	if err := s.Apply(ctx, steps[0]); !errors.Is(err, syscall.EEXIST) {
+	if _, err := s.Apply(ctx, steps[0]); !errors.Is(err, syscall.EEXIST) {
 		t.Errorf("adding the link twice: %v, want EEXIST", err)
 	}
-	if err := s.Apply(ctx, steps[4]); !errors.Is(err, syscall.EEXIST) {
+	if _, err := s.Apply(ctx, steps[4]); !errors.Is(err, syscall.EEXIST) {
 		t.Errorf("adding the rule twice: %v, want EEXIST", err)
 	}
-	if err := s.Apply(ctx, plan.Op{Kind: plan.AddrAdd, Link: "wg9", Addr: netip.MustParsePrefix("198.51.100.2/24")}); !errors.Is(err, os.ErrNotExist) {
+	if _, err := s.Apply(ctx, plan.Op{Kind: plan.AddrAdd, Link: "wg9", Addr: netip.MustParsePrefix("198.51.100.2/24")}); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("address on a missing link: %v, want ErrNotExist", err)
 	}
 	f, err := s.Facts(ctx, "wg1", emptyConfig())
@@ -60,7 +60,7 @@ func TestFakeModel(t *testing.T) {
 	}
 	for range 2 { // the second time, everything is gone already
 		for _, op := range []plan.Op{{Kind: plan.RuleDel, Link: "wg0", Rule: rule}, {Kind: plan.LinkDel, Link: "wg0"}} {
-			if err := s.Apply(ctx, op); err != nil {
+			if _, err := s.Apply(ctx, op); err != nil {
 				t.Errorf("%s: %v", op, err)
 			}
 		}
@@ -81,15 +81,16 @@ func TestFakeFailures(t *testing.T) {
 	s.Fail(Failure{Kind: plan.AddrAdd, Nth: 2, After: true})
 	s.Fail(Failure{Kind: plan.LinkAdd})
 	add := func(link, addr string) error {
-		return s.Apply(ctx, plan.Op{Kind: plan.AddrAdd, Link: link, Addr: netip.MustParsePrefix(addr)})
+		_, err := s.Apply(ctx, plan.Op{Kind: plan.AddrAdd, Link: link, Addr: netip.MustParsePrefix(addr)})
+		return err
 	}
-	if err := s.Apply(ctx, plan.Op{Kind: plan.LinkAdd, Link: "wg0"}); !errors.Is(err, ErrInjected) {
+	if _, err := s.Apply(ctx, plan.Op{Kind: plan.LinkAdd, Link: "wg0"}); !errors.Is(err, ErrInjected) {
 		t.Fatalf("first link-add: %v, want the injected failure", err)
 	}
 	if len(s.Links()) != 0 {
 		t.Fatalf("a failure before the change made it: %v", s.Links())
 	}
-	if err := s.Apply(ctx, plan.Op{Kind: plan.LinkAdd, Link: "wg0"}); err != nil {
+	if _, err := s.Apply(ctx, plan.Op{Kind: plan.LinkAdd, Link: "wg0"}); err != nil {
 		t.Fatalf("second link-add: %v", err)
 	}
 	if err := add("wg0", "192.0.2.1/24"); err != nil {
