@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/wgtray/wgtray/helper/config"
 	"github.com/wgtray/wgtray/helper/dns"
@@ -54,6 +55,7 @@ type options struct {
 	dns          string
 	cleanup      bool
 	version      bool
+	hookTimeout  time.Duration
 }
 
 func main() {
@@ -73,6 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.allowScripts, "allow-scripts", false, "run the configs' PreUp/PostUp/PreDown/PostDown hooks (as root!)")
 	fs.BoolVar(&o.leakGuard, "leak-guard", true, "block the address family a one-family full tunnel does not carry (-leak-guard=false: wg-quick's behaviour)")
 	fs.StringVar(&o.dns, "dns", "auto", "where configs' DNS goes: `auto` (systemd-resolved, else resolvconf, else /etc/resolv.conf), systemd-resolved, resolvconf, resolv.conf or off")
+	fs.DurationVar(&o.hookTimeout, "hook-timeout", engine.DefaultHookTimeout, "kill a hook command (its whole process group) that runs longer than `duration`, and fail its step")
 	fs.BoolVar(&o.cleanup, "cleanup", false, "undo what a dead helper left behind, then exit")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
@@ -142,15 +145,22 @@ func withEngine(o options, mode wgdev.Mode, logger *log.Logger, fn func(context.
 		logger.Print(err)
 		return 2
 	}
+	sys.SetHookTimeout(o.hookTimeout)
 	e := engine.New(sys, o.journalDir, plan.Options{AllowScripts: o.allowScripts, NoLeakGuard: !o.leakGuard}, logger)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := e.Cleanup(ctx); err != nil {
-		logger.Printf("cleanup: %v", err)
-		return 1
+	// A journal that cannot be undone is set aside and reported in its
+	// tunnel's status: it must not lock every user out of every tunnel.
+	// Only --cleanup, whose whole job it was, fails on it.
+	cerr := e.Cleanup(ctx)
+	if cerr != nil {
+		logger.Printf("cleanup: %v", cerr)
 	}
 	if err := fn(ctx, sys, e); err != nil {
 		logger.Print(err)
+		return 1
+	}
+	if cerr != nil && o.cleanup {
 		return 1
 	}
 	return 0

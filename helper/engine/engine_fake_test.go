@@ -547,6 +547,14 @@ func TestFakeDownFailureKeepsJournal(t *testing.T) {
 	if got := journals(t, dir); !cmp.Equal(got, []string{ft.name + ".journal"}) {
 		t.Fatalf("journals after the failed Down: %v", got)
 	}
+	// Only what failed is kept: the next Cleanup retries the link and
+	// nothing that was already undone.
+	if got, want := recordsUndo(t, filepath.Join(dir, ft.name+".journal")), []string{"link del " + ft.name}; !cmp.Equal(got, want) {
+		t.Errorf("journal after the failed Down holds %q, want %q", got, want)
+	}
+	if st := e.State(ft.name); st.Phase != engine.Down || !strings.Contains(st.Err, "link del") {
+		t.Errorf("State after the failed Down: %+v, want Down with what was left", st)
+	}
 	if err := e.Cleanup(t.Context()); err != nil {
 		t.Fatalf("Cleanup: %v", err)
 	}
