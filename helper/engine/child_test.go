@@ -65,6 +65,9 @@ func child(role string) int {
 	if err := sys.SetDNSManager(os.Getenv("WGTRAY_DNS")); err != nil {
 		return fail(err)
 	}
+	if d, err := time.ParseDuration(os.Getenv("WGTRAY_HOOK_TIMEOUT")); err == nil {
+		sys.SetHookTimeout(d)
+	}
 	var s System = sys
 	var timed *timingSystem
 	if os.Getenv("WGTRAY_TIMING") == "1" {
@@ -80,7 +83,7 @@ func child(role string) int {
 		inj = &faultySystem{System: sys, failAt: n, after: os.Getenv("WGTRAY_FAIL_AFTER") == "1"}
 		s = inj
 	}
-	e := New(s, os.Getenv("WGTRAY_STATE"), plan.Options{NoLeakGuard: os.Getenv("WGTRAY_NO_LEAK_GUARD") == "1"}, logger)
+	e := New(s, os.Getenv("WGTRAY_STATE"), plan.Options{NoLeakGuard: os.Getenv("WGTRAY_NO_LEAK_GUARD") == "1", AllowScripts: os.Getenv("WGTRAY_ALLOW_SCRIPTS") == "1"}, logger)
 	ctx := context.Background()
 	if role == "cleanup" {
 		if err := e.Cleanup(ctx); err != nil {

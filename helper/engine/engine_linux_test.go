@@ -216,6 +216,7 @@ var parityCases = []struct {
 	name  string
 	opts  netns.ClientOpts
 	setup [][]string // commands run in the client namespace first
+	peers string       // more [Peer] sections, appended to the config
 }{
 	{name: "full-v4", opts: netns.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0"}},
 	{name: "full-v6", opts: netns.ClientOpts{Addresses: "2001:db8:3::2/128", AllowedIPs: "::/0", Endpoint6: true}},
@@ -227,6 +228,14 @@ var parityCases = []struct {
 	{name: "mtu", opts: netns.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "198.51.100.0/24", MTU: 1380}},
 	{name: "table-taken", opts: netns.ClientOpts{Addresses: "203.0.113.2/32, 2001:db8:3::2/128", AllowedIPs: "0.0.0.0/0, ::/0"},
 		setup: [][]string{{"ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.1", "table", "51820"}}},
+	// Two endpoints whose routes have MTUs 1300 (the link's) and 1400 (the
+	// route's): wg-quick takes the largest, 1400-80.
+	{name: "mtu-two-endpoints", opts: netns.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "198.51.100.0/24"},
+		setup: [][]string{
+			{"/bin/sh", "-c", `ip link set dev "$(ip -o route get 192.0.2.1 | sed -n 's/.* dev \([^ ]*\).*/\1/p')" mtu 1300`},
+			{"ip", "route", "add", "198.51.100.99/32", "via", "192.0.2.1", "mtu", "1400"},
+		},
+		peers: "\n[Peer]\nPublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\nEndpoint = 198.51.100.99:51820\nAllowedIPs = 203.0.113.99/32\n"},
 }
 
 // TestParityWithWgQuick brings the same config up with the engine and with
@@ -245,7 +254,7 @@ func TestParityWithWgQuick(t *testing.T) {
 				netns.MustRun(t, tp.Client, cmd[0], cmd[1:]...)
 			}
 			iface := netns.UniqueName("wgq")
-			conf := netns.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(c.opts))
+			conf := netns.WriteConf(t, t.TempDir(), iface, tp.ClientConfig(c.opts)+c.peers)
 			before := netns.Dump(t, tp.Client)
 
 			// auto: the engine picks the implementation wg-quick picks.

@@ -47,18 +47,38 @@ func WgQuick(tb testing.TB, ns, action, conf string) string {
 		tb.Fatalf("wg-quick config %s has mode %v, want 0600", conf, fi.Mode().Perm())
 	}
 	trackIface(tb, iface)
-	// The daemonized wireguard-go keeps our stdout, and so makes us wait
-	// for it, if LOG_LEVEL is set; and with WG_PROCESS_FOREGROUND it would
-	// not daemonize at all. Neither may leak in from the test's env.
-	out, err := exec.Command("ip", "netns", "exec", ns, "env", "-u", "LOG_LEVEL", "-u", "WG_PROCESS_FOREGROUND",
-		"WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go", "wg-quick", action, conf).CombinedOutput()
+	out, err := runWgQuick(ns, action, conf)
 	if err != nil {
 		tb.Fatalf("in %s: wg-quick %s %s: %v\n%s", ns, action, conf, err, out)
 	}
 	if action == "down" {
 		waitDown(tb, ns, iface)
 	}
-	return string(out)
+	return out
+}
+
+// WgQuickFails runs `wg-quick up CONF` as WgQuick does, for a config
+// whose up is meant to fail: it fails the test if wg-quick succeeds, and
+// waits, as after a down, until wg-quick's trap has removed what it made.
+func WgQuickFails(tb testing.TB, ns, conf string) string {
+	tb.Helper()
+	iface := strings.TrimSuffix(filepath.Base(conf), ".conf")
+	trackIface(tb, iface)
+	out, err := runWgQuick(ns, "up", conf)
+	if err == nil {
+		tb.Fatalf("in %s: wg-quick up %s succeeded, want it to fail:\n%s", ns, conf, out)
+	}
+	waitDown(tb, ns, iface)
+	return out
+}
+
+func runWgQuick(ns, action, conf string) (string, error) {
+	// The daemonized wireguard-go keeps our stdout, and so makes us wait
+	// for it, if LOG_LEVEL is set; and with WG_PROCESS_FOREGROUND it would
+	// not daemonize at all. Neither may leak in from the test's env.
+	out, err := exec.Command("ip", "netns", "exec", ns, "env", "-u", "LOG_LEVEL", "-u", "WG_PROCESS_FOREGROUND",
+		"WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go", "wg-quick", action, conf).CombinedOutput()
+	return string(out), err
 }
 
 // waitDown waits until iface is gone from ns, wireguard-go has removed
