@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -115,5 +116,30 @@ func TestBadJournalsDoNotStopTheHelper(t *testing.T) {
 	}
 	if st.State != ipc.StateDisconnected {
 		t.Errorf("Status(%s).State = %q, want disconnected", stuck, st.State)
+	}
+}
+
+// TestConnectOverForeignLink connects a tunnel whose name another
+// program's interface has: Connect fails with Exists, and the interface
+// is still there, as it was, after the failed Connect, a Disconnect and a
+// restart's cleanup.
+func TestConnectOverForeignLink(t *testing.T) {
+	s := startService(t)
+	name := netns.UniqueName("wgf")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
+	netns.MustRun(t, s.tp.Client, "ip", "link", "add", name, "type", "veth", "peer", "name", netns.UniqueName("vfp"))
+	want := netns.Dump(t, s.tp.Client)
+	c, ctx := s.client(t), context.Background()
+	if err := c.Connect(ctx, name); !errors.Is(err, ipc.ErrExists) {
+		t.Fatalf("Connect over another program's link: %v, want Exists", err)
+	}
+	if err := c.Disconnect(ctx, name); err != nil {
+		t.Fatalf("Disconnect: %v", err)
+	}
+	s.proc.Signal(syscall.SIGKILL)
+	s.proc.Wait(t, 20*time.Second)
+	s.start(t)
+	if got := netns.Dump(t, s.tp.Client); got != want {
+		t.Errorf("the other program's link changed:\n%s", netns.DumpDiff(want, got))
 	}
 }

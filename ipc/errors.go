@@ -25,7 +25,7 @@ var (
 	ErrNotFound        = errors.New("no such tunnel")
 	ErrInvalidName     = errors.New("invalid tunnel name")
 	ErrInvalidConfig   = errors.New("invalid config")
-	ErrExists          = errors.New("a tunnel of that name exists")
+	ErrExists          = errors.New("the name is in use")
 	ErrScriptsDisabled = errors.New("script hooks are disabled")
 	ErrFailed          = errors.New("failed")
 	ErrAccessDenied    = errors.New("not authorized")

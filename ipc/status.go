@@ -14,7 +14,7 @@ type Status struct {
 	Interface     string   // key Interface, s
 	Addresses     []string // key Addresses, as
 	Endpoint      string   // key Endpoint, s
-	PublicKey     string   // key PublicKey, s: the peer's
+	PublicKey     string   // key PublicKey, s: the tunnel interface's own public key (what the peer has as its [Peer] PublicKey)
 	FullTunnel    bool     // key FullTunnel, b
 	LastHandshake int64    // key LastHandshake, x: unix seconds; 0 = never
 	RxBytes       uint64   // key RxBytes, t
@@ -28,6 +28,13 @@ type Status struct {
 	// LeakGuard lists the address families ("IPv4", "IPv6") that a full
 	// tunnel of the other family blocks while connected (key LeakGuard, as).
 	LeakGuard []string
+	// LeakGuardSkipped says why a full tunnel of one family leaves the
+	// other unguarded, e.g. a kernel without IPv6 (key LeakGuardSkipped,
+	// s); "" otherwise.
+	LeakGuardSkipped string
+	// Peers lists the peers' public keys, in the config's order (key
+	// Peers, as). Public keys are not secrets.
+	Peers []string
 	// Extra holds the keys this version does not know, so that a newer
 	// helper can add keys (DNS, …) without breaking older clients, and
 	// a helper can send them through ToMap.
@@ -39,7 +46,7 @@ type Status struct {
 func (s Status) ToMap() map[string]dbus.Variant {
 	m := maps.Clone(s.Extra)
 	if m == nil {
-		m = make(map[string]dbus.Variant, 14)
+		m = make(map[string]dbus.Variant, 16)
 	}
 	m["Name"] = dbus.MakeVariant(s.Name)
 	// A plain string, as the variant holds once it has crossed the bus.
@@ -56,6 +63,8 @@ func (s Status) ToMap() map[string]dbus.Variant {
 	m["DNS"] = dbus.MakeVariant(nonNil(s.DNS))
 	m["DNSManager"] = dbus.MakeVariant(s.DNSManager)
 	m["LeakGuard"] = dbus.MakeVariant(nonNil(s.LeakGuard))
+	m["LeakGuardSkipped"] = dbus.MakeVariant(s.LeakGuardSkipped)
+	m["Peers"] = dbus.MakeVariant(nonNil(s.Peers))
 	return m
 }
 
@@ -98,6 +107,10 @@ func StatusFromMap(m map[string]dbus.Variant) (Status, error) {
 			err = take(k, v, &s.DNSManager)
 		case "LeakGuard":
 			err = take(k, v, &s.LeakGuard)
+		case "LeakGuardSkipped":
+			err = take(k, v, &s.LeakGuardSkipped)
+		case "Peers":
+			err = take(k, v, &s.Peers)
 		default:
 			if s.Extra == nil {
 				s.Extra = map[string]dbus.Variant{}

@@ -20,6 +20,7 @@ func fullStatus() Status {
 		Endpoint:  "192.0.2.1:51820", PublicKey: "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=",
 		FullTunnel: true, LastHandshake: 1700000000, RxBytes: 1 << 40, TxBytes: 2, Error: "step 3: boom",
 		DNS: []string{"203.0.113.1", "corp.example"}, DNSManager: "systemd-resolved", LeakGuard: []string{"IPv6"},
+		LeakGuardSkipped: "none skipped", Peers: []string{"xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="},
 		Extra: map[string]dbus.Variant{
 			"Killswitch": dbus.MakeVariant(true),
 		},
@@ -27,7 +28,7 @@ func fullStatus() Status {
 }
 
 func TestStatusRoundTrip(t *testing.T) {
-	for _, in := range []Status{fullStatus(), {Name: "empty", State: StateDisconnected, Addresses: []string{}, DNS: []string{}, LeakGuard: []string{}}} {
+	for _, in := range []Status{fullStatus(), {Name: "empty", State: StateDisconnected, Addresses: []string{}, DNS: []string{}, LeakGuard: []string{}, Peers: []string{}}} {
 		m := in.ToMap()
 		if sig := dbus.SignatureOf(m).String(); sig != "a{sv}" {
 			t.Errorf("signature %s, want a{sv}", sig)
@@ -48,7 +49,7 @@ func TestStatusWireTypes(t *testing.T) {
 	want := map[string]string{
 		"Name": "s", "State": "s", "Interface": "s", "Addresses": "as", "Endpoint": "s", "PublicKey": "s",
 		"FullTunnel": "b", "LastHandshake": "x", "RxBytes": "t", "TxBytes": "t", "Error": "s",
-		"DNS": "as", "DNSManager": "s", "LeakGuard": "as",
+		"DNS": "as", "DNSManager": "s", "LeakGuard": "as", "LeakGuardSkipped": "s", "Peers": "as",
 	}
 	got := map[string]string{}
 	for k, v := range (Status{}).ToMap() {

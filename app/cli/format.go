@@ -46,6 +46,7 @@ func writeStatus(w io.Writer, s ipc.Status, now time.Time) {
 	for _, f := range s.LeakGuard {
 		line(strings.ToLower(f), "blocked while connected (leak guard)")
 	}
+	line("leak guard", s.LeakGuardSkipped)
 	if s.State == ipc.StateConnected {
 		line("handshake", present.Handshake(s.LastHandshake, now))
 		line("transfer", present.Transfer(s.RxBytes, s.TxBytes))

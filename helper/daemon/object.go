@@ -195,6 +195,9 @@ func (s *Server) status(name string) (ipc.Status, error) {
 	if cfg != nil {
 		out.PublicKey = cfg.Interface.PrivateKey.PublicKey().String()
 		out.FullTunnel = cfg.FullTunnel()
+		for _, p := range cfg.Peers {
+			out.Peers = append(out.Peers, p.PublicKey.String())
+		}
 		for _, a := range cfg.Interface.Addresses {
 			out.Addresses = append(out.Addresses, a.String())
 		}
@@ -221,6 +224,7 @@ func (s *Server) status(name string) (ipc.Status, error) {
 		for _, f := range p.Blocked {
 			out.LeakGuard = append(out.LeakGuard, f.Name())
 		}
+		out.LeakGuardSkipped = p.Unguarded
 	}
 	dev, err := s.c.Devices.Device(name)
 	if err != nil {

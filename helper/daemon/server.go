@@ -189,6 +189,10 @@ func (s *Server) connect(ctx context.Context, name string) error {
 		if errors.Is(err, plan.ErrScriptsDisabled) {
 			return fmt.Errorf("%w: %v", ipc.ErrScriptsDisabled, err)
 		}
+		if errors.Is(err, engine.ErrNotOurs) {
+			// Another program's link or table has the tunnel's name.
+			return fmt.Errorf("%w: connect %q: %v", ipc.ErrExists, name, err)
+		}
 		return fmt.Errorf("%w: connect %q: %v", ipc.ErrFailed, name, err)
 	}
 	return nil

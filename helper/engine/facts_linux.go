@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -43,7 +44,10 @@ func (l *Linux) Facts(ctx context.Context, link string, cfg *config.Config) (pla
 		if f.RulePrefs4, err = l.rulePrefs(netlink.FAMILY_V4); err != nil {
 			return f, err
 		}
-		if f.RulePrefs6, err = l.rulePrefs(netlink.FAMILY_V6); err != nil {
+		switch f.RulePrefs6, err = l.rulePrefs(netlink.FAMILY_V6); {
+		case noIPv6(err):
+			f.NoIPv6 = true
+		case err != nil:
 			return f, err
 		}
 		if f.SrcValidMark, err = l.readSysctl("net.ipv4.conf.all.src_valid_mark"); err != nil {
@@ -93,6 +97,10 @@ func (l *Linux) usedTables() (map[uint32]bool, error) {
 	}
 	return used, nil
 }
+
+// noIPv6 reports whether err is that of a kernel without IPv6 (booted
+// with ipv6.disable=1), which has no AF_INET6 to ask about.
+func noIPv6(err error) bool { return errors.Is(err, unix.EAFNOSUPPORT) }
 
 func (l *Linux) rulePrefs(family int) ([]uint32, error) {
 	rules, err := l.nl.RuleList(family)

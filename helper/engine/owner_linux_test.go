@@ -149,3 +149,20 @@ func TestForeignObjectsAreKept(t *testing.T) {
 		}
 	})
 }
+
+// TestSrcValidMarkKeptIfChanged sets src_valid_mark to a value of its
+// own while a full tunnel is up: Down must leave that value, not write
+// back the one it found.
+func TestSrcValidMarkKeptIfChanged(t *testing.T) {
+	s := newOwnerSetup(t)
+	const key = "/proc/sys/net/ipv4/conf/all/src_valid_mark"
+	tn := up(t, s.tp.Client, s.conf, t.TempDir(), "userspace")
+	if v := netns.MustRun(t, s.tp.Client, "cat", key); strings.TrimSpace(v) != "1" {
+		t.Fatalf("src_valid_mark is %q while up, want 1", v)
+	}
+	netns.MustRun(t, s.tp.Client, "/bin/sh", "-c", "echo 2 > "+key)
+	tn.down(t)
+	if v := netns.MustRun(t, s.tp.Client, "cat", key); strings.TrimSpace(v) != "2" {
+		t.Errorf("src_valid_mark is %q after Down, want another program's 2 kept", v)
+	}
+}

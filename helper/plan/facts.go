@@ -21,6 +21,10 @@ type Facts struct {
 	Endpoints map[int]netip.AddrPort
 	// DNS is read only when the config has DNS servers.
 	DNS DNSFacts
+	// NoIPv6 is set when the kernel has no IPv6 at all (booted with
+	// ipv6.disable=1: netlink answers EAFNOSUPPORT). Nothing of IPv6 can
+	// leak then, and no IPv6 rule, route or table can be added.
+	NoIPv6 bool
 }
 
 // nextRulePref returns the priority the kernel gives a rule added without

@@ -54,7 +54,13 @@ type Plan struct {
 	Blocked []Family
 	// DNS is the tunnel's DNS, nil when the config has no DNS server.
 	DNS *DNS
+	// Unguarded says why the leak guard guards a family the tunnel does
+	// not carry by nothing, when it does not ("" otherwise).
+	Unguarded string
 }
+
+// NoIPv6Reason is Plan.Unguarded on a kernel without IPv6.
+const NoIPv6Reason = "IPv6 is disabled in this kernel (ipv6.disable=1): no IPv6 traffic can leave the machine"
 
 // Build plans bringing cfg up as link, given facts about the machine. It
 // has no side effects and needs no privileges.
@@ -166,6 +172,12 @@ func Build(link string, cfg *config.Config, facts Facts, opts Options) (*Plan, e
 	if p.FullTunnel && !opts.NoLeakGuard {
 		for _, fam := range []Family{IPv6, IPv4} {
 			if full[fam] {
+				continue
+			}
+			if fam == IPv6 && facts.NoIPv6 {
+				// As wg-quick on such a kernel: no IPv6 rules, route or
+				// nftables table, none of which it could add.
+				p.Unguarded = NoIPv6Reason
 				continue
 			}
 			p.Blocked = append(p.Blocked, fam)

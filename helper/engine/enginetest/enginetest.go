@@ -100,6 +100,7 @@ type System struct {
 	failures []*pending
 	before   func(n int, op plan.Op)
 	serial   uint64 // the last identity given to a link or table
+	noIPv6   bool   // booted with ipv6.disable=1
 }
 
 // New returns a machine as a fresh Linux install has it: the main and
@@ -311,6 +312,7 @@ func (s *System) Facts(_ context.Context, link string, cfg *config.Config) (plan
 	if o, ok := s.objects[sysctlKey(SrcValidMark)]; ok {
 		f.SrcValidMark = o.value
 	}
+	f.NoIPv6 = s.noIPv6
 	f.Endpoints = map[int]netip.AddrPort{}
 	for i, p := range cfg.Peers {
 		if p.Endpoint == nil {
@@ -344,6 +346,10 @@ func (s *System) Apply(_ context.Context, op plan.Op) (plan.ID, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	line := op.String()
+	if s.noIPv6 && isIPv6(op) {
+		s.log = append(s.log, line+" (no IPv6)")
+		return plan.ID{}, fmt.Errorf("fake %s: %w", op.Kind, syscall.EAFNOSUPPORT)
+	}
 	f := s.takeFailure(op)
 	if f != nil && !f.After {
 		s.log = append(s.log, line+" (failed before the change)")
@@ -434,6 +440,30 @@ func (s *System) owns(key string, id uint64) bool {
 		return o.id == id
 	}
 	return !o.foreign
+}
+
+// DisableIPv6 makes the machine one booted with ipv6.disable=1: Facts
+// report NoIPv6 and every IPv6 operation fails with EAFNOSUPPORT, as the
+// kernel's netlink answers for a family it does not have.
+func (s *System) DisableIPv6() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noIPv6 = true
+}
+
+// isIPv6 reports whether op works on IPv6.
+func isIPv6(op plan.Op) bool {
+	switch {
+	case op.Rule != nil:
+		return op.Rule.Family == plan.IPv6
+	case op.Firewall != nil:
+		return op.Firewall.Family == plan.IPv6
+	case op.Route != nil:
+		return op.Route.Dst.Addr().Is6()
+	case op.Addr.IsValid():
+		return op.Addr.Addr().Is6()
+	}
+	return false
 }
 
 // AddForeign puts a link or nftables table of another program on the
