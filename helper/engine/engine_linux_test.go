@@ -216,7 +216,7 @@ var parityCases = []struct {
 	name  string
 	opts  netns.ClientOpts
 	setup [][]string // commands run in the client namespace first
-	peers string       // more [Peer] sections, appended to the config
+	peers string     // more [Peer] sections, appended to the config
 }{
 	{name: "full-v4", opts: netns.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0"}},
 	{name: "full-v6", opts: netns.ClientOpts{Addresses: "2001:db8:3::2/128", AllowedIPs: "::/0", Endpoint6: true}},
