@@ -31,6 +31,10 @@ type Host struct {
 	// Manager, when set, is the only manager used ("off" for none)
 	// instead of the first one found.
 	Manager string
+	// LibDir is the durable directory (normally DefaultLibDir) where the
+	// original resolv.conf is kept while tunnels use the file; without it
+	// the file is not used.
+	LibDir string
 
 	mu  sync.Mutex
 	bus *dbus.Conn
@@ -99,7 +103,7 @@ func (h *Host) Set(ctx context.Context, link string, d *plan.DNS) error {
 	case plan.DNSResolvconf:
 		return resolvconfAdd(ctx, d)
 	case plan.DNSFile:
-		return h.fileSet(d)
+		return h.fileSet(link, d)
 	}
 	return fmt.Errorf("unknown DNS manager %q", d.Manager)
 }
@@ -112,9 +116,23 @@ func (h *Host) Revert(ctx context.Context, link string, d *plan.DNS) error {
 	case plan.DNSResolvconf:
 		return resolvconfDelete(ctx, d)
 	case plan.DNSFile:
-		return h.fileRevert(d)
+		return h.fileRevert(link, d)
 	}
 	return fmt.Errorf("unknown DNS manager %q", d.Manager)
+}
+
+// Recover is for the helper's start, once the journals of a dead helper
+// are undone: tunnels still in resolv.conf whose helper is gone — a power
+// cut wipes the journals in /run but not the durable original — leave
+// it, and the original comes back if no tunnel is left and the file
+// still holds what the helper wrote. systemd-resolved forgets a link's
+// settings with the link, and resolvconf's records live in /run: neither
+// needs it.
+func (h *Host) Recover(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return h.fileRecover()
 }
 
 // systemBus returns the helper's own connection to the system bus,
