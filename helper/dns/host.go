@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 
@@ -35,10 +36,20 @@ type Host struct {
 	// original resolv.conf is kept while tunnels use the file; without it
 	// the file is not used.
 	LibDir string
+	// Timeout bounds every resolvconf run and every D-Bus call, whatever
+	// the caller's context allows: DefaultTimeout when 0.
+	Timeout time.Duration
+	// Resolvconf is the resolvconf program: "resolvconf", looked up on
+	// PATH, when empty.
+	Resolvconf string
 
 	mu  sync.Mutex
 	bus *dbus.Conn
 }
+
+// DefaultTimeout is how long a resolvconf run or a D-Bus call may take:
+// a hung one must fail the step, not stall the helper.
+const DefaultTimeout = 10 * time.Second
 
 // ValidManager reports whether m is a value of Host.Manager: "" picks
 // the first manager found.
@@ -80,7 +91,7 @@ func (h *Host) Facts(ctx context.Context) (plan.DNSFacts, error) {
 	}
 	switch h.Manager {
 	case "", plan.DNSResolvconf:
-		path, err := exec.LookPath("resolvconf")
+		path, err := exec.LookPath(h.resolvconfProgram())
 		if err == nil {
 			return plan.DNSFacts{Manager: plan.DNSResolvconf, ResolvconfPrefix: resolvconfPrefix(path)}, nil
 		}
@@ -101,7 +112,7 @@ func (h *Host) Set(ctx context.Context, link string, d *plan.DNS) error {
 	case plan.DNSResolved:
 		return h.resolvedSet(ctx, link, d)
 	case plan.DNSResolvconf:
-		return resolvconfAdd(ctx, d)
+		return h.resolvconfAdd(ctx, d)
 	case plan.DNSFile:
 		return h.fileSet(link, d)
 	}
@@ -114,7 +125,7 @@ func (h *Host) Revert(ctx context.Context, link string, d *plan.DNS) error {
 	case plan.DNSResolved:
 		return h.resolvedRevert(ctx, link)
 	case plan.DNSResolvconf:
-		return resolvconfDelete(ctx, d)
+		return h.resolvconfDelete(ctx, d)
 	case plan.DNSFile:
 		return h.fileRevert(link, d)
 	}
@@ -133,6 +144,28 @@ func (h *Host) Recover(ctx context.Context) error {
 		return err
 	}
 	return h.fileRecover()
+}
+
+// withTimeout bounds ctx by Timeout.
+func (h *Host) withTimeout(ctx context.Context) (context.Context, context.CancelFunc, time.Duration) {
+	d := h.Timeout
+	if d <= 0 {
+		d = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	return ctx, cancel, d
+}
+
+// timedOut makes err say so when it is ctx's own deadline that ended the
+// call, not the caller's cancellation.
+func timedOut(ctx context.Context, d time.Duration, err error) error {
+	switch {
+	case !errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return err
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("timed out after %v: %w", d, err)
+	}
+	return fmt.Errorf("timed out after %v (%v): %w", d, err, context.DeadlineExceeded)
 }
 
 // systemBus returns the helper's own connection to the system bus,

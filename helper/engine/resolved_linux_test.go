@@ -1,14 +1,21 @@
 package engine
 
 import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/wgtray/wgtray/helper/dns"
 	"github.com/wgtray/wgtray/helper/plan"
 	"github.com/wgtray/wgtray/internal/testenv/debpkg"
 	"github.com/wgtray/wgtray/internal/testenv/netns"
@@ -172,6 +179,50 @@ func TestDNSResolvedEveryOrder(t *testing.T) {
 		sc.stop(t)
 		if after := view(); after != before {
 			t.Errorf("down order %v: resolved's view:\n%s\nwant:\n%s", down, after, before)
+		}
+	}
+}
+
+// TestDNSResolvedTimeout: a systemd-resolved that does not answer (here
+// stopped with SIGSTOP) makes Set and Revert fail once the Host's Timeout
+// has passed, with an error that says so, though the caller's context
+// has no deadline.
+func TestDNSResolvedTimeout(t *testing.T) {
+	r := newResolvedSetup(t, "203.0.113.1")
+	addr, ok := strings.CutPrefix(r.bus.Env(), "DBUS_SYSTEM_BUS_ADDRESS=")
+	if !ok {
+		t.Fatalf("bus environment %q", r.bus.Env())
+	}
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", addr)
+	if err := r.proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.proc.Signal(syscall.SIGCONT) })
+	h := &dns.Host{Logger: log.New(io.Discard, "", 0), Manager: plan.DNSResolved, Timeout: time.Second,
+		LinkIndex: func(string) (int, error) { return 1, nil }}
+	defer h.Close()
+	d := &plan.DNS{Manager: plan.DNSResolved, Servers: []netip.Addr{netip.MustParseAddr("203.0.113.1")}}
+	for _, call := range []struct {
+		name string
+		fn   func(context.Context, string, *plan.DNS) error
+	}{{"Set", h.Set}, {"Revert", h.Revert}} {
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- call.fn(context.Background(), "lo", d) }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(10 * time.Second):
+			r.proc.Signal(syscall.SIGCONT)
+			t.Fatalf("%s still waiting for resolved after 10s", call.name)
+		}
+		took := time.Since(start)
+		t.Logf("%s failed after %v: %v", call.name, took.Round(time.Millisecond), err)
+		if err == nil || !strings.Contains(err.Error(), "timed out after 1s") || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: %v, want a timeout error", call.name, err)
+		}
+		if took > 5*time.Second {
+			t.Errorf("%s took %v with a timeout of 1s", call.name, took)
 		}
 	}
 }
