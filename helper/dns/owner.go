@@ -33,9 +33,6 @@ const (
 	// stateName is the durable state of resolv.conf, 0600: it holds the
 	// original's bytes, mode and owner, or its link target.
 	stateName = "resolv.conf.json"
-	// lockName serializes helpers (the service and an `up` run by hand)
-	// that share the file.
-	lockName = "resolv.conf.lock"
 	// maxState bounds what is read back: a resolv.conf and a few tunnels.
 	maxState = 1 << 20
 )
@@ -220,7 +217,7 @@ func (h *Host) fileTx(path string, change func(st *fileState, cur plan.FileState
 	if err != nil {
 		return err
 	}
-	unlock, err := lockFile(filepath.Join(dir, lockName))
+	unlock, err := lockDir(dir)
 	if err != nil {
 		return err
 	}
@@ -290,15 +287,18 @@ func (h *Host) libDir() (string, error) {
 	return dir, nil
 }
 
-// lockFile takes an exclusive lock on path, made if missing.
-func lockFile(path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+// lockDir takes an exclusive lock on the directory itself, which
+// serializes the helpers (the service and an `up` run by hand) that share
+// the file. A lock file would stay behind, and the package's purge
+// removes the directory only when it is empty.
+func lockDir(dir string) (unlock func(), err error) {
+	f, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
 	return func() { f.Close() }, nil
 }
