@@ -43,7 +43,8 @@ func startServiceIn(t *testing.T, fs *privatefs.FS, extra ...string) *service {
 	if err := os.Mkdir(s.configDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	s.args = append([]string{"--config-dir", s.configDir, "--journal-dir", s.stateDir, "--wireguard=userspace"}, extra...)
+	// --lib-dir too: the machine's /var/lib/wgtray is not the test's.
+	s.args = append([]string{"--config-dir", s.configDir, "--journal-dir", s.stateDir, "--lib-dir", t.TempDir(), "--wireguard=userspace"}, extra...)
 	s.start(t)
 	return s
 }

@@ -49,6 +49,7 @@ Flags:
 type options struct {
 	configDir    string
 	journalDir   string
+	libDir       string
 	wireguard    string
 	allowScripts bool
 	leakGuard    bool
@@ -71,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// The name of earlier releases, kept so that existing units and
 	// scripts go on working.
 	fs.StringVar(&o.journalDir, "state-dir", "/run/wgtray", "the same as -journal-dir (an older `name`)")
+	fs.StringVar(&o.libDir, "lib-dir", dns.DefaultLibDir, "durable `directory` where the original /etc/resolv.conf is kept while tunnels use it")
 	fs.StringVar(&o.wireguard, "wireguard", "auto", "WireGuard implementation: `auto`, kernel or userspace")
 	fs.BoolVar(&o.allowScripts, "allow-scripts", false, "run the configs' PreUp/PostUp/PreDown/PostDown hooks (as root!)")
 	fs.BoolVar(&o.leakGuard, "leak-guard", true, "block the address family a one-family full tunnel does not carry (-leak-guard=false: wg-quick's behaviour)")
@@ -102,6 +104,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if !dns.ValidManager(o.dns) {
 		fmt.Fprintf(stderr, "wgtray-helper: --dns: unknown value %q (want auto, systemd-resolved, resolvconf, resolv.conf or off)\n", o.dns)
+		return 2
+	}
+	if !filepath.IsAbs(o.libDir) {
+		fmt.Fprintf(stderr, "wgtray-helper: --lib-dir: %q is not an absolute path\n", o.libDir)
 		return 2
 	}
 	logger := log.New(stderr, "wgtray-helper: ", 0)
@@ -146,6 +152,7 @@ func withEngine(o options, mode wgdev.Mode, logger *log.Logger, fn func(context.
 		return 2
 	}
 	sys.SetHookTimeout(o.hookTimeout)
+	sys.SetDNSLibDir(o.libDir)
 	e := engine.New(sys, o.journalDir, plan.Options{AllowScripts: o.allowScripts, NoLeakGuard: !o.leakGuard}, logger)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -155,6 +162,14 @@ func withEngine(o options, mode wgdev.Mode, logger *log.Logger, fn func(context.
 	cerr := e.Cleanup(ctx)
 	if cerr != nil {
 		logger.Printf("cleanup: %v", cerr)
+	}
+	// After the journals: a tunnel still in resolv.conf now has no helper
+	// (a power cut wiped /run). A failure is logged; serving goes on.
+	if err := sys.RecoverDNS(ctx); err != nil {
+		logger.Print(err)
+		if o.cleanup {
+			return 1
+		}
 	}
 	if err := fn(ctx, sys, e); err != nil {
 		logger.Print(err)

@@ -25,12 +25,15 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// helperArgv is the command line of the helper with args, after a
+// --lib-dir of the test's: the machine's /var/lib/wgtray is not for
+// tests (a later --lib-dir in args wins).
 func helperArgv(t testing.TB, args ...string) []string {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append([]string{exe}, args...)
+	return append([]string{exe, "--lib-dir", t.TempDir()}, args...)
 }
 
 var helperEnv = []string{"WGTRAY_HELPER_MAIN=1"}
@@ -71,7 +74,7 @@ func TestVersionAndUsage(t *testing.T) {
 	if code := run([]string{"--version"}, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "wgtray-helper ") {
 		t.Errorf("--version: code %d, output %q", code, out.String())
 	}
-	for _, args := range [][]string{{"frobnicate"}, {"up"}, {"--wireguard=bogus", "--cleanup"}, {"--dns=bogus", "--cleanup"}, {"--leak-guard=maybe"}, {"--no-such-flag"}, {"up", "a", "b"}} {
+	for _, args := range [][]string{{"frobnicate"}, {"up"}, {"--wireguard=bogus", "--cleanup"}, {"--dns=bogus", "--cleanup"}, {"--lib-dir=relative/dir", "--cleanup"}, {"--leak-guard=maybe"}, {"--no-such-flag"}, {"up", "a", "b"}} {
 		errOut.Reset()
 		if code := run(args, &out, &errOut); code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)

@@ -42,47 +42,6 @@ func ReadFileState(path string) (plan.FileState, error) {
 	return st, nil
 }
 
-// fileSet replaces resolv.conf with the tunnel's, provided it is still the
-// one that was planned around.
-func (h *Host) fileSet(d *plan.DNS) error {
-	fc := d.File
-	path := fc.Original.Path
-	cur, err := ReadFileState(path)
-	if err != nil {
-		return err
-	}
-	written := plan.FileState{Exists: true, Data: fc.Content}
-	if cur.Same(written) {
-		return nil
-	}
-	if !cur.Same(fc.Original) {
-		return fmt.Errorf("%s changed while the tunnel was being connected; try again", path)
-	}
-	// A symbolic link is replaced, not written through: its target belongs
-	// to whoever made the link.
-	return writeFile(path, plan.FileState{Path: path, Exists: true, Data: fc.Content, Mode: 0o644})
-}
-
-// fileRevert puts the original resolv.conf back, byte for byte, link for
-// link, provided the file still holds what the tunnel wrote: a program
-// that wrote its own meanwhile (a DHCP client, say) knows better.
-func (h *Host) fileRevert(d *plan.DNS) error {
-	fc := d.File
-	path := fc.Original.Path
-	cur, err := ReadFileState(path)
-	if err != nil {
-		return err
-	}
-	if cur.Same(fc.Original) {
-		return nil
-	}
-	if !cur.Same(plan.FileState{Exists: true, Data: fc.Content}) {
-		h.Logger.Printf("%s was changed by another program while the tunnel was up; leaving it as it is", path)
-		return nil
-	}
-	return writeFile(path, fc.Original)
-}
-
 // writeFile makes path be st atomically: a new file or link under a
 // temporary name in the same directory, renamed over path, then the
 // directory synced. Readers see the old or the new file, never a part.

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"log"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,12 +18,15 @@ func fileDNS(t *testing.T, path string) *plan.DNS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &plan.DNS{Manager: plan.DNSFile, File: &plan.FileChange{Original: orig, Content: []byte("nameserver 203.0.113.1\n")}}
+	content := "# Written by wgtray for tunnel wg0; the previous file comes back when it disconnects.\nnameserver 203.0.113.1\n"
+	return &plan.DNS{Manager: plan.DNSFile, Servers: []netip.Addr{netip.MustParseAddr("203.0.113.1")},
+		File: &plan.FileChange{Original: orig, Content: []byte(content)}}
 }
 
+// newHost is a Host whose durable directory is the test's.
 func newHost(t *testing.T) (*Host, *strings.Builder) {
 	var logs strings.Builder
-	return &Host{Logger: log.New(&logs, "", 0)}, &logs
+	return &Host{Logger: log.New(&logs, "", 0), LibDir: filepath.Join(t.TempDir(), "lib")}, &logs
 }
 
 // TestFileSetRevert covers the three originals: a regular file (its

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 
@@ -31,10 +32,24 @@ type Host struct {
 	// Manager, when set, is the only manager used ("off" for none)
 	// instead of the first one found.
 	Manager string
+	// LibDir is the durable directory (normally DefaultLibDir) where the
+	// original resolv.conf is kept while tunnels use the file; without it
+	// the file is not used.
+	LibDir string
+	// Timeout bounds every resolvconf run and every D-Bus call, whatever
+	// the caller's context allows: DefaultTimeout when 0.
+	Timeout time.Duration
+	// Resolvconf is the resolvconf program: "resolvconf", looked up on
+	// PATH, when empty.
+	Resolvconf string
 
 	mu  sync.Mutex
 	bus *dbus.Conn
 }
+
+// DefaultTimeout is how long a resolvconf run or a D-Bus call may take:
+// a hung one must fail the step, not stall the helper.
+const DefaultTimeout = 10 * time.Second
 
 // ValidManager reports whether m is a value of Host.Manager: "" picks
 // the first manager found.
@@ -76,7 +91,7 @@ func (h *Host) Facts(ctx context.Context) (plan.DNSFacts, error) {
 	}
 	switch h.Manager {
 	case "", plan.DNSResolvconf:
-		path, err := exec.LookPath("resolvconf")
+		path, err := exec.LookPath(h.resolvconfProgram())
 		if err == nil {
 			return plan.DNSFacts{Manager: plan.DNSResolvconf, ResolvconfPrefix: resolvconfPrefix(path)}, nil
 		}
@@ -97,9 +112,9 @@ func (h *Host) Set(ctx context.Context, link string, d *plan.DNS) error {
 	case plan.DNSResolved:
 		return h.resolvedSet(ctx, link, d)
 	case plan.DNSResolvconf:
-		return resolvconfAdd(ctx, d)
+		return h.resolvconfAdd(ctx, d)
 	case plan.DNSFile:
-		return h.fileSet(d)
+		return h.fileSet(link, d)
 	}
 	return fmt.Errorf("unknown DNS manager %q", d.Manager)
 }
@@ -110,11 +125,47 @@ func (h *Host) Revert(ctx context.Context, link string, d *plan.DNS) error {
 	case plan.DNSResolved:
 		return h.resolvedRevert(ctx, link)
 	case plan.DNSResolvconf:
-		return resolvconfDelete(ctx, d)
+		return h.resolvconfDelete(ctx, d)
 	case plan.DNSFile:
-		return h.fileRevert(d)
+		return h.fileRevert(link, d)
 	}
 	return fmt.Errorf("unknown DNS manager %q", d.Manager)
+}
+
+// Recover is for the helper's start, once the journals of a dead helper
+// are undone: tunnels still in resolv.conf whose helper is gone — a power
+// cut wipes the journals in /run but not the durable original — leave
+// it, and the original comes back if no tunnel is left and the file
+// still holds what the helper wrote. systemd-resolved forgets a link's
+// settings with the link, and resolvconf's records live in /run: neither
+// needs it.
+func (h *Host) Recover(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return h.fileRecover()
+}
+
+// withTimeout bounds ctx by Timeout.
+func (h *Host) withTimeout(ctx context.Context) (context.Context, context.CancelFunc, time.Duration) {
+	d := h.Timeout
+	if d <= 0 {
+		d = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	return ctx, cancel, d
+}
+
+// timedOut makes err say so when it is ctx's own deadline that ended the
+// call, not the caller's cancellation.
+func timedOut(ctx context.Context, d time.Duration, err error) error {
+	switch {
+	case !errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return err
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("timed out after %v: %w", d, err)
+	}
+	return fmt.Errorf("timed out after %v (%v): %w", d, err, context.DeadlineExceeded)
 }
 
 // systemBus returns the helper's own connection to the system bus,

@@ -24,9 +24,11 @@ func (h *Host) resolvedRunning(ctx context.Context) bool {
 	if err != nil {
 		return false
 	}
+	ctx, cancel, limit := h.withTimeout(ctx)
+	defer cancel()
 	var has bool
 	if err := bus.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, resolvedName).Store(&has); err != nil {
-		h.Logger.Printf("ask the system bus for systemd-resolved: %v", err)
+		h.Logger.Printf("ask the system bus for systemd-resolved: %v", timedOut(ctx, limit, err))
 		return false
 	}
 	return has
@@ -72,9 +74,20 @@ func (h *Host) resolvedSet(ctx context.Context, link string, d *plan.DNS) error 
 		{"SetLinkDefaultRoute", d.Default},
 	}
 	for _, c := range calls {
-		if err := obj.CallWithContext(ctx, resolvedIface+"."+c.method, 0, int32(idx), c.arg).Err; err != nil {
+		if err := h.resolvedCall(ctx, obj, c.method, int32(idx), c.arg); err != nil {
 			return fmt.Errorf("systemd-resolved %s on %q: %w", c.method, link, err)
 		}
+	}
+	return nil
+}
+
+// resolvedCall calls one of resolved's methods within Timeout: a hung
+// resolved fails the step instead of stalling the helper.
+func (h *Host) resolvedCall(ctx context.Context, obj dbus.BusObject, method string, args ...any) error {
+	ctx, cancel, limit := h.withTimeout(ctx)
+	defer cancel()
+	if err := obj.CallWithContext(ctx, resolvedIface+"."+method, 0, args...).Err; err != nil {
+		return timedOut(ctx, limit, err)
 	}
 	return nil
 }
@@ -93,7 +106,7 @@ func (h *Host) resolvedRevert(ctx context.Context, link string) error {
 	if err != nil {
 		return err
 	}
-	err = bus.Object(resolvedName, resolvedPath).CallWithContext(ctx, resolvedIface+".RevertLink", 0, int32(idx)).Err
+	err = h.resolvedCall(ctx, bus.Object(resolvedName, resolvedPath), "RevertLink", int32(idx))
 	var derr dbus.Error
 	if errors.As(err, &derr) {
 		switch derr.Name {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,7 +33,7 @@ import (
 //
 // Child environment:
 //
-//	WGTRAY_CHILD   hold | fail | cleanup | bench
+//	WGTRAY_CHILD   hold | fail | cleanup | bench | script (commands on stdin, see scriptChild)
 //	WGTRAY_CONF    path of the config (name = tunnel)
 //	WGTRAY_STATE   state directory
 //	WGTRAY_WG      auto | kernel | userspace
@@ -40,6 +41,7 @@ import (
 //	WGTRAY_N       bench: iterations
 //	WGTRAY_NO_LEAK_GUARD=1  plan without the leak guard, as wg-quick does
 //	WGTRAY_DNS     the DNS manager to use (the tests always name one)
+//	WGTRAY_LIB     the durable directory (dns.Host.LibDir); default WGTRAY_STATE/lib
 func TestMain(m *testing.M) {
 	if role := os.Getenv("WGTRAY_CHILD"); role != "" {
 		os.Exit(child(role))
@@ -68,6 +70,8 @@ func child(role string) int {
 	if d, err := time.ParseDuration(os.Getenv("WGTRAY_HOOK_TIMEOUT")); err == nil {
 		sys.SetHookTimeout(d)
 	}
+	// Never the machine's /var/lib/wgtray.
+	sys.SetDNSLibDir(cmp.Or(os.Getenv("WGTRAY_LIB"), filepath.Join(os.Getenv("WGTRAY_STATE"), "lib")))
 	var s System = sys
 	var timed *timingSystem
 	if os.Getenv("WGTRAY_TIMING") == "1" {
@@ -91,6 +95,9 @@ func child(role string) int {
 		}
 		fmt.Println("cleaned")
 		return 0
+	}
+	if role == "script" {
+		return scriptChild(ctx, e, sys)
 	}
 	name, cfg, err := loadConf(os.Getenv("WGTRAY_CONF"))
 	if err != nil {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log"
@@ -73,6 +74,22 @@ func (l *Linux) SetDNSManager(m string) error {
 		return fmt.Errorf("unknown DNS manager %q (want one of systemd-resolved, resolvconf, resolv.conf, off)", m)
 	}
 	l.dns.Manager = m
+	return nil
+}
+
+// SetDNSLibDir names the durable directory (normally dns.DefaultLibDir)
+// where the original /etc/resolv.conf is kept while tunnels use it.
+// Without one, the resolv.conf fallback fails instead of keeping the
+// original only in memory and the journal.
+func (l *Linux) SetDNSLibDir(dir string) { l.dns.LibDir = dir }
+
+// RecoverDNS puts /etc/resolv.conf back as it was before tunnels whose
+// helper is gone (a crash, a power cut) used it; see dns.Host.Recover.
+// The helper calls it at start, after Engine.Cleanup.
+func (l *Linux) RecoverDNS(ctx context.Context) error {
+	if err := l.dns.Recover(ctx); err != nil {
+		return fmt.Errorf("recover resolv.conf: %w", err)
+	}
 	return nil
 }
 

@@ -127,6 +127,12 @@ func (p *Proc) WaitLineFrom(tb testing.TB, from int, substr string, timeout time
 // Exited is closed when the process has exited and its output is read.
 func (p *Proc) Exited() <-chan struct{} { return p.exited }
 
+// WriteStdin writes s to the process's standard input.
+func (p *Proc) WriteStdin(s string) error {
+	_, err := io.WriteString(p.stdin, s)
+	return err
+}
+
 // CloseStdin closes the process's standard input.
 func (p *Proc) CloseStdin() { p.stdin.Close() }
 
