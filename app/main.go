@@ -54,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if len(args) == 0 {
-		err := tray.Main(stderr)
+		err := tray.Main(stderr, tray.Timeouts{Read: timeout, Change: timeout})
 		switch {
 		case errors.Is(err, tray.ErrAlreadyRunning):
 			fmt.Fprintln(stderr, "wgtray:", err)
