@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
+	"strconv"
 	"time"
 
 	"github.com/wgtray/wgtray/app/cli"
@@ -27,9 +27,34 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: wgtray [COMMAND [ARGS]]\n\nwgtray controls WireGuard tunnels through the wgtray-helper service.\nWithout a command it shows the tray icon.\n\n%s\nRun `wgtray COMMAND --help` for a command's options.\n", cli.Commands)
 }
 
+// timeoutEnv names the variable that overrides how long wgtray waits for
+// the helper; wgtray(1) documents it.
+const timeoutEnv = "WGTRAY_TIMEOUT"
+
+// timeoutFrom parses the value of WGTRAY_TIMEOUT: a number of seconds or
+// a Go duration ("90s", "2m"); "" is no override.
+func timeoutFrom(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if n, nerr := strconv.Atoi(s); nerr == nil {
+		d, err = time.Duration(n)*time.Second, nil
+	}
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a number of seconds or a duration such as 90s or 2m", timeoutEnv, s)
+	}
+	return d, nil
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
+	timeout, err := timeoutFrom(os.Getenv(timeoutEnv))
+	if err != nil {
+		fmt.Fprintln(stderr, "wgtray:", err)
+		return 2
+	}
 	if len(args) == 0 {
-		err := tray.Main(stderr)
+		err := tray.Main(stderr, tray.Timeouts{Read: timeout, Change: timeout})
 		switch {
 		case errors.Is(err, tray.ErrAlreadyRunning):
 			fmt.Fprintln(stderr, "wgtray:", err)
@@ -48,10 +73,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "wgtray", Version)
 		return 0
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := cli.SignalContext(context.Background())
 	defer stop()
 	env := cli.Env{
-		Stdout: stdout, Stderr: stderr, Now: time.Now,
+		Stdout: stdout, Stderr: stderr, Now: time.Now, Timeout: timeout,
 		Dial: func(ctx context.Context) (cli.Helper, func(), error) {
 			c, err := ipc.Dial(ctx)
 			if err != nil {

@@ -10,17 +10,22 @@ import (
 
 // Client calls the helper. Its methods are safe for concurrent use.
 //
-// No call has a deadline of its own: each lasts as long as its ctx. What
-// a caller should use:
-//   - List, Status, Version: a short deadline (the CLI uses 25 seconds,
-//     D-Bus's customary default), because the helper answers them from
-//     memory and a silent helper is a hung one.
-//   - Connect, Disconnect, Import, Remove, GetConfig: no deadline, only
-//     cancellation by the person (the CLI: signal.NotifyContext on
-//     SIGINT/SIGTERM), because polkit may be waiting for a password and
-//     Connect waits for routes, DNS and the firewall; the helper bounds
-//     that work itself. Cancelling abandons the reply, not the operation:
-//     watch StateChanged to learn how it ended.
+// No call has a deadline of its own: each lasts as long as its ctx, and
+// every caller gives one. What wgtray uses:
+//   - The command line: 30 seconds for a command that only looks (List,
+//     Status), because the helper answers from memory and a silent helper
+//     is a hung one; 60 seconds for one whose calls let polkit ask for a
+//     password (Connect, Disconnect, Import, Remove, GetConfig); and
+//     SIGINT/SIGTERM cancel.
+//   - The tray: 30 seconds for List and Status (enough for D-Bus
+//     activation to start a helper that is not running), 5 minutes for
+//     Connect, Disconnect and Import, longer than the helper's own bounds
+//     (2 minutes for a password, 2 for the change), each call in a
+//     goroutine of its own so that the menu keeps answering.
+//
+// Cancelling abandons the reply, not the operation: watch StateChanged
+// to learn how it ended. A call to a helper that is not running starts
+// it, where an activation file is installed.
 type Client struct {
 	conn *dbus.Conn
 	dest string

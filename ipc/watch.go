@@ -52,6 +52,12 @@ type Event struct {
 // that a bus that stopped answering cannot keep its goroutine alive.
 const cleanupTimeout = 5 * time.Second
 
+// setupTimeout bounds each call Watch makes to subscribe (AddMatch,
+// GetNameOwner): the bus daemon answers them itself, at once, and ctx
+// is the watch's lifetime, usually without a deadline of its own.
+// D-Bus's customary default.
+const setupTimeout = 25 * time.Second
+
 // busName is the bus daemon's own name, the sender of NameOwnerChanged.
 const busName = "org.freedesktop.DBus"
 
@@ -83,8 +89,12 @@ func ownerRule() []dbus.MatchOption {
 // coming and going on the bus, until ctx ends or the connection closes.
 // Then it removes its match rules and closes the channel; nothing is
 // left running. Nothing is polled. The reader must keep draining the
-// channel: signals queue up behind it.
+// channel: signals queue up behind it. The channel closing while ctx
+// goes on means the connection closed (the bus went away): a client that
+// wants to go on watching must Dial again.
 func (c *Client) Watch(ctx context.Context) (<-chan Event, error) {
+	sctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	defer cancel()
 	// Register the channel before the rules exist, so that no signal they
 	// match can be missed.
 	sigs := make(chan *dbus.Signal, 16)
@@ -101,7 +111,7 @@ func (c *Client) Watch(ctx context.Context) (<-chan Event, error) {
 		}
 	}
 	for _, r := range [][]dbus.MatchOption{stateRule(), ownerRule()} {
-		if err := c.conn.AddMatchSignalContext(ctx, r...); err != nil {
+		if err := c.conn.AddMatchSignalContext(sctx, r...); err != nil {
 			cleanup()
 			return nil, fmt.Errorf("watch the helper: add match rule: %w", err)
 		}
@@ -109,7 +119,7 @@ func (c *Client) Watch(ctx context.Context) (<-chan Event, error) {
 	}
 	// The owner is looked up after the rules exist: a change after this
 	// point arrives as NameOwnerChanged, which carries the new owner.
-	owner, err := c.helperOwner(ctx)
+	owner, err := c.helperOwner(sctx)
 	if err != nil {
 		cleanup()
 		return nil, fmt.Errorf("watch the helper: %w", err)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wgtray/wgtray/app/present"
 	"github.com/wgtray/wgtray/app/tunnelname"
 	"github.com/wgtray/wgtray/ipc"
 )
@@ -36,7 +37,20 @@ type Env struct {
 	Dial func(ctx context.Context) (Helper, func(), error)
 	// Now is the clock, for "handshake 12 s ago".
 	Now func() time.Time
+	// Timeout, if set, replaces both ReadTimeout and InteractiveTimeout
+	// (WGTRAY_TIMEOUT).
+	Timeout time.Duration
 }
+
+// How long a command waits for the helper, dialling included: commands
+// that only look get ReadTimeout, since the helper answers them from
+// memory and a silent helper is a hung one; those that may make polkit
+// ask for a password get InteractiveTimeout. Giving up abandons the
+// answer, not the operation, which the helper bounds itself.
+const (
+	ReadTimeout        = 30 * time.Second
+	InteractiveTimeout = 60 * time.Second
+)
 
 // Commands lists the subcommands, for the top-level usage.
 const Commands = `Commands:
@@ -56,6 +70,12 @@ type command struct {
 	json  bool   // accepts --json
 	name  bool   // accepts --name
 	run   func(ctx context.Context, h Helper, e Env, o opts) error
+	// interactive: polkit may ask for a password (the calls carry
+	// ALLOW_INTERACTIVE_AUTHORIZATION), so the command waits longer.
+	interactive bool
+	// check, for a command that changes something, which the helper may
+	// still finish after we stop waiting: how to see whether it did.
+	check string
 }
 
 type opts struct {
@@ -65,13 +85,13 @@ type opts struct {
 }
 
 var commands = map[string]command{
-	"list":       {"[--json]", "List the stored tunnels and their states.", [2]int{0, 0}, true, false, cmdList},
-	"status":     {"[--json] [NAME]", "Show the status of tunnel NAME, or of every tunnel.", [2]int{0, 1}, true, false, cmdStatus},
-	"connect":    {"NAME", "Bring tunnel NAME up; returns once routes, rules and firewall are in place.", [2]int{1, 1}, false, false, onTunnel(Helper.Connect, "connected")},
-	"disconnect": {"NAME", "Take tunnel NAME down.", [2]int{1, 1}, false, false, onTunnel(Helper.Disconnect, "disconnected")},
-	"import":     {"FILE [--name NAME]", "Store the wg-quick config FILE, read with your own permissions, as tunnel NAME (default: the file's name).", [2]int{1, 1}, false, true, cmdImport},
-	"remove":     {"NAME", "Disconnect tunnel NAME if needed and delete its config.", [2]int{1, 1}, false, false, onTunnel(Helper.Remove, "removed")},
-	"show":       {"NAME", "Print the config of tunnel NAME with its keys hidden.", [2]int{1, 1}, false, false, cmdShow},
+	"list":       {"[--json]", "List the stored tunnels and their states.", [2]int{0, 0}, true, false, cmdList, false, ""},
+	"status":     {"[--json] [NAME]", "Show the status of tunnel NAME, or of every tunnel.", [2]int{0, 1}, true, false, cmdStatus, false, ""},
+	"connect":    {"NAME", "Bring tunnel NAME up; returns once routes, rules and firewall are in place.", [2]int{1, 1}, false, false, onTunnel(Helper.Connect, "connected"), true, "wgtray status %s"},
+	"disconnect": {"NAME", "Take tunnel NAME down.", [2]int{1, 1}, false, false, onTunnel(Helper.Disconnect, "disconnected"), true, "wgtray status %s"},
+	"import":     {"FILE [--name NAME]", "Store the wg-quick config FILE, read with your own permissions, as tunnel NAME (default: the file's name).", [2]int{1, 1}, false, true, cmdImport, true, "wgtray list"},
+	"remove":     {"NAME", "Disconnect tunnel NAME if needed and delete its config.", [2]int{1, 1}, false, false, onTunnel(Helper.Remove, "removed"), true, "wgtray list"},
+	"show":       {"NAME", "Print the config of tunnel NAME with its keys hidden.", [2]int{1, 1}, false, false, cmdShow, true, ""},
 }
 
 // IsCommand reports whether name is a subcommand.
@@ -81,7 +101,9 @@ func IsCommand(name string) bool {
 }
 
 // Run runs subcommand args[0] with the rest of args and returns the exit
-// code: 0 on success, 1 when the helper refused or failed, 2 on misuse.
+// code: 0 on success, 1 when the helper refused, failed, could not be
+// reached or did not answer in time, or when ctx ended (a signal: see
+// SignalContext), 2 on misuse.
 func Run(ctx context.Context, e Env, args []string) int {
 	cmd, ok := commands[args[0]]
 	if !ok {
@@ -129,21 +151,59 @@ func Run(ctx context.Context, e Env, args []string) int {
 			return 2
 		}
 	}
-	h, closeFn, err := e.Dial(ctx)
-	if err != nil {
-		fmt.Fprintf(e.Stderr, "wgtray: %v\n", err)
-		return 1
+	timeout := ReadTimeout
+	if cmd.interactive {
+		timeout = InteractiveTimeout
 	}
-	defer closeFn()
-	if err := cmd.run(ctx, h, e, o); err != nil {
-		fmt.Fprintf(e.Stderr, "wgtray: %s\n", explain(err))
+	if e.Timeout > 0 {
+		timeout = e.Timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := func() error {
+		h, closeFn, err := e.Dial(ctx)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		return cmd.run(ctx, h, e, o)
+	}()
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "wgtray: %s\n", explain(ctx, err, args[0], cmd, o, timeout))
 		return 1
 	}
 	return 0
 }
 
-// explain adds a hint to the errors a user can do something about.
-func explain(err error) string {
+// explain says what went wrong, and what a user can do about it.
+func explain(ctx context.Context, err error, name string, cmd command, o opts, timeout time.Duration) string {
+	var why string
+	var intr Interrupted
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+		why = "wgtray-helper did not answer within " + present.Wait(timeout)
+	case errors.Is(err, context.Canceled) && errors.As(context.Cause(ctx), &intr):
+		why = "interrupted by " + intr.Name() + " before wgtray-helper answered"
+	default:
+		return hint(err)
+	}
+	msg := name
+	if len(o.args) > 0 && name != "import" {
+		msg += " " + o.args[0]
+	}
+	msg += ": " + why
+	if cmd.check != "" {
+		check := cmd.check
+		if strings.Contains(check, "%s") {
+			check = fmt.Sprintf(check, o.args[0])
+		}
+		msg += "; it may still finish: see `" + check + "`"
+	}
+	return msg
+}
+
+// hint adds a hint to the errors a user can do something about.
+func hint(err error) string {
 	msg := err.Error()
 	switch {
 	case errors.Is(err, ipc.ErrAccessDenied):

@@ -48,3 +48,15 @@ func Bytes(n uint64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
 }
+
+// Wait describes how long something was waited for: "60 s", "5 min",
+// or Go's notation for what is not a whole number of seconds.
+func Wait(d time.Duration) string {
+	switch {
+	case d >= 2*time.Minute && d%time.Minute == 0:
+		return fmt.Sprintf("%d min", int(d/time.Minute))
+	case d >= time.Second && d%time.Second == 0:
+		return fmt.Sprintf("%d s", int(d/time.Second))
+	}
+	return d.String()
+}

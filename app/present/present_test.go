@@ -21,3 +21,14 @@ func TestPresent(t *testing.T) {
 		t.Errorf("Handshake(0) = %q", got)
 	}
 }
+
+func TestWait(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		30 * time.Second: "30 s", 60 * time.Second: "60 s", 90 * time.Second: "90 s",
+		5 * time.Minute: "5 min", 1500 * time.Millisecond: "1.5s", 200 * time.Millisecond: "200ms",
+	} {
+		if got := Wait(d); got != want {
+			t.Errorf("Wait(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

@@ -33,10 +33,26 @@ type Tunnel struct {
 // Model is the tray's state. It is plain data: the menu, icon and tooltip
 // are computed from it, so they can be tested without a desktop.
 type Model struct {
-	HelperUp bool   // the helper answers on the system bus
-	Denied   bool   // the helper refused us: not authorized
-	Failed   string // the last action's failure, until the next success
-	Tunnels  []Tunnel
+	HelperUp bool      // the helper answers on the system bus
+	Refusals []Refusal // what the helper refused, until it is asked again
+	// Pending holds the tunnels with a Connect or Disconnect of ours
+	// still waiting for the helper's answer (a password dialog, say).
+	Pending map[string]bool
+	Failed  string // the last action's failure, until the next success
+	Tunnels []Tunnel
+}
+
+// SetPending records whether a call of ours about tunnel is waiting for
+// its answer.
+func (m *Model) SetPending(tunnel string, waiting bool) {
+	if !waiting {
+		delete(m.Pending, tunnel)
+		return
+	}
+	if m.Pending == nil {
+		m.Pending = map[string]bool{}
+	}
+	m.Pending[tunnel] = true
 }
 
 // Lost reports whether t is connected but silent for LostAfter.
@@ -91,7 +107,7 @@ func (m *Model) SetList(ts []ipc.Tunnel, now time.Time) {
 // Icon is the icon's look: a problem outranks everything, then any
 // connection in progress, then a connected tunnel.
 func (m *Model) Icon(now time.Time) Icon {
-	if !m.HelperUp || m.Denied || m.Failed != "" {
+	if !m.HelperUp || len(m.Refusals) > 0 || m.Failed != "" {
 		return IconProblem
 	}
 	icon := IconDisconnected
@@ -113,8 +129,8 @@ func (m *Model) Tooltip(now time.Time) string {
 	switch {
 	case !m.HelperUp:
 		return "wgtray: wgtray-helper is not running"
-	case m.Denied:
-		return "wgtray: not allowed to control tunnels"
+	case m.refusedAction(ActionConnect):
+		return "wgtray: not allowed to connect tunnels"
 	}
 	var parts []string
 	for _, t := range m.Tunnels {
@@ -152,6 +168,7 @@ const (
 	EntryImport                     // "Import tunnel from file…"
 	EntryQuit                       // "Quit"
 	EntrySeparator                  // a line
+	EntryRetry                      // "wgtray-helper is not running": click tries again
 )
 
 // Entry is one menu line.
@@ -165,22 +182,39 @@ type Entry struct {
 
 // Texts the user reads in the menu.
 const (
-	TextNotAllowed    = "Not allowed to control tunnels — ask to be added to group wgtray"
-	TextHelperMissing = "wgtray-helper is not running"
-	TextNoTunnels     = "No tunnels — import one"
-	TextImport        = "Import tunnel from file…"
-	TextQuit          = "Quit"
+	TextNotAllowedConnect = "Not allowed to connect tunnels — ask to be added to group wgtray"
+	TextNotAllowedImport  = "Not allowed to import tunnels — ask to be added to group wgtray"
+	TextScriptsImport     = "Import refused: script hooks are disabled in wgtray-helper"
+	TextScriptsTunnel     = "    script hooks are disabled in wgtray-helper"
+	TextHelperMissing     = "wgtray-helper is not running — click to try again"
+	TextNoTunnels         = "No tunnels — import one"
+	TextImport            = "Import tunnel from file…"
+	TextQuit              = "Quit"
+	TextWaiting           = " (waiting for wgtray-helper…)"
 )
 
 // Menu lays the menu out: one checkable line per tunnel, and under a
 // connected one its endpoint, handshake age and transfer.
+//
+// Nothing is disabled for long: a tunnel's line only while it changes
+// state or while our own call about it waits for an answer, which has a
+// deadline. A missing helper and a refusal are shown, not enforced: the
+// next click is what tries again (starting the helper by D-Bus
+// activation, or asking polkit again).
 func (m *Model) Menu(now time.Time) []Entry {
 	var out []Entry
 	if !m.HelperUp {
-		out = append(out, Entry{Kind: EntryInfo, Title: TextHelperMissing})
+		out = append(out, Entry{Kind: EntryRetry, Title: TextHelperMissing, Enabled: true})
 	}
-	if m.Denied {
-		out = append(out, Entry{Kind: EntryInfo, Title: TextNotAllowed})
+	if m.refusedAction(ActionConnect) {
+		out = append(out, Entry{Kind: EntryInfo, Title: TextNotAllowedConnect})
+	}
+	if r, ok := m.Refused(ActionImport, ""); ok {
+		title := TextNotAllowedImport
+		if r.Scripts {
+			title = TextScriptsImport
+		}
+		out = append(out, Entry{Kind: EntryInfo, Title: title})
 	}
 	if m.HelperUp && len(m.Tunnels) == 0 {
 		out = append(out, Entry{Kind: EntryInfo, Title: TextNoTunnels})
@@ -200,8 +234,15 @@ func (m *Model) Menu(now time.Time) []Entry {
 		if t.Lost(now) {
 			title += " (connection lost)"
 		}
+		pending := m.Pending[t.Name]
+		if pending {
+			title += TextWaiting
+		}
 		out = append(out, Entry{Kind: EntryTunnel, Title: title, Tunnel: t.Name,
-			Checked: t.State == ipc.StateConnected, Enabled: m.HelperUp && !m.Denied && !busy})
+			Checked: t.State == ipc.StateConnected, Enabled: !busy && !pending})
+		if r, ok := m.Refused(ActionConnect, t.Name); ok && r.Scripts {
+			out = append(out, Entry{Kind: EntryInfo, Title: TextScriptsTunnel})
+		}
 		if t.State == ipc.StateConnected {
 			if t.Endpoint != "" {
 				out = append(out, Entry{Kind: EntryInfo, Title: "    endpoint " + t.Endpoint})
@@ -225,7 +266,7 @@ func (m *Model) Menu(now time.Time) []Entry {
 	}
 	out = append(out,
 		Entry{Kind: EntrySeparator},
-		Entry{Kind: EntryImport, Title: TextImport, Enabled: m.HelperUp && !m.Denied},
+		Entry{Kind: EntryImport, Title: TextImport, Enabled: true},
 		Entry{Kind: EntryQuit, Title: TextQuit, Enabled: true},
 	)
 	return out

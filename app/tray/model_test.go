@@ -1,6 +1,8 @@
 package tray
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -46,8 +48,15 @@ func TestIconTooltipMenu(t *testing.T) {
 		{"lost", Model{HelperUp: true, Tunnels: []Tunnel{{Name: "home", State: ipc.StateConnected, Handshake: now.Unix() - 200}}},
 			IconProblem, "wgtray: home connection lost",
 			[]string{"home (connection lost)", "    handshake 3 min ago", "    ↓ 0 B ↑ 0 B", "", TextImport, TextQuit}},
-		{"denied", Model{HelperUp: true, Denied: true, Tunnels: []Tunnel{{Name: "home", State: ipc.StateDisconnected}}},
-			IconProblem, "wgtray: not allowed to control tunnels", []string{TextNotAllowed, "home", "", TextImport, TextQuit}},
+		{"connect refused", Model{HelperUp: true, Refusals: []Refusal{{Action: ActionConnect}}, Tunnels: []Tunnel{{Name: "home", State: ipc.StateDisconnected}}},
+			IconProblem, "wgtray: not allowed to connect tunnels", []string{TextNotAllowedConnect, "home", "", TextImport, TextQuit}},
+		{"import refused", Model{HelperUp: true, Refusals: []Refusal{{Action: ActionImport}}, Tunnels: []Tunnel{{Name: "home", State: ipc.StateDisconnected}}},
+			IconProblem, "wgtray: disconnected", []string{TextNotAllowedImport, "home", "", TextImport, TextQuit}},
+		{"hooks refused", Model{HelperUp: true, Refusals: []Refusal{{Action: ActionConnect, Tunnel: "home", Scripts: true}},
+			Tunnels: []Tunnel{{Name: "home", State: ipc.StateDisconnected}, {Name: "work", State: ipc.StateDisconnected}}},
+			IconProblem, "wgtray: disconnected", []string{"home", TextScriptsTunnel, "work", "", TextImport, TextQuit}},
+		{"waiting", Model{HelperUp: true, Pending: map[string]bool{"home": true}, Tunnels: []Tunnel{{Name: "home", State: ipc.StateDisconnected}}},
+			IconDisconnected, "wgtray: disconnected", []string{"home" + TextWaiting, "", TextImport, TextQuit}},
 		{"failed", Model{HelperUp: true, Failed: "step 3 (configure): boom", Tunnels: []Tunnel{{Name: "home", State: ipc.StateDisconnected}}},
 			IconProblem, "wgtray: disconnected — step 3 (configure): boom", []string{"home", "Last error: step 3 (configure): boom", "", TextImport, TextQuit}},
 	}
@@ -87,11 +96,96 @@ func TestMenuEnablement(t *testing.T) {
 		}
 	}
 	m.Tunnels[1].State = ipc.StateDisconnected
-	m.Denied = true
+
+	// A refusal and a missing helper are shown, not enforced: the next
+	// click is what asks again.
+	m.Refusals = []Refusal{{Action: ActionConnect}, {Action: ActionImport}}
+	m.HelperUp = false
 	for _, e := range m.Menu(now) {
-		if (e.Kind == EntryTunnel || e.Kind == EntryImport) && e.Enabled {
-			t.Errorf("clickable while not allowed: %+v", e)
+		if (e.Kind == EntryTunnel || e.Kind == EntryImport || e.Kind == EntryRetry) && !e.Enabled {
+			t.Errorf("not clickable after a refusal or with the helper gone: %+v", e)
 		}
+	}
+
+	// Our own call waiting for its answer disables its tunnel alone.
+	m = Model{HelperUp: true, Tunnels: []Tunnel{{Name: "a"}, {Name: "b"}}}
+	m.SetPending("a", true)
+	for _, e := range m.Menu(now) {
+		if e.Kind == EntryTunnel && e.Enabled != (e.Tunnel == "b") {
+			t.Errorf("with a call about a waiting: %+v", e)
+		}
+		if e.Kind == EntryImport && !e.Enabled {
+			t.Errorf("import disabled while a call waits: %+v", e)
+		}
+	}
+	m.SetPending("a", false)
+	if len(m.Pending) != 0 {
+		t.Errorf("pending %v after the answer", m.Pending)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	denied := fmt.Errorf("%w: for org.wgtray.connect", ipc.ErrAccessDenied)
+	hooks := fmt.Errorf("%w: the config has hooks", ipc.ErrScriptsDisabled)
+	var m Model
+
+	// Only refusals are recorded.
+	if m.Refuse(ActionConnect, "a", errors.New("step 3: boom")) || m.Refuse(ActionConnect, "a", ipc.ErrNotFound) || len(m.Refusals) != 0 {
+		t.Fatalf("a failure recorded as a refusal: %+v", m.Refusals)
+	}
+
+	// Not authorized to connect: every tunnel, and nothing of import.
+	if !m.Refuse(ActionConnect, "a", denied) {
+		t.Fatal("AccessDenied not taken as a refusal")
+	}
+	if r, ok := m.Refused(ActionConnect, "b"); !ok || r.Scripts || r.Why != denied.Error() {
+		t.Errorf("connect of b after a's refusal: %+v %v", r, ok)
+	}
+	if _, ok := m.Refused(ActionImport, ""); ok {
+		t.Error("a connect refusal refuses import too")
+	}
+	// Refused twice: one record.
+	m.Refuse(ActionConnect, "b", denied)
+	if len(m.Refusals) != 1 {
+		t.Errorf("refusals %+v, want one", m.Refusals)
+	}
+	// The next attempt clears it before any answer, whichever tunnel.
+	m.Attempt(ActionConnect, "b")
+	if _, ok := m.Refused(ActionConnect, "a"); ok {
+		t.Errorf("still refused after the next attempt: %+v", m.Refusals)
+	}
+
+	// Import refused: connect is not.
+	m.Refuse(ActionImport, "", denied)
+	if _, ok := m.Refused(ActionConnect, "a"); ok {
+		t.Error("an import refusal refuses connect too")
+	}
+	m.Attempt(ActionConnect, "a")
+	if _, ok := m.Refused(ActionImport, ""); !ok {
+		t.Error("a connect attempt cleared the import refusal")
+	}
+	m.Attempt(ActionImport, "")
+	if len(m.Refusals) != 0 {
+		t.Errorf("refusals %+v after the import attempt", m.Refusals)
+	}
+
+	// Script hooks: that tunnel alone, until that tunnel is tried again.
+	if !m.Refuse(ActionConnect, "a", hooks) {
+		t.Fatal("ScriptsDisabled not taken as a refusal")
+	}
+	if r, ok := m.Refused(ActionConnect, "a"); !ok || !r.Scripts || r.Tunnel != "a" {
+		t.Errorf("a: %+v %v", r, ok)
+	}
+	if _, ok := m.Refused(ActionConnect, "b"); ok {
+		t.Error("a's hooks refuse b")
+	}
+	m.Attempt(ActionConnect, "b")
+	if _, ok := m.Refused(ActionConnect, "a"); !ok {
+		t.Error("b's attempt cleared a's hooks refusal")
+	}
+	m.Attempt(ActionConnect, "a")
+	if len(m.Refusals) != 0 {
+		t.Errorf("refusals %+v after a's attempt", m.Refusals)
 	}
 }
 

@@ -9,9 +9,15 @@ import (
 	"net/url"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 )
+
+// portalTimeout bounds each call to the portal, which may have to be
+// started first (D-Bus activation). The user's choosing is
+// not bounded: it lasts as long as the person takes, or ctx.
+const portalTimeout = 25 * time.Second
 
 // ChooseFile asks the user for a WireGuard config file with the desktop's
 // own file chooser, through xdg-desktop-portal; when no portal answers it
@@ -63,10 +69,17 @@ func portalOpenFile(ctx context.Context, session *dbus.Conn, title string) (stri
 		dbus.WithMatchInterface("org.freedesktop.portal.Request"),
 		dbus.WithMatchMember("Response"),
 	}
-	if err := session.AddMatchSignalContext(ctx, match...); err != nil {
+	cctx, cancel := context.WithTimeout(ctx, portalTimeout)
+	defer cancel()
+	if err := session.AddMatchSignalContext(cctx, match...); err != nil {
 		return "", err
 	}
-	defer session.RemoveMatchSignal(match...)
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), portalTimeout)
+		defer cancel()
+		// A failure leaves a match rule that dies with the connection.
+		_ = session.RemoveMatchSignalContext(rctx, match...)
+	}()
 	sigs := make(chan *dbus.Signal, 4)
 	session.Signal(sigs)
 	defer session.RemoveSignal(sigs)
@@ -87,7 +100,7 @@ func portalOpenFile(ctx context.Context, session *dbus.Conn, title string) (stri
 		"filters":      dbus.MakeVariant(filters),
 	}
 	var handle dbus.ObjectPath
-	err := session.Object(portalName, portalPath).CallWithContext(ctx,
+	err := session.Object(portalName, portalPath).CallWithContext(cctx,
 		"org.freedesktop.portal.FileChooser.OpenFile", 0, "", title, opts).Store(&handle)
 	if err != nil {
 		// No portal service, or one without a FileChooser: fall back.

@@ -8,6 +8,7 @@ import (
 	"log"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"fyne.io/systray"
 	"github.com/godbus/dbus/v5"
@@ -35,8 +36,12 @@ func quietRuntime() {
 	debug.SetGCPercent(-1)
 }
 
-// Main runs the tray until the user quits. Messages go to stderr.
-func Main(stderr io.Writer) error {
+// startTimeout bounds each call to the session bus at start-up.
+const startTimeout = 10 * time.Second
+
+// Main runs the tray until the user quits. Messages go to stderr; t
+// bounds the calls to the helper (zero fields: the defaults).
+func Main(stderr io.Writer, t Timeouts) error {
 	if os.Geteuid() == 0 {
 		return errors.New("the tray must not run as root: start it as your desktop user; it asks the root helper for what needs root")
 	}
@@ -44,7 +49,13 @@ func Main(stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("no session bus (is this a desktop session?): %w", err)
 	}
-	reply, err := session.RequestName(BusName, dbus.NameFlagDoNotQueue)
+	sctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	// Called by hand for the deadline: godbus's RequestName takes no
+	// context. NameAcquired tells godbus of the name all the same.
+	var reply dbus.RequestNameReply
+	err = session.BusObject().CallWithContext(sctx, "org.freedesktop.DBus.RequestName", 0,
+		BusName, uint32(dbus.NameFlagDoNotQueue)).Store(&reply)
 	if err != nil {
 		return fmt.Errorf("claim %s: %w", BusName, err)
 	}
@@ -52,7 +63,7 @@ func Main(stderr io.Writer) error {
 		return ErrAlreadyRunning
 	}
 	var hasWatcher bool
-	session.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.kde.StatusNotifierWatcher").Store(&hasWatcher)
+	session.BusObject().CallWithContext(sctx, "org.freedesktop.DBus.NameHasOwner", 0, "org.kde.StatusNotifierWatcher").Store(&hasWatcher)
 	if !hasWatcher {
 		fmt.Fprintln(stderr, "wgtray: no system tray host (StatusNotifierWatcher) on this desktop, so the icon cannot be shown yet.\n"+
 			"  On GNOME, install and enable the AppIndicator extension (Debian/Ubuntu: gnome-shell-extension-appindicator).\n"+
@@ -63,7 +74,7 @@ func Main(stderr io.Writer) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	systray.Run(func() {
-		app := New(session, logger)
+		app := New(session, logger, t)
 		go func() {
 			defer close(done)
 			app.Run(ctx)

@@ -2,17 +2,13 @@ package tray
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log"
-	"os"
 	"strings"
 	"time"
 
 	"fyne.io/systray"
 	"github.com/godbus/dbus/v5"
 
-	"github.com/wgtray/wgtray/app/tunnelname"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -21,18 +17,67 @@ import (
 // signals only.
 const StatsEvery = 2 * time.Second
 
-// App is the running tray. All its state lives in the goroutine of run;
-// other goroutines hand it closures through do.
+// Timeouts bound the tray's calls to the helper. Every call has one, and
+// none runs on the run goroutine, so a helper that does not answer delays
+// only the call itself: the menu keeps answering meanwhile.
+type Timeouts struct {
+	// Read bounds dialling the system bus, List and Status. It covers
+	// D-Bus activation too: the first call to a helper that is not
+	// running starts it, which the bus allows 25 seconds.
+	Read time.Duration
+	// Change bounds Connect, Disconnect and Import, which may wait for a
+	// person typing a password into polkit's dialog and then for the
+	// helper's work. It is longer than the helper's own bounds (2 minutes
+	// for the password, 2 for the change), so that the tray reports the
+	// helper's answer rather than its own impatience.
+	Change time.Duration
+}
+
+// The default Timeouts.
+const (
+	ReadTimeout   = 30 * time.Second
+	ChangeTimeout = 5 * time.Minute
+)
+
+// notifyTimeout bounds a call to the notification daemon, which answers at
+// once. Notices are shown one at a time, in order, so a hung daemon delays
+// the next one by this much and never the menu.
+const notifyTimeout = 5 * time.Second
+
+// Redialling the system bus after its connection closed starts at once
+// and backs off to redialMax while the bus stays away; a click or the menu
+// opening tries at once again.
+const (
+	redialFirst = 500 * time.Millisecond
+	redialMax   = time.Minute
+)
+
+// App is the running tray. All its state lives in the goroutine of Run,
+// which never waits for D-Bus: calls run in goroutines of their own and
+// hand their results back as closures through do.
 type App struct {
 	session  *dbus.Conn
 	notifier *Notifier
 	logger   *log.Logger
 	now      func() time.Time
+	timeouts Timeouts
 
-	do chan func()
+	do      chan func()
+	notices chan Notice
 
 	// owned by the run goroutine
-	helper  *ipc.Client
+	helper    *ipc.Client      // nil while not connected to the system bus
+	events    <-chan ipc.Event // helper's, closed when its connection closes
+	dialing   bool             // a dial is in flight
+	afterDial []func(error)    // what waits for the dial in flight
+	redial    *time.Timer      // the next dial after a failure, if any
+	redialC   <-chan time.Time
+	backoff   time.Duration
+	listing   bool // a List is in flight
+	relist    bool // and another was asked for meanwhile
+	statting  bool // a statistics refresh is in flight
+	downShown bool // "wgtray-helper is unavailable" was shown
+
 	model   Model
 	entries []Entry
 	items   []*systray.MenuItem
@@ -43,22 +88,38 @@ type App struct {
 }
 
 // New returns the tray app; session is the session bus connection that
-// fyne's systray also uses.
-func New(session *dbus.Conn, logger *log.Logger) *App {
+// fyne's systray also uses. Zero fields of t take the defaults.
+func New(session *dbus.Conn, logger *log.Logger, t Timeouts) *App {
+	if t.Read <= 0 {
+		t.Read = ReadTimeout
+	}
+	if t.Change <= 0 {
+		t.Change = ChangeTimeout
+	}
 	return &App{
-		session: session, notifier: NewNotifier(session), logger: logger, now: time.Now,
-		do: make(chan func(), 16), icon: -1, lost: map[string]bool{},
+		session: session, notifier: NewNotifier(session), logger: logger, now: time.Now, timeouts: t,
+		do: make(chan func(), 16), notices: make(chan Notice, 32), icon: -1, lost: map[string]bool{},
 	}
 }
 
 // Run drives the tray until ctx ends: it follows the helper's signals and
 // the user's clicks.
 func (a *App) Run(ctx context.Context) {
-	a.render()
-	events := a.connect(ctx)
-	a.render()
+	go a.showNotices(ctx)
+	opened := forwardOpened(ctx)
+	a.dial(ctx)
+	a.render(ctx)
 	var tick *time.Ticker
 	var tickC <-chan time.Time
+	defer func() {
+		if tick != nil {
+			tick.Stop()
+		}
+		a.stopRedial()
+		if a.helper != nil {
+			a.helper.Close()
+		}
+	}()
 	for {
 		// Refresh statistics only while a tunnel is connected.
 		if a.model.AnyConnected() && tick == nil {
@@ -70,112 +131,66 @@ func (a *App) Run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			if tick != nil {
-				tick.Stop()
-			}
 			return
 		case f := <-a.do:
 			f()
-		case ev, ok := <-events:
+		case ev, ok := <-a.events:
 			if !ok {
-				events = nil
-				continue
+				a.busLost(ctx)
+				break
 			}
 			a.handle(ctx, ev)
 		case <-tickC:
 			a.refreshStats(ctx)
+		case <-a.redialC:
+			a.redial, a.redialC = nil, nil
+			a.dial(ctx)
+		case <-opened:
+			a.retry(ctx)
 		}
-		a.render()
+		a.render(ctx)
 	}
 }
 
-// connect dials the system bus, subscribes to the helper's signals and
-// loads the tunnels.
-func (a *App) connect(ctx context.Context) <-chan ipc.Event {
-	c, err := ipc.Dial(ctx)
-	if err != nil {
-		a.logger.Printf("system bus: %v", err)
-		a.model.HelperUp = false
-		return nil
-	}
-	a.helper = c
-	events, err := c.Watch(ctx)
-	if err != nil {
-		a.logger.Printf("watch the helper: %v", err)
-	}
-	a.reload(ctx)
-	return events
-}
-
-// reload reads the tunnel list and the status of the connected ones.
-func (a *App) reload(ctx context.Context) {
-	ts, err := a.helper.List(ctx)
-	if err != nil {
-		if a.model.HelperUp {
-			a.notify(ctx, noticeHelper(false))
-		}
-		a.model.HelperUp = false
-		a.logger.Printf("list tunnels: %v", err)
-		return
-	}
-	a.model.HelperUp = true
-	a.model.SetList(ts, a.now())
-	a.refreshStats(ctx)
-}
-
-func (a *App) refreshStats(ctx context.Context) {
-	now := a.now()
-	for i := range a.model.Tunnels {
-		t := &a.model.Tunnels[i]
-		if t.State != ipc.StateConnected {
-			delete(a.lost, t.Name)
-			continue
-		}
-		st, err := a.helper.Status(ctx, t.Name)
-		if err != nil {
-			continue
-		}
-		t.Endpoint, t.Handshake, t.Rx, t.Tx = st.Endpoint, st.LastHandshake, st.RxBytes, st.TxBytes
-		t.DNS, t.Blocked = st.DNSManager, st.LeakGuard
-		lost := t.Lost(now)
-		if lost != a.lost[t.Name] {
-			if lost {
-				a.notify(ctx, noticeLost(t.Name))
-			} else {
-				a.notify(ctx, noticeRestored(t.Name))
+// forwardOpened passes on systray's "menu opened" events, which hosts such
+// as KDE's and GNOME's AppIndicator send. systray drops an event nobody
+// is waiting for, so this waits all the time and coalesces.
+func forwardOpened(ctx context.Context) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-systray.TrayOpenedCh:
+				select {
+				case out <- struct{}{}:
+				default:
+				}
 			}
-			a.lost[t.Name] = lost
 		}
-	}
+	}()
+	return out
 }
 
+// handle applies one of the helper's signals.
 func (a *App) handle(ctx context.Context, ev ipc.Event) {
 	switch ev.Kind {
 	case ipc.EventHelper:
-		if ev.HelperUp == a.model.HelperUp {
+		if ev.HelperUp {
+			a.reload(ctx) // it missed nothing we know of, but we missed its signals
 			return
 		}
-		if !ev.HelperUp {
-			a.model.HelperUp = false
-			for i := range a.model.Tunnels {
-				a.model.Tunnels[i].State = ipc.StateDisconnected
-			}
-			a.notify(ctx, noticeHelper(false))
-			return
+		for i := range a.model.Tunnels {
+			a.model.Tunnels[i].State = ipc.StateDisconnected
 		}
-		a.reload(ctx)
-		if a.model.HelperUp {
-			a.notify(ctx, noticeHelper(true))
-		}
+		a.helperDown()
 	case ipc.EventState:
 		ch := ev.Change
 		t := a.model.Find(ch.Name)
 		if t == nil {
-			a.reload(ctx) // a tunnel imported elsewhere
-			t = a.model.Find(ch.Name)
-			if t == nil {
-				return
-			}
+			a.reload(ctx) // a tunnel imported elsewhere: the list has its state
+			return
 		}
 		t.State = ch.State
 		switch ch.State {
@@ -192,213 +207,42 @@ func (a *App) handle(ctx context.Context, ev ipc.Event) {
 			}
 		}
 		if n, ok := NoticeFor(ch); ok {
-			a.notify(ctx, n)
+			a.notify(n)
 		}
 	}
 }
 
-func (a *App) notify(ctx context.Context, n Notice) {
-	if err := a.notifier.Show(ctx, n); err != nil {
-		a.logger.Print(err)
+// helperDown records that the helper cannot be reached, announcing it
+// once.
+func (a *App) helperDown() {
+	if a.model.HelperUp {
+		a.notify(noticeHelper(false))
+		a.downShown = true
+	}
+	a.model.HelperUp = false
+}
+
+// notify queues n for showNotices; it never waits.
+func (a *App) notify(n Notice) {
+	select {
+	case a.notices <- n:
+	default:
+		a.logger.Printf("notification %q dropped: the notification daemon is not keeping up", n.Summary)
 	}
 }
 
-// render brings the icon, tooltip and menu in line with the model.
-func (a *App) render() {
-	now := a.now()
-	if icon := a.model.Icon(now); icon != a.icon {
-		systray.SetIcon(icon.PNG())
-		a.icon = icon
-	}
-	if tip := a.model.Tooltip(now); tip != a.tooltip {
-		systray.SetTooltip(tip)
-		systray.SetTitle("wgtray")
-		a.tooltip = tip
-	}
-	entries := a.model.Menu(now)
-	if sameShape(entries, a.entries) {
-		for i, e := range entries {
-			if e == a.entries[i] || a.items[i] == nil {
-				continue
-			}
-			it := a.items[i]
-			it.SetTitle(e.Title)
-			if e.Kind == EntryTunnel {
-				if e.Checked {
-					it.Check()
-				} else {
-					it.Uncheck()
-				}
-			}
-			if e.Enabled {
-				it.Enable()
-			} else {
-				it.Disable()
-			}
-		}
-		a.entries = entries
-		return
-	}
-	a.rebuild(entries)
-}
-
-func sameShape(a, b []Entry) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Kind != b[i].Kind || a[i].Tunnel != b[i].Tunnel {
-			return false
-		}
-	}
-	return true
-}
-
-// rebuild replaces the whole menu, which the tunnel list changing needs:
-// systray can only append items.
-func (a *App) rebuild(entries []Entry) {
-	if a.gen != nil {
-		close(a.gen)
-	}
-	a.gen = make(chan struct{})
-	systray.ResetMenu()
-	a.items = make([]*systray.MenuItem, len(entries))
-	for i, e := range entries {
-		var it *systray.MenuItem
-		switch e.Kind {
-		case EntrySeparator:
-			systray.AddSeparator()
-			continue
-		case EntryTunnel:
-			it = systray.AddMenuItemCheckbox(e.Title, "Connect or disconnect "+e.Tunnel, e.Checked)
-		default:
-			it = systray.AddMenuItem(e.Title, "")
-		}
-		if !e.Enabled {
-			it.Disable()
-		}
-		a.items[i] = it
-		if e.Kind != EntryInfo {
-			go a.forwardClicks(it, i, a.gen)
-		}
-	}
-	a.entries = entries
-}
-
-// forwardClicks hands the clicks of one menu item to the run goroutine
-// until the menu is rebuilt.
-func (a *App) forwardClicks(it *systray.MenuItem, i int, gen chan struct{}) {
+// showNotices shows the queued notices in order, each call bounded.
+func (a *App) showNotices(ctx context.Context) {
 	for {
 		select {
-		case <-gen:
+		case <-ctx.Done():
 			return
-		case <-it.ClickedCh:
-			select {
-			case a.do <- func() { a.clicked(i, gen) }:
-			case <-gen:
-				return
+		case n := <-a.notices:
+			nctx, cancel := context.WithTimeout(ctx, notifyTimeout)
+			if err := a.notifier.Show(nctx, n); err != nil {
+				a.logger.Print(err)
 			}
+			cancel()
 		}
 	}
-}
-
-func (a *App) clicked(i int, gen chan struct{}) {
-	if gen != a.gen || i >= len(a.entries) {
-		return // a click on a menu that is gone
-	}
-	e := a.entries[i]
-	if !e.Enabled {
-		return
-	}
-	switch e.Kind {
-	case EntryTunnel:
-		a.toggle(e.Tunnel, e.Checked)
-	case EntryImport:
-		go a.importFile()
-	case EntryQuit:
-		systray.Quit()
-	}
-}
-
-// toggle connects or disconnects in the background: Connect can wait for
-// a password prompt, and the tray must stay responsive meanwhile.
-func (a *App) toggle(name string, connected bool) {
-	helper := a.helper
-	if helper == nil {
-		return
-	}
-	go func() {
-		ctx := context.Background()
-		var err error
-		if connected {
-			err = helper.Disconnect(ctx, name)
-		} else {
-			err = helper.Connect(ctx, name)
-		}
-		a.do <- func() { a.actionDone(ctx, name, err) }
-	}()
-}
-
-// actionDone records an action's result. Failures of the tunnel itself
-// were announced by the helper's StateChanged; the rest (not authorized,
-// no such tunnel, hooks disabled…) never reached a state change, so they
-// are announced here.
-func (a *App) actionDone(ctx context.Context, name string, err error) {
-	switch {
-	case err == nil:
-		a.model.Denied = false
-	case errors.Is(err, ipc.ErrAccessDenied):
-		a.model.Denied = true
-		a.notify(ctx, Notice{Key: name, Summary: "Not allowed to control tunnels", Body: "Ask to be added to group wgtray.", Urgent: true})
-	case errors.Is(err, ipc.ErrFailed):
-		a.model.Failed = err.Error()
-	default:
-		a.model.Failed = err.Error()
-		a.notify(ctx, Notice{Key: name, Summary: "Could not change " + name, Body: err.Error(), Urgent: true})
-	}
-}
-
-// importFile asks for a file, reads it as the user and sends its text to
-// the helper.
-func (a *App) importFile() {
-	ctx := context.Background()
-	path, err := ChooseFile(ctx, a.session, "Import WireGuard tunnel")
-	if err != nil {
-		a.do <- func() {
-			a.notify(ctx, Notice{Key: "import", Summary: "Import failed", Body: err.Error(), Urgent: true})
-		}
-		return
-	}
-	if path == "" {
-		return // cancelled
-	}
-	name, err := a.ImportPath(ctx, path)
-	a.do <- func() {
-		if err != nil {
-			if errors.Is(err, ipc.ErrAccessDenied) {
-				a.model.Denied = true
-			}
-			a.notify(ctx, Notice{Key: "import", Summary: "Could not import " + path, Body: err.Error(), Urgent: true})
-			return
-		}
-		a.notify(ctx, Notice{Key: "import", Summary: "Imported tunnel " + name})
-		a.reload(ctx)
-	}
-}
-
-// ImportPath reads path as the user and imports it under a name made from
-// the file's name.
-func (a *App) ImportPath(ctx context.Context, path string) (string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	if len(data) > ipc.MaxConfigSize {
-		return "", fmt.Errorf("%s is larger than 64 KiB", path)
-	}
-	if a.helper == nil {
-		return "", errors.New("wgtray-helper is not reachable")
-	}
-	name := tunnelname.FromFile(path)
-	return name, a.helper.Import(ctx, name, string(data))
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,21 +34,33 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	w := newWorldWith(t, sysbus.Options{})
+	w.startHelper(t)
+	return w
+}
+
+// newWorldWith is newWorld with bus options and no helper started.
+func newWorldWith(t *testing.T, o sysbus.Options) *world {
+	t.Helper()
 	requireDesktopTools(t)
-	w := &world{bin: sysbus.Binaries(t), bus: sysbus.Start(t, sysbus.Options{}), tp: netns.New(t)}
+	w := &world{bin: sysbus.Binaries(t), bus: sysbus.Start(t, o), tp: netns.New(t)}
 	w.configDir = filepath.Join(t.TempDir(), "wireguard")
 	os.Mkdir(w.configDir, 0o700)
 	w.stateDir = t.TempDir()
 	w.tunnel = netns.UniqueName("wgt")
 	netns.WriteConf(t, w.configDir, w.tunnel, w.tp.ClientConfig(netns.ClientOpts{}))
-	w.startHelper(t)
 	return w
+}
+
+// helperArgv is how the tests run the helper.
+func (w *world) helperArgv() []string {
+	return []string{filepath.Join(w.bin, "wgtray-helper"),
+		"--config-dir", w.configDir, "--journal-dir", w.stateDir, "--wireguard=userspace"}
 }
 
 func (w *world) startHelper(t *testing.T) {
 	t.Helper()
-	w.helper = w.bus.StartHelper(t, w.tp.Client, nil, filepath.Join(w.bin, "wgtray-helper"),
-		"--config-dir", w.configDir, "--journal-dir", w.stateDir, "--wireguard=userspace")
+	w.helper = w.bus.StartHelper(t, w.tp.Client, nil, w.helperArgv()...)
 }
 
 func (w *world) client(t *testing.T) *ipc.Client { return ipc.NewClient(w.bus.Conn(t)) }
@@ -61,17 +74,45 @@ func (w *world) state(t *testing.T) ipc.State {
 	return st.State
 }
 
-// startTray runs the tray as the desktop's user.
-func (w *world) startTray(t *testing.T, d *testDesktop) *exec.Cmd {
+// startTray runs the tray as the desktop's user, with env added to its
+// environment.
+func (w *world) startTray(t *testing.T, d *testDesktop, env ...string) *trayProc {
 	t.Helper()
-	cmd := d.User.Command(filepath.Join(w.bin, "wgtray"))
-	cmd.Env = d.Env(w.bus.Env())
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	return startTrayOn(t, w.bin, w.bus, d, env...)
+}
+
+// trayProc is a running tray, whose stderr is kept as well as copied to
+// the test's.
+type trayProc struct {
+	cmd *exec.Cmd
+	mu  sync.Mutex
+	log strings.Builder
+}
+
+func (p *trayProc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.log.Write(b)
+	return os.Stderr.Write(b)
+}
+
+// said returns what the tray wrote to stderr so far.
+func (p *trayProc) said() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+func startTrayOn(t *testing.T, bin string, bus *sysbus.Bus, d *testDesktop, env ...string) *trayProc {
+	t.Helper()
+	p := &trayProc{cmd: d.User.Command(filepath.Join(bin, "wgtray"))}
+	p.cmd.Env = d.Env(append([]string{bus.Env()}, env...)...)
+	p.cmd.Stderr = p
+	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return cmd
+	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
+	return p
 }
 
 func toggled(name string, on bool) func([]desktop.MenuEntry) bool {
@@ -94,6 +135,35 @@ func hasLine(text string) func([]desktop.MenuEntry) bool {
 		}
 		return false
 	}
+}
+
+func lacksLine(text string) func([]desktop.MenuEntry) bool {
+	has := hasLine(text)
+	return func(es []desktop.MenuEntry) bool { return !has(es) }
+}
+
+// all is every one of conds at once.
+func all(conds ...func([]desktop.MenuEntry) bool) func([]desktop.MenuEntry) bool {
+	return func(es []desktop.MenuEntry) bool {
+		for _, c := range conds {
+			if !c(es) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// entry returns the menu line labelled label.
+func entry(t *testing.T, es []desktop.MenuEntry, label string) desktop.MenuEntry {
+	t.Helper()
+	for _, e := range es {
+		if e.Label == label {
+			return e
+		}
+	}
+	t.Fatalf("no menu line %q in %+v", label, es)
+	return desktop.MenuEntry{}
 }
 
 // TestTrayInPanel drives the tray as xfce4-panel does: a member of group
@@ -158,7 +228,7 @@ func TestTrayInPanel(t *testing.T) {
 		t.Errorf("tooltip %q", tip)
 	}
 	w.startHelper(t)
-	it.waitMenu(t, "the tunnel again", toggled(w.tunnel, false))
+	it.waitMenu(t, "the tunnel again", all(toggled(w.tunnel, false), lacksLine(tray.TextHelperMissing)))
 	d.waitNotification(t, "wgtray-helper is back")
 	if it.iconPixels(t) != idleIcon {
 		t.Error("the icon did not recover")
@@ -167,7 +237,9 @@ func TestTrayInPanel(t *testing.T) {
 }
 
 // TestTrayNotAllowed: a user outside group wgtray sees the not-allowed
-// line once the helper refuses them, and nothing changes.
+// line once the helper refuses them, and nothing changes. The refusal
+// marks connecting only, not importing, and locks nothing: the next click
+// asks the helper again.
 func TestTrayNotAllowed(t *testing.T) {
 	w := newWorld(t)
 	d := startDesktop(t, sysbus.NewUser(t))
@@ -176,11 +248,10 @@ func TestTrayNotAllowed(t *testing.T) {
 	it.waitMenu(t, "the tunnel", toggled(w.tunnel, false))
 	before := netns.Dump(t, w.tp.Client)
 	it.click(t, w.tunnel)
-	it.waitMenu(t, "the not-allowed line", hasLine(tray.TextNotAllowed))
-	for _, e := range it.Menu(t) {
-		if e.Label == w.tunnel && e.Enabled {
-			t.Error("the tunnel stays clickable for a user who may not control it")
-		}
+	it.waitMenu(t, "the not-allowed line", all(hasLine(tray.TextNotAllowedConnect), toggled(w.tunnel, false)))
+	menu := it.Menu(t)
+	if e := entry(t, menu, tray.TextImport); !e.Enabled || hasLine(tray.TextNotAllowedImport)(menu) {
+		t.Errorf("a refused connect disabled or refused import too: %+v", menu)
 	}
 	if st := w.state(t); st != ipc.StateDisconnected {
 		t.Errorf("helper state %s after a refused click", st)
@@ -188,8 +259,17 @@ func TestTrayNotAllowed(t *testing.T) {
 	if after := netns.Dump(t, w.tp.Client); after != before {
 		t.Errorf("a refused click changed the namespace:\n%s", netns.DumpDiff(before, after))
 	}
-	d.waitNotification(t, "Not allowed to control tunnels")
+	d.waitNotification(t, "Not allowed to connect tunnels")
 	d.screenshot(t, "tray-not-allowed")
+
+	// Trying again reaches the helper, which refuses again.
+	denials := func() int { return strings.Count(w.helper.Stderr(), "denied org.wgtray.connect") }
+	if n := denials(); n != 1 {
+		t.Fatalf("the helper logged %d refusals for one click:\n%s", n, w.helper.Stderr())
+	}
+	it.click(t, w.tunnel)
+	netns.WaitFor(t, 20*time.Second, "the second click to reach the helper", func() bool { return denials() == 2 })
+	it.waitMenu(t, "the not-allowed line again", all(hasLine(tray.TextNotAllowedConnect), toggled(w.tunnel, false)))
 }
 
 // TestTrayOneInstanceNotRoot: a second tray in the session exits 0 with a

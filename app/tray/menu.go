@@ -1,0 +1,131 @@
+package tray
+
+import (
+	"context"
+
+	"fyne.io/systray"
+)
+
+// render brings the icon, tooltip and menu in line with the model.
+func (a *App) render(ctx context.Context) {
+	now := a.now()
+	if icon := a.model.Icon(now); icon != a.icon {
+		systray.SetIcon(icon.PNG())
+		a.icon = icon
+	}
+	if tip := a.model.Tooltip(now); tip != a.tooltip {
+		systray.SetTooltip(tip)
+		systray.SetTitle("wgtray")
+		a.tooltip = tip
+	}
+	entries := a.model.Menu(now)
+	if sameShape(entries, a.entries) {
+		for i, e := range entries {
+			if e == a.entries[i] || a.items[i] == nil {
+				continue
+			}
+			it := a.items[i]
+			it.SetTitle(e.Title)
+			if e.Kind == EntryTunnel {
+				if e.Checked {
+					it.Check()
+				} else {
+					it.Uncheck()
+				}
+			}
+			if e.Enabled {
+				it.Enable()
+			} else {
+				it.Disable()
+			}
+		}
+		a.entries = entries
+		return
+	}
+	a.rebuild(ctx, entries)
+}
+
+func sameShape(a, b []Entry) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Kind != b[i].Kind || a[i].Tunnel != b[i].Tunnel {
+			return false
+		}
+	}
+	return true
+}
+
+// rebuild replaces the whole menu, which the tunnel list changing needs:
+// systray can only append items.
+func (a *App) rebuild(ctx context.Context, entries []Entry) {
+	if a.gen != nil {
+		close(a.gen)
+	}
+	a.gen = make(chan struct{})
+	systray.ResetMenu()
+	a.items = make([]*systray.MenuItem, len(entries))
+	for i, e := range entries {
+		var it *systray.MenuItem
+		switch e.Kind {
+		case EntrySeparator:
+			systray.AddSeparator()
+			continue
+		case EntryTunnel:
+			it = systray.AddMenuItemCheckbox(e.Title, "Connect or disconnect "+e.Tunnel, e.Checked)
+		default:
+			it = systray.AddMenuItem(e.Title, "")
+		}
+		if !e.Enabled {
+			it.Disable()
+		}
+		a.items[i] = it
+		if e.Kind != EntryInfo {
+			go a.forwardClicks(ctx, it, i, a.gen)
+		}
+	}
+	a.entries = entries
+}
+
+// forwardClicks hands the clicks of one menu item to the run goroutine
+// until the menu is rebuilt. systray drops a click nobody is waiting for;
+// the run goroutine never blocks, so this one is back waiting at once.
+func (a *App) forwardClicks(ctx context.Context, it *systray.MenuItem, i int, gen chan struct{}) {
+	for {
+		select {
+		case <-gen:
+			return
+		case <-ctx.Done():
+			return
+		case <-it.ClickedCh:
+			select {
+			case a.do <- func() { a.clicked(ctx, i, gen) }:
+			case <-gen:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+func (a *App) clicked(ctx context.Context, i int, gen chan struct{}) {
+	if gen != a.gen || i >= len(a.entries) {
+		return // a click on a menu that is gone
+	}
+	e := a.entries[i]
+	if !e.Enabled {
+		return
+	}
+	switch e.Kind {
+	case EntryTunnel:
+		a.toggle(ctx, e.Tunnel, e.Checked)
+	case EntryImport:
+		a.startImport(ctx)
+	case EntryRetry:
+		a.retry(ctx)
+	case EntryQuit:
+		systray.Quit()
+	}
+}
