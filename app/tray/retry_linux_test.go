@@ -1,12 +1,10 @@
 package tray_test
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -150,61 +148,6 @@ func TestTrayStartsTheHelperAgain(t *testing.T) {
 	it.waitMenu(t, "the tunnel after the retry", all(toggled(w.tunnel, false), lacksLine(tray.TextHelperMissing)))
 }
 
-// restartBus kills the system bus's dbus-daemon and starts it again with
-// the same command line, so on the same socket, as a restart of the
-// system's dbus does; polkitd, which exits with its bus, is not started
-// again. The new daemon is stopped when the test ends.
-func restartBus(t *testing.T, b *sysbus.Bus) {
-	t.Helper()
-	var pid uint32
-	if err := b.Conn(t).BusObject().Call("org.freedesktop.DBus.GetConnectionUnixProcessID", 0, "org.freedesktop.DBus").Store(&pid); err != nil {
-		t.Fatalf("the bus's pid: %v", err)
-	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	argv := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
-	if filepath.Base(argv[0]) != "dbus-daemon" || !strings.Contains(string(raw), "--print-address=3") {
-		t.Fatalf("pid %d is not the bus daemon sysbus starts: %q", pid, argv)
-	}
-	syscall.Kill(int(pid), syscall.SIGKILL)
-	netns.WaitFor(t, 10*time.Second, "the old bus daemon to be gone", func() bool { return !proc.Alive(int(pid)) })
-
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.ExtraFiles = []*os.File{w} // fd 3, where it prints its address once it listens
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	started, exited := make(chan error, 1), make(chan struct{})
-	go func() {
-		// The parent-death signal follows the thread that forked.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		cmd.Wait()
-		close(exited)
-	}()
-	if err := <-started; err != nil {
-		t.Fatalf("start dbus-daemon again: %v", err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-	w.Close()
-	r.SetReadDeadline(time.Now().Add(20 * time.Second))
-	line, err := bufio.NewReader(r).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, b.Address) {
-		t.Fatalf("the new dbus-daemon did not come up: %q, %v", line, err)
-	}
-}
-
 // TestTrayRedialsTheSystemBus: the tray's connection to the system bus
 // closes (the bus restarts); the tray says the helper is unavailable,
 // connects again by itself, and follows the new helper's signals.
@@ -215,7 +158,7 @@ func TestTrayRedialsTheSystemBus(t *testing.T) {
 	it := d.findItem(t)
 	it.waitMenu(t, "the tunnel", toggled(w.tunnel, false))
 
-	restartBus(t, w.bus)
+	w.bus.Restart(t)
 	it.waitMenu(t, "the helper-missing line", hasLine(tray.TextHelperMissing))
 	d.waitNotification(t, "wgtray-helper is unavailable")
 	// The old helper is connected to the old bus for good.

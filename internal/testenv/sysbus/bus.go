@@ -31,6 +31,7 @@ type Bus struct {
 	SocketPath string
 
 	dir    string  // public directory holding the socket and the config
+	conf   string  // dbus-daemon's configuration file
 	bus    *daemon // dbus-daemon
 	polkit *daemon // polkitd, nil with NoPolkit
 }
@@ -102,6 +103,7 @@ func Start(tb testing.TB, o Options) *Bus {
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		tb.Fatal(err)
 	}
+	b.conf = conf
 	b.startBus(tb, conf)
 	if !o.NoPolkit {
 		b.startPolkit(tb, actions, rules, o.ExtraRules)
@@ -133,6 +135,16 @@ func (b *Bus) startBus(tb testing.TB, conf string) {
 		}
 		tb.Fatalf("dbus-daemon did not come up (read %q, %v): %v", line, err, b.bus)
 	}
+}
+
+// Restart kills dbus-daemon and starts it again with the same
+// configuration, so on the same socket, as a restart of the system's D-Bus
+// does: every connection to the bus closes. polkitd, which exits with its
+// bus, is not started again.
+func (b *Bus) Restart(tb testing.TB) {
+	tb.Helper()
+	b.bus.stop()
+	b.startBus(tb, b.conf)
 }
 
 // Env returns the environment entry that points a child process at this
