@@ -48,8 +48,14 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 		return err
 	}
 	mon, err := monitor.New(func(ev monitor.Event) {
-		if ev.Kind == monitor.LinkDeleted {
+		switch ev.Kind {
+		case monitor.LinkDeleted:
 			srv.LinkGone(ev.Link)
+		case monitor.Resynced:
+			// Deletions may have gone unseen: check every tunnel's link.
+			for _, name := range e.Active() {
+				srv.LinkGone(name)
+			}
 		}
 	}, func(err error) { logger.Printf("link watch: %v", err) })
 	if err != nil {
