@@ -33,9 +33,11 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 		return fmt.Errorf("connect to the system bus: %w", err)
 	}
 	defer conn.Close()
+	up := newUpgrade(e, logger)
+	defer up.Close()
 	srv := daemon.New(ctx, daemon.Deps{
 		Conn:         conn,
-		Engine:       e,
+		Engine:       up.gate,
 		Store:        st,
 		Devices:      sys.Devices(),
 		Links:        sys,
@@ -48,8 +50,14 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 		return err
 	}
 	mon, err := monitor.New(func(ev monitor.Event) {
-		if ev.Kind == monitor.LinkDeleted {
+		switch ev.Kind {
+		case monitor.LinkDeleted:
 			srv.LinkGone(ev.Link)
+		case monitor.Resynced:
+			// Deletions may have gone unseen: check every tunnel's link.
+			for _, name := range e.Active() {
+				srv.LinkGone(name)
+			}
 		}
 	}, func(err error) { logger.Printf("link watch: %v", err) })
 	if err != nil {
@@ -62,11 +70,19 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
 	defer signal.Stop(usr1)
+serving:
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 		case <-usr1:
 			fmt.Fprintf(stdout, "debug: goroutines=%d\n", runtime.NumGoroutine())
+		case <-up.Poke():
+			if up.Retire() {
+				// At once: the bus then sends the next call's activation
+				// to the new binary, and no more Connects to this one.
+				conn.ReleaseName(ipc.BusName)
+				break serving
+			}
 		}
 	}
 	// Stop watching before Shutdown, so that our own deletions are not

@@ -214,10 +214,16 @@ func (s *Server) disconnectLocked(ctx context.Context, name, message string) err
 // LinkGone handles a tunnel's interface disappearing underneath the
 // helper: the rest of what Up added is removed and clients are told.
 func (s *Server) LinkGone(link string) {
+	// Most deletions are of links that are no tunnel's (a container's
+	// veth, a tunnel of wg-quick's) or of our own Disconnect's: told from
+	// the engine's state, without waiting behind a change in progress.
+	if st, _ := s.state(link); st != ipc.StateConnected {
+		return
+	}
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	if st, _ := s.state(link); st != ipc.StateConnected {
-		return // our own Disconnect, or not ours
+		return // taken down meanwhile
 	}
 	// The event may be late: the deletion of the link of an earlier
 	// Disconnect, seen after the tunnel came up again. Only a link that is

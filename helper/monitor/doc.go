@@ -3,4 +3,9 @@
 // tailscale's net/netmon: today the deletion of interfaces (a tunnel's
 // link deleted from outside); routes, rules, nftables and logind's
 // suspend signals are the next events it is the place for.
+//
+// Netlink multicast is lossy by design: when the socket's buffer is full
+// the kernel drops events and the next receive fails with ENOBUFS. The
+// Monitor then subscribes again and says Resynced, and its owner checks
+// again what it cares about, instead of missing a deletion for good.
 package monitor

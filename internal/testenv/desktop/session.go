@@ -103,7 +103,10 @@ func freeDisplay() string {
 // StatusNotifierWatcher unless o.NoPanel, are on its bus.
 func Start(tb testing.TB, u sysbus.User, o Options) *Session {
 	tb.Helper()
-	s := &Session{User: u, Display: freeDisplay(), Dir: sysbus.PublicDir(tb)}
+	// u.Dir: the session's services (xfconfd, the portal) outlive its bus
+	// for a moment and write into the home meanwhile; they are ended
+	// before the directory is removed.
+	s := &Session{User: u, Display: freeDisplay(), Dir: u.Dir(tb)}
 	run := filepath.Join(s.Dir, "run")
 	conf := filepath.Join(s.Dir, "home/.config/xfce4/xfconf/xfce-perchannel-xml")
 	must := func(err error) {

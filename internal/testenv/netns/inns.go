@@ -48,3 +48,8 @@ func inNS(ns string, fn func() error) error {
 	}()
 	return <-errc
 }
+
+// In runs fn on an OS thread that is in network namespace ns, as inNS
+// does, for tests whose code under test opens its sockets itself (the
+// helper's link monitor, which must watch the test's namespace).
+func In(ns string, fn func() error) error { return inNS(ns, fn) }

@@ -34,14 +34,29 @@ func Binaries(tb testing.TB) string {
 	return binDir
 }
 
+// goTool returns the go command's path.
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	// sudo resets PATH; Debian machines set up by hand or from go.dev's
+	// archive have Go here.
+	return "/usr/local/go/bin/go"
+}
+
+// BuildHelper builds wgtray-helper as file, with its Version set to
+// version as the Makefile sets it, for a test of two builds (an upgrade).
+func BuildHelper(tb testing.TB, file, version string) {
+	tb.Helper()
+	cmd := exec.Command(goTool(), "build", "-ldflags=-X main.Version="+version, "-o", file, programs["wgtray-helper"])
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("build wgtray-helper %s: %v: %s", version, err, out)
+	}
+}
+
 func build() (string, error) {
 	staleOnce.Do(removeStale)
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		// sudo resets PATH; Debian machines set up by hand or from
-		// go.dev's archive have Go here.
-		goTool = "/usr/local/go/bin/go"
-	}
+	goTool := goTool()
 	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-bin-", dirPrefix, os.Getpid()))
 	if err != nil {
 		return "", err

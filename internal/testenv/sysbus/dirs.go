@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 )
 
 // dirPrefix starts the names of the directories PublicDir makes in the
@@ -24,11 +25,28 @@ func PublicDir(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
-		if err := os.RemoveAll(dir); err != nil {
+		if err := removeAll(dir); err != nil {
 			tb.Errorf("remove %s: %v", dir, err)
 		}
 	})
 	return dir
+}
+
+// removeAll is os.RemoveAll tried again for a while: a process that was
+// just killed (a user's, see User.Dir) may have been creating a file in
+// the tree while the first attempt ran.
+func removeAll(dir string) error {
+	deadline := time.Now().Add(endTimeout)
+	backoff := 10 * time.Millisecond
+	for {
+		err := os.RemoveAll(dir)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		// Nothing to wait on: what still writes is another process.
+		<-time.After(backoff)
+		backoff = min(2*backoff, 200*time.Millisecond)
+	}
 }
 
 // copyFile copies src to dst, readable by everyone.

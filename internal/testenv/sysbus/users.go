@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,7 +86,7 @@ func NewUser(tb testing.TB, groups ...string) User {
 		// init that does not reap would leave.
 		if u, err := user.Lookup(name); err == nil {
 			if uid, err := strconv.Atoi(u.Uid); err == nil {
-				killUserProcs(tb, uid)
+				User{Name: name, UID: uid}.EndProcesses(tb)
 			}
 		}
 		// userdel also removes the user's own group.
@@ -205,23 +206,58 @@ func requireRoot(tb testing.TB) {
 	netns.RequireRootFor(tb, "this test starts a private system bus with polkitd and creates users")
 }
 
-// killUserProcs kills every process of uid and waits until they are gone
-// (zombies count as gone: they hold nothing).
-func killUserProcs(tb testing.TB, uid int) {
+// endTimeout bounds the wait for a user's processes to be gone.
+const endTimeout = 10 * time.Second
+
+// EndProcesses kills every process running as the user (by real,
+// effective or saved uid) and waits until they are gone, failing the test
+// after endTimeout. Zombies count as gone: they hold nothing. It kills
+// again at each look, so that a process forked meanwhile is ended too.
+func (u User) EndProcesses(tb testing.TB) {
 	tb.Helper()
-	procs := func() []int {
-		return netns.ProcsWhere(func(pid int) bool {
-			var st syscall.Stat_t
-			if syscall.Stat(fmt.Sprintf("/proc/%d", pid), &st) != nil || int(st.Uid) != uid {
-				return false
+	netns.WaitFor(tb, endTimeout, fmt.Sprintf("the processes of %s (uid %d) to exit", u.Name, u.UID), func() bool {
+		pids := u.processes()
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		return len(pids) == 0
+	})
+}
+
+// processes returns the pids of the live processes that run as the user.
+func (u User) processes() []int {
+	return netns.ProcsWhere(func(pid int) bool {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			return false // gone meanwhile
+		}
+		var uids []int
+		zombie := false
+		for line := range strings.Lines(string(status)) {
+			f := strings.Fields(line)
+			switch {
+			case len(f) >= 2 && f[0] == "State:":
+				zombie = f[1] == "Z"
+			case len(f) >= 4 && f[0] == "Uid:":
+				for _, s := range f[1:4] {
+					if n, err := strconv.Atoi(s); err == nil {
+						uids = append(uids, n)
+					}
+				}
 			}
-			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-			i := strings.LastIndexByte(string(stat), ')')
-			return err == nil && i > 0 && !strings.HasPrefix(string(stat[i+1:]), " Z")
-		})
-	}
-	for _, pid := range procs() {
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
-	netns.WaitFor(tb, 10*time.Second, fmt.Sprintf("the processes of uid %d to exit", uid), func() bool { return len(procs()) == 0 })
+		}
+		return !zombie && slices.Contains(uids, u.UID)
+	})
+}
+
+// Dir makes a directory as PublicDir does, for the user's files (a home):
+// when the test ends, the user's processes are ended first, since those
+// that outlive what started them (a session bus's services) write there
+// until killed, then the directory is removed.
+func (u User) Dir(tb testing.TB) string {
+	tb.Helper()
+	dir := PublicDir(tb)
+	// Registered after PublicDir's removal, so run before it.
+	tb.Cleanup(func() { u.EndProcesses(tb) })
+	return dir
 }

@@ -1,6 +1,7 @@
 # wgtray %preun ($1: 0 on erase, 1 on upgrade): on erase, stop the helper,
 # which takes every tunnel down. An upgrade leaves a running helper alone,
-# so that tunnels stay up; the next start runs the new binary.
+# so that tunnels stay up: it notices its new binary and exits once no
+# tunnel is up, and the next call starts the new one.
 helper=/usr/libexec/wgtray/wgtray-helper
 
 if [ "$1" = 0 ]; then
