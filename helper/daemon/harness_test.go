@@ -45,9 +45,9 @@ var _ daemon.Devices = (*enginetest.System)(nil)
 type fakeStore struct {
 	mu      sync.Mutex
 	configs map[string][]byte
-	// onRead and onRemove, when set, are called first by Read and Remove,
-	// without the lock, so that a test can order them against other
-	// calls.
+	// onRead and onRemove, when set, are called by Read once it has read
+	// and by Remove before it removes, without the lock, so that a test
+	// can order them against other calls.
 	onRead, onRemove func(name string)
 }
 
@@ -78,7 +78,7 @@ func (s *fakeStore) List() ([]string, error) {
 
 func (s *fakeStore) Read(name string) ([]byte, error) {
 	if f, _ := s.hooks(); f != nil {
-		f(name)
+		defer f(name)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
