@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 
@@ -18,6 +19,11 @@ import (
 	"github.com/wgtray/wgtray/helper/store"
 	"github.com/wgtray/wgtray/ipc"
 )
+
+// shutdownTimeout bounds taking every tunnel down once the helper was told
+// to stop, so that it exits within 15 s of SIGTERM; a change that does not
+// end by then is left to --cleanup (systemd's ExecStopPost).
+const shutdownTimeout = 10 * time.Second
 
 // serve runs the D-Bus service until ctx ends, then takes every tunnel
 // down.
@@ -89,7 +95,12 @@ serving:
 	// handled as a tunnel's interface vanishing.
 	mon.Close()
 	logger.Print("stopping: taking every tunnel down")
-	if err := srv.Shutdown(context.Background()); err != nil {
+	// ctx has ended, and with it every change in progress; Shutdown waits
+	// for them to roll back, but no longer than its deadline, so that
+	// SIGTERM ends the helper within systemd's patience whatever runs.
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
 		return err
 	}
 	conn.ReleaseName(ipc.BusName)

@@ -16,6 +16,7 @@ const (
 	ErrorFailed          = Interface + ".Error.Failed"
 	ErrorAccessDenied    = "org.freedesktop.DBus.Error.AccessDenied"
 	ErrorInvalidArgs     = "org.freedesktop.DBus.Error.InvalidArgs"
+	ErrorLimitsExceeded  = "org.freedesktop.DBus.Error.LimitsExceeded"
 )
 
 // Sentinel errors, each mapped 1:1 to a D-Bus error name. The helper wraps
@@ -30,6 +31,10 @@ var (
 	ErrFailed          = errors.New("failed")
 	ErrAccessDenied    = errors.New("not authorized")
 	ErrInvalidArgs     = errors.New("invalid arguments")
+	// ErrLimitsExceeded refuses a call while the same caller already has
+	// as many calls in progress as the helper allows one caller; it is
+	// worth retrying once one of them has answered.
+	ErrLimitsExceeded = errors.New("too many calls in progress")
 )
 
 // errorNames pairs each sentinel with its name. The order matters to
@@ -41,6 +46,7 @@ var errorNames = []struct {
 }{
 	{ErrAccessDenied, ErrorAccessDenied},
 	{ErrInvalidArgs, ErrorInvalidArgs},
+	{ErrLimitsExceeded, ErrorLimitsExceeded},
 	{ErrInvalidName, ErrorInvalidName},
 	{ErrNotFound, ErrorNotFound},
 	{ErrInvalidConfig, ErrorInvalidConfig},

@@ -24,6 +24,7 @@ var errorTable = []struct {
 	{ErrFailed, "org.wgtray.Helper1.Error.Failed"},
 	{ErrAccessDenied, "org.freedesktop.DBus.Error.AccessDenied"},
 	{ErrInvalidArgs, "org.freedesktop.DBus.Error.InvalidArgs"},
+	{ErrLimitsExceeded, "org.freedesktop.DBus.Error.LimitsExceeded"},
 }
 
 func TestToDBus(t *testing.T) {

@@ -17,7 +17,10 @@ const (
 	Interface = "org.wgtray.Helper1"
 )
 
-// The members of Interface, without the interface prefix.
+// The members of Interface, without the interface prefix. Every method
+// answers ErrorInvalidArgs to a call whose arguments are not of the types
+// given here, and ErrorLimitsExceeded to a connection that already has as
+// many calls in progress as the helper allows one caller.
 const (
 	// MethodList is List() → a(ss): every stored tunnel and its state,
 	// sorted by name.

@@ -45,6 +45,8 @@ func TestPolkitLoadsExactlyOurActions(t *testing.T) {
 	want := map[string][3]uint32{
 		"org.wgtray.connect": {implicitAuthAdmin, implicitAuthAdmin, implicitYes},
 		"org.wgtray.manage":  {implicitAuthAdminKeep, implicitAuthAdminKeep, implicitAuthAdminKeep},
+		// Hooks run as root: an administrator every time, never kept.
+		"org.wgtray.manage-scripts": {implicitAuthAdmin, implicitAuthAdmin, implicitAuthAdmin},
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("polkitd's actions (any, inactive, active) = %v, want %v (ids %v)", got, want, slices.Sorted(maps.Keys(got)))
@@ -55,21 +57,30 @@ func TestPolkitLoadsExactlyOurActions(t *testing.T) {
 // asks about the caller's bus name. Without logind no caller is active, so
 // only the rule for group wgtray can say yes; everyone else gets a
 // challenge (auth_admin), which the helper turns into a refusal or an
-// interactive prompt. Root itself is not asked about: the helper allows uid
-// 0 without polkit.
+// interactive prompt. The rule grants connect and manage, never
+// manage-scripts: a member is challenged for that like everyone. Root
+// itself is not asked about: the helper allows uid 0 without polkit.
 func TestPolkitGroupRule(t *testing.T) {
 	b := sysbus.Start(t, sysbus.Options{})
 	root := b.Conn(t)
 	member := sysbus.StartChild(t, b, sysbus.NewUser(t, "wgtray"))
 	stranger := sysbus.StartChild(t, b, sysbus.NewUser(t))
-	for _, action := range []string{"org.wgtray.connect", "org.wgtray.manage"} {
+	const (
+		yes       = "authorized=true challenge=false"
+		challenge = "authorized=false challenge=true"
+	)
+	for action, memberGets := range map[string]string{
+		"org.wgtray.connect":        yes,
+		"org.wgtray.manage":         yes,
+		"org.wgtray.manage-scripts": challenge,
+	} {
 		for _, c := range []struct {
 			who  string
 			ch   *sysbus.Child
 			want string
 		}{
-			{"member of wgtray", member, "authorized=true challenge=false"},
-			{"user outside wgtray", stranger, "authorized=false challenge=true"},
+			{"member of wgtray", member, memberGets},
+			{"user outside wgtray", stranger, challenge},
 		} {
 			res, err := sysbus.CheckAuthorization(root, sysbus.BusNameSubject(c.ch.Name), action)
 			if err != nil {

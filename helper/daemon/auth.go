@@ -11,6 +11,11 @@ import (
 const (
 	ActionConnect = "org.wgtray.connect" // Connect, Disconnect
 	ActionManage  = "org.wgtray.manage"  // Import, Remove, GetConfig
+	// ActionManageScripts is asked in addition to the others by the Import
+	// of a config with PreUp/PostUp/PreDown/PostDown hooks and the Connect
+	// of a stored one: hooks run as root, so the right to run them is not
+	// part of any group's rights but an administrator's, every time.
+	ActionManageScripts = "org.wgtray.manage-scripts"
 )
 
 // Authorizer decides whether the bus client sender may perform action.

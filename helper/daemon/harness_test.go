@@ -45,6 +45,24 @@ var _ daemon.Devices = (*enginetest.System)(nil)
 type fakeStore struct {
 	mu      sync.Mutex
 	configs map[string][]byte
+	// onRead and onRemove, when set, are called by Read once it has read
+	// and by Remove before it removes, without the lock, so that a test
+	// can order them against other calls.
+	onRead, onRemove func(name string)
+}
+
+// hooks returns onRead and onRemove.
+func (s *fakeStore) hooks() (onRead, onRemove func(string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.onRead, s.onRemove
+}
+
+// setHooks sets onRead and onRemove.
+func (s *fakeStore) setHooks(onRead, onRemove func(string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onRead, s.onRemove = onRead, onRemove
 }
 
 func (s *fakeStore) List() ([]string, error) {
@@ -59,6 +77,9 @@ func (s *fakeStore) List() ([]string, error) {
 }
 
 func (s *fakeStore) Read(name string) ([]byte, error) {
+	if f, _ := s.hooks(); f != nil {
+		defer f(name)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	data, ok := s.configs[name]
@@ -85,6 +106,9 @@ func (s *fakeStore) Import(name string, data []byte) error {
 }
 
 func (s *fakeStore) Remove(name string) error {
+	if _, f := s.hooks(); f != nil {
+		f(name)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.configs[name]; !ok {
@@ -102,21 +126,80 @@ type authCall struct {
 }
 
 // fakeAuth allows the actions set in allow and refuses the others, and
-// records every question.
+// records every question. It stands where polkitd does, so a held action
+// is a question polkit takes its time over, as while a person types a
+// password.
 type fakeAuth struct {
 	mu    sync.Mutex
+	cond  *sync.Cond // broadcast on every question
 	allow map[string]bool
 	calls []authCall
+	// held actions are answered only once their channel is closed, or
+	// the call's context ends.
+	held map[string]chan struct{}
 }
 
-func (a *fakeAuth) Authorize(_ context.Context, sender, action string, interactive bool) error {
+func newFakeAuth() *fakeAuth {
+	a := &fakeAuth{allow: map[string]bool{daemon.ActionConnect: true, daemon.ActionManage: true}, held: map[string]chan struct{}{}}
+	a.cond = sync.NewCond(&a.mu)
+	return a
+}
+
+func (a *fakeAuth) Authorize(ctx context.Context, sender, action string, interactive bool) error {
+	a.mu.Lock()
+	a.calls = append(a.calls, authCall{sender, action, interactive})
+	a.cond.Broadcast()
+	hold := a.held[action]
+	a.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.calls = append(a.calls, authCall{sender, action, interactive})
 	if !a.allow[action] {
 		return errors.New("refused by the test")
 	}
 	return nil
+}
+
+// hold makes the questions about action wait until the returned release
+// is called; the test's end releases them too.
+func (a *fakeAuth) hold(t *testing.T, action string) (release func()) {
+	ch := make(chan struct{})
+	a.mu.Lock()
+	a.held[action] = ch
+	a.mu.Unlock()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			a.mu.Lock()
+			delete(a.held, action)
+			a.mu.Unlock()
+			close(ch)
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// waitQuestions waits until the authorizer has been asked n questions.
+func (a *fakeAuth) waitQuestions(t *testing.T, n int) {
+	t.Helper()
+	timer := time.AfterFunc(eventTimeout, func() { a.mu.Lock(); a.cond.Broadcast(); a.mu.Unlock() })
+	defer timer.Stop()
+	deadline := time.Now().Add(eventTimeout)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for len(a.calls) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d questions to the authorizer within %v, want %d: %v", len(a.calls), eventTimeout, n, a.calls)
+		}
+		a.cond.Wait()
+	}
 }
 
 // set allows or refuses an action.
@@ -135,14 +218,38 @@ func (a *fakeAuth) questions() []authCall {
 // lockedLog collects the server's log, written from its handler
 // goroutines, for the failure message of the test.
 type lockedLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu   sync.Mutex
+	cond *sync.Cond // broadcast on every write
+	buf  bytes.Buffer
+}
+
+func newLockedLog() *lockedLog {
+	l := &lockedLog{}
+	l.cond = sync.NewCond(&l.mu)
+	return l
 }
 
 func (l *lockedLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer l.cond.Broadcast()
 	return l.buf.Write(p)
+}
+
+// waitFor waits until the log holds substr.
+func (l *lockedLog) waitFor(t *testing.T, substr string) {
+	t.Helper()
+	timer := time.AfterFunc(eventTimeout, func() { l.mu.Lock(); l.cond.Broadcast(); l.mu.Unlock() })
+	defer timer.Stop()
+	deadline := time.Now().Add(eventTimeout)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for !strings.Contains(l.buf.String(), substr) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the server's log within %v", substr, eventTimeout)
+		}
+		l.cond.Wait()
+	}
 }
 
 func (l *lockedLog) String() string {
@@ -156,8 +263,13 @@ type harness struct {
 	sys    *enginetest.System
 	store  *fakeStore
 	auth   *fakeAuth
+	log    *lockedLog
 	srv    *daemon.Server
 	client *ipc.Client
+	// addr is the private bus's address, for more clients.
+	addr string
+	// stop ends the server's context, as SIGTERM does the helper's.
+	stop context.CancelFunc
 	// sender is the client's unique bus name, which the server must ask
 	// the authorizer about.
 	sender string
@@ -167,11 +279,18 @@ type harness struct {
 }
 
 // start runs a server with the given stored configs on a private bus,
-// every action allowed, and a client watching it. Everything stops when
-// the test ends.
+// the actions connect and manage allowed, and a client watching it.
+// Everything stops when the test ends.
 func start(t *testing.T, configs map[string]string) *harness {
 	t.Helper()
-	logs := &lockedLog{}
+	return startWith(t, configs, false)
+}
+
+// startWith is start, with the helper's --allow-scripts set to
+// allowScripts.
+func startWith(t *testing.T, configs map[string]string, allowScripts bool) *harness {
+	t.Helper()
+	logs := newLockedLog()
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
@@ -181,7 +300,9 @@ func start(t *testing.T, configs map[string]string) *harness {
 	h := &harness{
 		sys:   enginetest.New(),
 		store: &fakeStore{configs: map[string][]byte{}},
-		auth:  &fakeAuth{allow: map[string]bool{daemon.ActionConnect: true, daemon.ActionManage: true}},
+		auth:  newFakeAuth(),
+		log:   logs,
+		addr:  addr,
 	}
 	h.sys.SetHost("vpn.example", netip.MustParseAddr("198.51.100.7"))
 	for n, text := range configs {
@@ -190,15 +311,17 @@ func start(t *testing.T, configs map[string]string) *harness {
 	logger := log.New(logs, "", 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	h.stop = cancel
 	h.srv = daemon.New(ctx, daemon.Deps{
-		Conn:    privbus.Connect(t, addr),
-		Engine:  engine.New(h.sys, t.TempDir(), plan.Options{}, logger),
-		Store:   h.store,
-		Devices: h.sys,
-		Links:   h.sys,
-		Auth:    h.auth,
-		Logger:  logger,
-		Version: "1.2.3-test",
+		Conn:         privbus.Connect(t, addr),
+		Engine:       engine.New(h.sys, t.TempDir(), plan.Options{AllowScripts: allowScripts}, logger),
+		Store:        h.store,
+		Devices:      h.sys,
+		Links:        h.sys,
+		Auth:         h.auth,
+		Logger:       logger,
+		Version:      "1.2.3-test",
+		AllowScripts: allowScripts,
 	})
 	if err := h.srv.Export(); err != nil {
 		t.Fatalf("Export: %v", err)
@@ -220,6 +343,47 @@ func start(t *testing.T, configs map[string]string) *harness {
 	h.events = events
 	h.before = h.sys.State()
 	return h
+}
+
+// holdLink makes every Apply of an operation on link wait until release
+// is called, as a hook that takes its time would; the test's end releases
+// it too. reached receives the first operation held.
+func (h *harness) holdLink(t *testing.T, link string) (reached <-chan plan.Op, release func()) {
+	gate := make(chan struct{})
+	first := make(chan plan.Op, 1)
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	h.sys.BeforeApply(func(_ int, op plan.Op) {
+		if op.Link != link {
+			return
+		}
+		select {
+		case first <- op:
+		default:
+		}
+		<-gate
+	})
+	return first, release
+}
+
+// await returns what ch delivers, failing the test if nothing comes.
+func await[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(eventTimeout):
+		t.Fatalf("no %s within %v", what, eventTimeout)
+	}
+	panic("unreachable")
+}
+
+// async runs call on its own goroutine and delivers its error.
+func async(call func() error) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- call() }()
+	return ch
 }
 
 // next returns the next StateChanged, failing the test if none comes.

@@ -12,6 +12,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/wgtray/wgtray/helper/config"
+	"github.com/wgtray/wgtray/helper/plan"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -54,8 +55,15 @@ func checkName(name string) *dbus.Error {
 	return nil
 }
 
-// List returns every stored tunnel with its state, sorted by name.
-func (o object) List() ([]ipc.Tunnel, *dbus.Error) {
+// List returns every stored tunnel with its state, sorted by name. Like
+// Status and GetConfig it takes no lock: it answers from the state of the
+// moment, in which a tunnel being changed is connecting or disconnecting.
+func (o object) List(msg dbus.Message) ([]ipc.Tunnel, *dbus.Error) {
+	leave, e := o.s.calls.enter(msg, ipc.MethodList)
+	if e != nil {
+		return nil, e
+	}
+	defer leave()
 	names, err := o.s.c.Store.List()
 	if err != nil {
 		return nil, ipc.ToDBus(fmt.Errorf("%w: list tunnels: %v", ipc.ErrFailed, err))
@@ -70,7 +78,12 @@ func (o object) List() ([]ipc.Tunnel, *dbus.Error) {
 }
 
 // Status describes one tunnel.
-func (o object) Status(name string) (map[string]dbus.Variant, *dbus.Error) {
+func (o object) Status(msg dbus.Message, name string) (map[string]dbus.Variant, *dbus.Error) {
+	leave, e := o.s.calls.enter(msg, ipc.MethodStatus)
+	if e != nil {
+		return nil, e
+	}
+	defer leave()
 	if e := checkName(name); e != nil {
 		return nil, e
 	}
@@ -81,21 +94,47 @@ func (o object) Status(name string) (map[string]dbus.Variant, *dbus.Error) {
 	return st.ToMap(), nil
 }
 
-// Connect brings a tunnel up.
+// Connect brings a tunnel up. A config with hooks needs ActionManageScripts
+// too, asked before any lock is taken: a password prompt must not hold up
+// other changes.
 func (o object) Connect(msg dbus.Message, name string) *dbus.Error {
+	leave, e := o.s.calls.enter(msg, ipc.MethodConnect)
+	if e != nil {
+		return e
+	}
+	defer leave()
 	if e := checkName(name); e != nil {
 		return e
 	}
 	if e := o.authorize(msg, ActionConnect); e != nil {
 		return e
 	}
+	cfg, err := o.s.loadConfig(name)
+	if err != nil {
+		return ipc.ToDBus(err)
+	}
+	scriptsOK := false
+	if cfg.HasScripts() {
+		if !o.s.c.AllowScripts {
+			return ipc.ToDBus(fmt.Errorf("%w: %v", ipc.ErrScriptsDisabled, plan.ErrScriptsDisabled))
+		}
+		if e := o.authorize(msg, ActionManageScripts); e != nil {
+			return e
+		}
+		scriptsOK = true
+	}
 	ctx, cancel := context.WithTimeout(o.s.ctx, changeTimeout)
 	defer cancel()
-	return toDBus(o.s.connect(ctx, name))
+	return toDBus(o.s.connect(ctx, name, scriptsOK))
 }
 
 // Disconnect takes a tunnel down; a tunnel that is down is not an error.
 func (o object) Disconnect(msg dbus.Message, name string) *dbus.Error {
+	leave, e := o.s.calls.enter(msg, ipc.MethodDisconnect)
+	if e != nil {
+		return e
+	}
+	defer leave()
 	if e := checkName(name); e != nil {
 		return e
 	}
@@ -112,8 +151,14 @@ func (o object) Disconnect(msg dbus.Message, name string) *dbus.Error {
 	return toDBus(o.s.disconnect(ctx, name, "disconnected"))
 }
 
-// Import validates and stores a config.
+// Import validates and stores a config. One with hooks needs
+// ActionManageScripts as well as ActionManage.
 func (o object) Import(msg dbus.Message, name, text string) *dbus.Error {
+	leave, e := o.s.calls.enter(msg, ipc.MethodImport)
+	if e != nil {
+		return e
+	}
+	defer leave()
 	if e := checkName(name); e != nil {
 		return e
 	}
@@ -125,7 +170,16 @@ func (o object) Import(msg dbus.Message, name, text string) *dbus.Error {
 	if e := o.authorize(msg, ActionManage); e != nil {
 		return e
 	}
-	err := o.s.c.Store.Import(name, []byte(text))
+	cfg, err := config.Parse([]byte(text))
+	if err != nil {
+		return ipc.ToDBus(fmt.Errorf("%w: %v", ipc.ErrInvalidConfig, err))
+	}
+	if cfg.HasScripts() {
+		if e := o.authorize(msg, ActionManageScripts); e != nil {
+			return e
+		}
+	}
+	err = o.s.c.Store.Import(name, []byte(text))
 	var perr *config.ParseError
 	switch {
 	case err == nil:
@@ -141,6 +195,11 @@ func (o object) Import(msg dbus.Message, name, text string) *dbus.Error {
 
 // Remove disconnects a tunnel if needed and deletes its config.
 func (o object) Remove(msg dbus.Message, name string) *dbus.Error {
+	leave, e := o.s.calls.enter(msg, ipc.MethodRemove)
+	if e != nil {
+		return e
+	}
+	defer leave()
 	if e := checkName(name); e != nil {
 		return e
 	}
@@ -149,20 +208,16 @@ func (o object) Remove(msg dbus.Message, name string) *dbus.Error {
 	}
 	ctx, cancel := context.WithTimeout(o.s.ctx, changeTimeout)
 	defer cancel()
-	if err := o.s.disconnect(ctx, name, "disconnected: tunnel removed"); err != nil {
-		return toDBus(err)
-	}
-	if err := o.s.c.Store.Remove(name); errors.Is(err, fs.ErrNotExist) {
-		return ipc.ToDBus(fmt.Errorf("%w: no tunnel %q", ipc.ErrNotFound, name))
-	} else if err != nil {
-		return ipc.ToDBus(fmt.Errorf("%w: remove %q: %v", ipc.ErrFailed, name, err))
-	}
-	o.s.c.Logger.Printf("removed %q", name)
-	return nil
+	return toDBus(o.s.remove(ctx, name))
 }
 
 // GetConfig returns the stored config with its secrets hidden.
 func (o object) GetConfig(msg dbus.Message, name string) (string, *dbus.Error) {
+	leave, e := o.s.calls.enter(msg, ipc.MethodGetConfig)
+	if e != nil {
+		return "", e
+	}
+	defer leave()
 	if e := checkName(name); e != nil {
 		return "", e
 	}

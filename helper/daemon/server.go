@@ -1,6 +1,7 @@
 // Package daemon is the helper's D-Bus service: it exports the contract of
-// package ipc on the system bus, authorizes every state change with polkit,
-// serializes changes, and reports them with StateChanged signals.
+// package ipc on the system bus, checks every call's arguments, authorizes
+// every state change with polkit, serializes the changes that must not
+// interleave (see lockSet), and reports them with StateChanged signals.
 package daemon
 
 import (
@@ -9,7 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log"
-	"sync"
+	"sync/atomic"
 
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/introspect"
@@ -71,15 +72,17 @@ type Server struct {
 	c   Deps
 	ctx context.Context // ends when the helper stops; each call derives its own
 
-	// opMu serializes every change of state: two Connects never interleave
-	// and a Disconnect waits for a Connect in progress.
-	opMu sync.Mutex
+	calls *callGate
+	locks *changeLocks
+	// stopping is set by Shutdown: from then on no tunnel is connected.
+	stopping atomic.Bool
 }
 
 // New returns a server. Each method call works under a context derived
-// from ctx, with a deadline of its own; ctx ending cancels them all.
+// from ctx, with a deadline of its own; ctx ending cancels them all, and
+// the changes they wait for or are making.
 func New(ctx context.Context, c Deps) *Server {
-	s := &Server{c: c, ctx: ctx}
+	s := &Server{c: c, ctx: ctx, calls: newCallGate(), locks: newChangeLocks()}
 	c.Engine.Observe(s.changed)
 	return s
 }
@@ -162,90 +165,4 @@ func (s *Server) loadConfig(name string) (*config.Config, error) {
 		return nil, fmt.Errorf("%w: %s: %v", ipc.ErrInvalidConfig, name, err)
 	}
 	return cfg, nil
-}
-
-// connect brings name up, first taking down another full tunnel.
-func (s *Server) connect(ctx context.Context, name string) error {
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	if st, _ := s.state(name); st == ipc.StateConnected {
-		return nil
-	}
-	cfg, err := s.loadConfig(name)
-	if err != nil {
-		return err
-	}
-	if cfg.HasScripts() && !s.c.AllowScripts {
-		return fmt.Errorf("%w: %v", ipc.ErrScriptsDisabled, plan.ErrScriptsDisabled)
-	}
-	if cfg.FullTunnel() {
-		for _, other := range s.c.Engine.Active() {
-			if p := s.c.Engine.State(other).Plan; p != nil && p.FullTunnel {
-				s.disconnectLocked(ctx, other, fmt.Sprintf("disconnected because full tunnel %q is connecting", name))
-			}
-		}
-	}
-	if _, err := s.c.Engine.Up(ctx, name, cfg); err != nil {
-		if errors.Is(err, plan.ErrScriptsDisabled) {
-			return fmt.Errorf("%w: %v", ipc.ErrScriptsDisabled, err)
-		}
-		if errors.Is(err, engine.ErrNotOurs) {
-			// Another program's link or table has the tunnel's name.
-			return fmt.Errorf("%w: connect %q: %v", ipc.ErrExists, name, err)
-		}
-		return fmt.Errorf("%w: connect %q: %v", ipc.ErrFailed, name, err)
-	}
-	return nil
-}
-
-func (s *Server) disconnect(ctx context.Context, name, message string) error {
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	return s.disconnectLocked(ctx, name, message)
-}
-
-func (s *Server) disconnectLocked(ctx context.Context, name, message string) error {
-	if err := s.c.Engine.DownBecause(ctx, name, message); err != nil {
-		return fmt.Errorf("%w: disconnect %q: %v", ipc.ErrFailed, name, err)
-	}
-	return nil
-}
-
-// LinkGone handles a tunnel's interface disappearing underneath the
-// helper: the rest of what Up added is removed and clients are told.
-func (s *Server) LinkGone(link string) {
-	// Most deletions are of links that are no tunnel's (a container's
-	// veth, a tunnel of wg-quick's) or of our own Disconnect's: told from
-	// the engine's state, without waiting behind a change in progress.
-	if st, _ := s.state(link); st != ipc.StateConnected {
-		return
-	}
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	if st, _ := s.state(link); st != ipc.StateConnected {
-		return // taken down meanwhile
-	}
-	// The event may be late: the deletion of the link of an earlier
-	// Disconnect, seen after the tunnel came up again. Only a link that is
-	// gone now means the tunnel lost it; in doubt the tunnel stays.
-	if exists, err := s.c.Links.LinkExists(link); err != nil || exists {
-		if err != nil {
-			s.c.Logger.Printf("link %q deleted? %v: keeping the tunnel", link, err)
-		}
-		return
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, changeTimeout)
-	defer cancel()
-	s.disconnectLocked(ctx, link, fmt.Sprintf("interface %s disappeared", link))
-}
-
-// Shutdown takes every tunnel down.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	var errs []error
-	for _, n := range s.c.Engine.Active() {
-		errs = append(errs, s.disconnectLocked(ctx, n, "helper stopping"))
-	}
-	return errors.Join(errs...)
 }
