@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -73,4 +74,34 @@ func TestHungHookOverDBus(t *testing.T) {
 		t.Errorf("the failed Connect left changes:\n%s", netns.DumpDiff(before, dump))
 	}
 	s.alive(t)
+}
+
+// TestSIGTERMDuringHungHook sends SIGTERM to the real helper while a
+// Connect waits on a PostUp that never ends (the hook timeout raised to
+// 10 min): the helper exits within 15 s, the hook's processes are gone and
+// the namespace is as it was.
+func TestSIGTERMDuringHungHook(t *testing.T) {
+	s := startService(t, "--allow-scripts", "--hook-timeout=10m")
+	name := netns.UniqueName("wgh")
+	marker := fmt.Sprintf("600.%d", time.Now().UnixNano()%1e9)
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{Extra: "PostUp = sleep " + marker + "\n"}))
+	before := netns.Dump(t, s.tp.Client)
+	c := s.client(t)
+	go c.Connect(context.Background(), name) // ends with the helper
+	netns.WaitFor(t, 20*time.Second, "the hook to run", func() bool { return len(netns.FindProcs("sleep", marker)) > 0 })
+
+	t0 := time.Now()
+	s.proc.Signal(syscall.SIGTERM)
+	select {
+	case <-s.proc.Exited():
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the helper still runs 15 s after SIGTERM:\n%s", s.proc.Stderr())
+	}
+	t.Logf("exited %v after SIGTERM", time.Since(t0).Round(10*time.Millisecond))
+	if pids := netns.FindProcs("sleep", marker); len(pids) != 0 {
+		t.Errorf("the hook's sleep still runs: pids %v", pids)
+	}
+	if dump := netns.Dump(t, s.tp.Client); dump != before {
+		t.Errorf("SIGTERM during a hung hook left changes:\n%s", netns.DumpDiff(before, dump))
+	}
 }
