@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -65,7 +66,8 @@ func (l *Linux) Facts(ctx context.Context, link string, cfg *config.Config) (pla
 	return f, nil
 }
 
-// resolveTimeout bounds the resolution of one endpoint's host name.
+// resolveTimeout bounds the resolution of one endpoint's host name
+// (Linux.resolveTimeout, when set, replaces it for tests).
 const resolveTimeout = 10 * time.Second
 
 func (l *Linux) resolve(ctx context.Context, ep config.Endpoint) (netip.AddrPort, error) {
@@ -74,7 +76,7 @@ func (l *Linux) resolve(ctx context.Context, ep config.Endpoint) (netip.AddrPort
 	}
 	// A resolver that does not answer must not hold the Connect (and
 	// every change queued behind it) for the C library's retries.
-	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(l.resolveTimeout, resolveTimeout))
 	defer cancel()
 	addrs, err := l.resolver.LookupNetIP(ctx, "ip", ep.Host)
 	if err != nil {

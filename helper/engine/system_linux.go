@@ -28,6 +28,8 @@ type Linux struct {
 	dns       *dns.Host
 	// hookTimeout bounds each hook command; DefaultHookTimeout when 0.
 	hookTimeout time.Duration
+	// resolveTimeout bounds one endpoint's name resolution; 10 s when 0.
+	resolveTimeout time.Duration
 
 	mu     sync.Mutex
 	nft    *nftables.Conn
