@@ -13,15 +13,18 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/internal/testenv/sysbus"
 )
 
 // The tests run the real command: this test binary re-executed with
 // WGTRAY_HELPER_MAIN=1 runs main's run() with its arguments, inside a
-// namespace the test made.
+// namespace the test made. Re-executed by sysbus.StartChild, it is a bus
+// client running as a test user.
 func TestMain(m *testing.M) {
 	if os.Getenv("WGTRAY_HELPER_MAIN") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
+	sysbus.RunChildIfAsked()
 	goleak.VerifyTestMain(m)
 }
 
