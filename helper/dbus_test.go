@@ -376,13 +376,19 @@ func TestConcurrentClients(t *testing.T) {
 			c := s.client(t)
 			for n := 0; ctx.Err() == nil; n++ {
 				name := names[(i+n)%2]
+				// Each call is waited for, even past the 10 s: one a
+				// client gave up on would still run in the helper, which
+				// changes different tunnels at once, and could land after
+				// the final Connect below.
+				callCtx, cancelCall := context.WithTimeout(context.Background(), time.Minute)
 				var err error
 				if (i+n)%3 == 0 {
-					err = c.Disconnect(ctx, name)
+					err = c.Disconnect(callCtx, name)
 				} else {
-					err = c.Connect(ctx, name)
+					err = c.Connect(callCtx, name)
 				}
-				if err != nil && ctx.Err() == nil {
+				cancelCall()
+				if err != nil {
 					errs <- err
 					return
 				}
