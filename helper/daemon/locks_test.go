@@ -221,3 +221,22 @@ func TestDaemonShutdownHeldChange(t *testing.T) {
 		}
 	})
 }
+
+// TestDaemonQueuedChangeEndsWithServer queues a Disconnect behind a held
+// Connect of the same tunnel and ends the server's context, as SIGTERM
+// does the helper's: the queued call gives up at once with ErrFailed
+// instead of waiting for the held change.
+func TestDaemonQueuedChangeEndsWithServer(t *testing.T) {
+	h := start(t, map[string]string{"home": splitConf()})
+	reached, _ := h.holdLink(t, "home")
+	async(func() error { return h.client.Connect(t.Context(), "home") })
+	await(t, reached, "Apply of the Connect")
+	disconnected := async(func() error { return h.client.Disconnect(t.Context(), "home") })
+	h.log.waitFor(t, `disconnect of "home" waits for a change in progress`)
+	h.stop()
+	err := await(t, disconnected, "reply to the queued Disconnect")
+	wantErr(t, "queued Disconnect when the server stops", err, ipc.ErrFailed)
+	if err == nil || !strings.Contains(err.Error(), "gave up waiting") {
+		t.Errorf("queued Disconnect: %v, want it to say it gave up waiting", err)
+	}
+}
