@@ -13,7 +13,6 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"syscall"
 
 	"github.com/wgtray/wgtray/helper/config"
 	"github.com/wgtray/wgtray/helper/journal"
@@ -206,14 +205,9 @@ func (e *Engine) up(ctx context.Context, link string, cfg *config.Config) (*plan
 }
 
 func (e *Engine) apply(ctx context.Context, p *plan.Plan) (*entry, error) {
+	// up undid or set aside a dead helper's journal already; one that
+	// is still here belongs to a live process, and Create refuses it.
 	j, err := journal.Create(e.stateDir, p.Link)
-	if errors.Is(err, os.ErrExist) || errors.Is(err, syscall.EEXIST) {
-		// A journal of a dead helper: undo it before starting over.
-		if cerr := e.cleanupOne(ctx, journal.Path(e.stateDir, p.Link)); cerr != nil {
-			return nil, fmt.Errorf("undo leftovers of %q: %w", p.Link, cerr)
-		}
-		j, err = journal.Create(e.stateDir, p.Link)
-	}
 	if err != nil {
 		return nil, err
 	}
