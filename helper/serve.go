@@ -14,6 +14,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/wgtray/wgtray/helper/daemon"
+	"github.com/wgtray/wgtray/helper/diagnose"
 	"github.com/wgtray/wgtray/helper/engine"
 	"github.com/wgtray/wgtray/helper/monitor"
 	"github.com/wgtray/wgtray/helper/store"
@@ -51,6 +52,8 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 		Logger:       logger,
 		Version:      Version,
 		AllowScripts: o.allowScripts,
+		Diagnoser:    diagnose.NewGatherer(diagBus(conn), logger),
+		NoLeakGuard:  !o.leakGuard,
 	})
 	if err := srv.Export(); err != nil {
 		return err
@@ -105,4 +108,10 @@ serving:
 	}
 	conn.ReleaseName(ipc.BusName)
 	return nil
+}
+
+// diagBus is the system bus connection Diagnose asks about the other
+// network tools and systemd-resolved on: the helper's own.
+func diagBus(conn *dbus.Conn) func() (*dbus.Conn, error) {
+	return func() (*dbus.Conn, error) { return conn, nil }
 }

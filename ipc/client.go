@@ -191,3 +191,14 @@ func (c *Client) Version(ctx context.Context) (string, error) {
 	}
 	return s, nil
 }
+
+// Diagnose runs the checks of `wgtray doctor` in the helper (see
+// MethodDiagnose). With o.Active it waits for the active probes, each
+// bounded at ProbeTimeout.
+func (c *Client) Diagnose(ctx context.Context, name string, o DiagnoseOptions) (Report, error) {
+	var s string
+	if err := c.call(ctx, MethodDiagnose, false, name, o.ToMap()).Store(&s); err != nil {
+		return Report{}, FromDBus(err)
+	}
+	return ParseReport(s)
+}

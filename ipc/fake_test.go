@@ -32,6 +32,7 @@ type fakeHelper struct {
 	tunnels []Tunnel
 	status  Status
 	config  string
+	report  Report
 	errs    map[string]error
 	calls   []call
 }
@@ -157,4 +158,14 @@ func (f *fakeHelper) GetConfig(msg dbus.Message, name string) (string, *dbus.Err
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.config, e
+}
+
+func (f *fakeHelper) Diagnose(msg dbus.Message, name string, options map[string]dbus.Variant) (string, *dbus.Error) {
+	if e := f.record(msg, MethodDiagnose, name, options); e != nil {
+		return "", e
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, err := f.report.Encode()
+	return s, ToDBus(err)
 }

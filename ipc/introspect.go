@@ -42,6 +42,11 @@ const IntrospectXML = `<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object I
 			<arg name="name" type="s" direction="in"></arg>
 			<arg name="config" type="s" direction="out"></arg>
 		</method>
+		<method name="Diagnose">
+			<arg name="name" type="s" direction="in"></arg>
+			<arg name="options" type="a{sv}" direction="in"></arg>
+			<arg name="report" type="s" direction="out"></arg>
+		</method>
 		<signal name="StateChanged">
 			<arg name="name" type="s"></arg>
 			<arg name="state" type="s"></arg>

@@ -43,6 +43,7 @@ func TestIntrospectContract(t *testing.T) {
 					{Name: MethodImport, Args: []introspect.Arg{in("name", "s"), in("config", "s")}},
 					{Name: MethodRemove, Args: []introspect.Arg{in("name", "s")}},
 					{Name: MethodGetConfig, Args: []introspect.Arg{in("name", "s"), out("config", "s")}},
+					{Name: MethodDiagnose, Args: []introspect.Arg{in("name", "s"), in("options", "a{sv}"), out("report", "s")}},
 				},
 				Signals: []introspect.Signal{
 					{Name: SignalStateChanged, Args: []introspect.Arg{sig("name", "s"), sig("state", "s"), sig("message", "s")}},
@@ -82,6 +83,9 @@ func TestIntrospectContract(t *testing.T) {
 	// The Go types the client decodes into match the document.
 	if got := dbus.SignatureOf([]Tunnel{}).String(); got != "a(ss)" {
 		t.Errorf("[]Tunnel encodes as %s", got)
+	}
+	if got := dbus.SignatureOf(DiagnoseOptions{}.ToMap()).String(); got != "a{sv}" {
+		t.Errorf("DiagnoseOptions encode as %s", got)
 	}
 	if got := dbus.SignatureOf(Status{}.ToMap()).String(); got != "a{sv}" {
 		t.Errorf("Status encodes as %s", got)

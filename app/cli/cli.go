@@ -61,6 +61,8 @@ const Commands = `Commands:
   import FILE [--name NAME]       store a wg-quick config (read as you)
   remove NAME                     disconnect and delete a tunnel
   show NAME                       print a config, secrets hidden
+  doctor [--json] [NAME]          check for leaks, conflicts, MTU and health
+  doctor route DEST               explain where a packet to DEST goes, and why
 `
 
 type command struct {
@@ -96,6 +98,9 @@ var commands = map[string]command{
 
 // IsCommand reports whether name is a subcommand.
 func IsCommand(name string) bool {
+	if name == "doctor" {
+		return true
+	}
 	_, ok := commands[name]
 	return ok
 }
@@ -105,6 +110,9 @@ func IsCommand(name string) bool {
 // reached or did not answer in time, or when ctx ended (a signal: see
 // SignalContext), 2 on misuse.
 func Run(ctx context.Context, e Env, args []string) int {
+	if args[0] == "doctor" {
+		return runDoctor(ctx, e, args[1:])
+	}
 	cmd, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(e.Stderr, "wgtray: unknown command %q\n\n%s", args[0], Commands)

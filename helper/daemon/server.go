@@ -65,6 +65,11 @@ type Deps struct {
 	Logger       *log.Logger
 	Version      string
 	AllowScripts bool
+	// Diagnoser runs Diagnose; without one Diagnose fails.
+	Diagnoser Diagnoser
+	// NoLeakGuard is the helper's --leak-guard=false, which Diagnose
+	// reports.
+	NoLeakGuard bool
 }
 
 // Server is the exported helper object.
