@@ -176,10 +176,19 @@ func readRules(h *netlink.Handle) ([]Rule, error) {
 			}
 			return nil, fmt.Errorf("list rules: %w", err)
 		}
-		for _, r := range rules {
+		actions, err := ruleActions(nlfam)
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range rules {
 			rule := Rule{Family: fam, Priority: uint32(max(r.Priority, 0)), Action: int(r.Type), Table: uint32(r.Table),
 				Mark: r.Mark, Invert: r.Invert, Iif: r.IifName, Oif: r.OifName, IPProto: r.IPProto,
 				SuppressPrefixlen: r.SuppressPrefixlen}
+			// RuleList (v1.3.1) drops the action: the raw dump has it, in
+			// the same order unless a rule changed in between.
+			if len(actions) == len(rules) && actions[i].prio == rule.Priority {
+				rule.Action = actions[i].action
+			}
 			if rule.Action == 0 {
 				rule.Action = actToTable
 			}
@@ -307,4 +316,36 @@ func nftFamily(f nftables.TableFamily) string {
 		return "bridge"
 	}
 	return fmt.Sprint(f)
+}
+
+type ruleAction struct {
+	prio   uint32
+	action int
+}
+
+// ruleActions dumps the rules of family again for what RuleList leaves
+// out: each rule's action (fib_rule_hdr's, where RtMsg has its Type).
+func ruleActions(family int) ([]ruleAction, error) {
+	req := nl.NewNetlinkRequest(unix.RTM_GETRULE, unix.NLM_F_DUMP|unix.NLM_F_REQUEST)
+	req.AddData(nl.NewIfInfomsg(family))
+	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWRULE)
+	if err != nil {
+		return nil, fmt.Errorf("list rules: %w", err)
+	}
+	var out []ruleAction
+	for _, m := range msgs {
+		hdr := nl.DeserializeRtMsg(m)
+		attrs, err := nl.ParseRouteAttr(m[hdr.Len():])
+		if err != nil {
+			return nil, fmt.Errorf("list rules: %w", err)
+		}
+		ra := ruleAction{action: int(hdr.Type)}
+		for _, a := range attrs {
+			if a.Attr.Type == nl.FRA_PRIORITY {
+				ra.prio = binary.NativeEndian.Uint32(a.Value)
+			}
+		}
+		out = append(out, ra)
+	}
+	return out, nil
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/godbus/dbus/v5"
+
 	"github.com/wgtray/wgtray/internal/testenv/netns"
 	"github.com/wgtray/wgtray/internal/testenv/privatefs"
 	"github.com/wgtray/wgtray/internal/testenv/privbus"
@@ -157,3 +159,6 @@ func wgQuickConf(t *testing.T, iface, text string) string {
 	t.Helper()
 	return netns.WriteConf(t, filepath.Join(t.TempDir()), iface, text)
 }
+
+// privbusConn connects to the test's private bus.
+func privbusConn(t *testing.T, addr string) *dbus.Conn { return privbus.Connect(t, addr) }

@@ -1,0 +1,61 @@
+package diagnose
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/ipc"
+)
+
+// dropFragNeeded is an nftables table for the peer that drops the ICMP
+// "fragmentation needed" errors it would send: the black hole of a
+// misconfigured firewall.
+const dropFragNeeded = `table inet wgtray-test-blackhole {
+	chain out {
+		type filter hook output priority 0; policy accept;
+		icmp type destination-unreachable icmp code frag-needed drop
+	}
+}
+`
+
+// TestDoctorMTUBlackHole: past the peer, the path to the internet host
+// carries only 1300 bytes, and the peer's "fragmentation needed" errors
+// are dropped: the DF pings find the largest size that gets through and
+// the check suggests it as the tunnel's MTU; DF pings of the suggested
+// size pass, one byte more do not. Without the drop, the same path says
+// so by ICMP and the check is ok.
+func TestDoctorMTUBlackHole(t *testing.T) {
+	s := newSetup(t, setupOpts{client: netns.ClientOpts{AllowedIPs: "0.0.0.0/0", Addresses: "203.0.113.2/32"}})
+	netns.IP(t, s.tp.Peer, "link set wan0 mtu 1300")
+	netns.IP(t, s.tp.Inet, "link set eth0 mtu 1300")
+	s.handshake(t)
+
+	t.Run("black hole", func(t *testing.T) {
+		nft := netns.WriteConf(t, t.TempDir(), "blackhole", dropFragNeeded)
+		netns.MustRun(t, s.tp.Peer, "nft", "-f", nft)
+		t.Cleanup(func() { netns.MustRun(t, s.tp.Peer, "nft", "delete", "table", "inet", "wgtray-test-blackhole") })
+		// First, before the kernel has learnt the path's MTU from a
+		// "fragmentation needed": ping -M do below relies on it.
+		rep := s.diagnose(t, ipc.DiagnoseOptions{Active: true, MTUHost: s.tp.InetAddr4})
+		c := want(t, rep, "mtu.path", ipc.VerdictProblem,
+			"Packets larger than 1300 bytes to 198.51.100.2 through "+s.name+" vanish without an ICMP \"fragmentation needed\" coming back: a path-MTU black hole")
+		if c.Fix != "Add \"MTU = 1300\" to the [Interface] section of "+s.name+"'s config and reconnect." {
+			t.Errorf("fix: %q", c.Fix)
+		}
+		// 1300 bytes: 20 of IP header, 8 of ICMP, 1272 of payload.
+		if _, err := netns.Run(s.tp.Client, "ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1272", "198.51.100.2"); err != nil {
+			t.Errorf("a DF ping of the suggested 1300 bytes: %v", err)
+		}
+		if out, err := netns.Run(s.tp.Client, "ping", "-c", "1", "-W", "1", "-M", "do", "-s", "1273", "198.51.100.2"); err == nil {
+			t.Errorf("a DF ping of 1301 bytes passed the black hole: %s", out)
+		}
+	})
+	t.Run("frag-needed arrives", func(t *testing.T) {
+		rep := s.diagnose(t, ipc.DiagnoseOptions{Active: true, MTUHost: s.tp.InetAddr4})
+		c := want(t, rep, "mtu.path", ipc.VerdictOK, "The path to 198.51.100.2 carries at most 1300 bytes, less than "+s.name+"'s MTU of 1420, and says so")
+		if !strings.Contains(c.Fix, "MTU = 1300") {
+			t.Errorf("fix: %q", c.Fix)
+		}
+	})
+}
