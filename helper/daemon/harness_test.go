@@ -38,6 +38,7 @@ type harness struct {
 	sys    *enginetest.System
 	store  *fakeStore
 	auth   *fakeAuth
+	diag   *fakeDiagnoser
 	log    *lockedLog
 	srv    *daemon.Server
 	client *ipc.Client
@@ -76,6 +77,7 @@ func startWith(t *testing.T, configs map[string]string, allowScripts bool) *harn
 		sys:   enginetest.New(),
 		store: &fakeStore{configs: map[string][]byte{}},
 		auth:  newFakeAuth(),
+		diag:  &fakeDiagnoser{},
 		log:   logs,
 		addr:  addr,
 	}
@@ -97,6 +99,7 @@ func startWith(t *testing.T, configs map[string]string, allowScripts bool) *harn
 		Logger:       logger,
 		Version:      "1.2.3-test",
 		AllowScripts: allowScripts,
+		Diagnoser:    h.diag,
 	})
 	if err := h.srv.Export(); err != nil {
 		t.Fatalf("Export: %v", err)
