@@ -67,7 +67,9 @@ func wireguardCheck(sys *System, tunnels []Tunnel) ipc.Check {
 			continue
 		}
 		for _, e := range sys.Routes {
-			if e.Table == t.Table && e.Dev != "" && e.Dev != t.Name {
+			// The leak guard's unreachable routes are the tunnel's own,
+			// on lo.
+			if e.Table == t.Table && e.Type == "unicast" && e.Dev != "" && e.Dev != t.Name {
 				c.Verdict = ipc.VerdictProblem
 				c.Details = append(c.Details, fmt.Sprintf("table %d, %s's, also has %s, a route of another interface", t.Table, t.Name, e))
 			}

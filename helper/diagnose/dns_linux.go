@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,9 +13,10 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"sync"
+	"time"
 
 	"github.com/godbus/dbus/v5"
+	"golang.org/x/net/dns/dnsmessage"
 )
 
 // readResolvConf reads path and names the program that wrote it, from
@@ -145,46 +147,78 @@ type DNSSend struct {
 	From   netip.Addr
 }
 
-// probeDNS looks a unique name up through the resolver that programs
-// use (Go's, reading /etc/resolv.conf as the C library does), recording
-// every server it dials and the source address the kernel chose.
-func probeDNS(ctx context.Context) DNSProbe {
+// probeDNS looks a unique name up as the C library's resolver does:
+// the servers of /etc/resolv.conf, read now, asked in turn until one
+// answers (Go's own resolver would use a copy of the file up to 5 s
+// old). It records each server asked and the source address the kernel
+// chose for the query, which tells whether it left through the tunnel.
+func probeDNS(ctx context.Context, servers []netip.Addr) DNSProbe {
 	b := make([]byte, 6)
 	rand.Read(b)
 	pr := DNSProbe{Name: "wgtray-doctor-" + hex.EncodeToString(b) + ".example.com"}
-	var mu sync.Mutex
-	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, address)
-		if err == nil {
-			s := DNSSend{}
-			if ap, perr := netip.ParseAddrPort(address); perr == nil {
-				s.Server = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-			}
-			if la, ok := c.LocalAddr().(interface{ AddrPort() netip.AddrPort }); ok {
-				s.From = la.AddrPort().Addr().Unmap()
-			}
-			mu.Lock()
-			if !containsSend(pr.Sent, s) {
-				pr.Sent = append(pr.Sent, s)
-			}
-			mu.Unlock()
+	if len(servers) == 0 {
+		pr.Err = "no DNS server is configured"
+		return pr
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(5 * time.Second)
+	}
+	for i, srv := range servers {
+		// Each server gets its share of what is left, as libc's
+		// timeout splits between its servers.
+		share := time.Until(deadline) / time.Duration(len(servers)-i)
+		send, answered, err := queryOnce(ctx, srv, pr.Name, share)
+		if send.Server.IsValid() {
+			pr.Sent = append(pr.Sent, send)
 		}
-		return c, err
-	}}
-	_, err := r.LookupNetIP(ctx, "ip4", pr.Name)
-	var dnsErr *net.DNSError
-	switch {
-	case err == nil:
-		pr.Answered = true
-	case errors.As(err, &dnsErr) && !dnsErr.IsTimeout:
-		// NXDOMAIN, or a server that refused: either way, one answered.
-		pr.Answered = true
-		pr.Err = dnsErr.Err
-	default:
+		if answered {
+			pr.Answered = true
+			return pr
+		}
 		pr.Err = err.Error()
 	}
 	return pr
+}
+
+// queryOnce sends one A query for name to srv:53 over UDP and waits up
+// to wait for the answer with its ID.
+func queryOnce(ctx context.Context, srv netip.Addr, name string, wait time.Duration) (DNSSend, bool, error) {
+	send := DNSSend{}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "udp", netip.AddrPortFrom(srv, 53).String())
+	if err != nil {
+		return send, false, err
+	}
+	defer c.Close()
+	send.Server = netip.AddrPortFrom(srv, 53)
+	if la, ok := c.LocalAddr().(*net.UDPAddr); ok {
+		send.From = la.AddrPort().Addr().Unmap()
+	}
+	id := binary.BigEndian.Uint16(func() []byte { b := make([]byte, 2); rand.Read(b); return b }())
+	q := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: id, RecursionDesired: true})
+	q.StartQuestions()
+	q.Question(dnsmessage.Question{Name: dnsmessage.MustNewName(name + "."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET})
+	msg, err := q.Finish()
+	if err != nil {
+		return send, false, err
+	}
+	c.SetDeadline(time.Now().Add(wait))
+	if _, err := c.Write(msg); err != nil {
+		return send, false, err
+	}
+	buf := make([]byte, 1500)
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return send, false, fmt.Errorf("no answer from %s: %w", srv, err)
+		}
+		var p dnsmessage.Parser
+		h, err := p.Start(buf[:n])
+		if err == nil && h.ID == id && h.Response {
+			return send, true, nil
+		}
+	}
 }
 
 func containsSend(l []DNSSend, s DNSSend) bool {

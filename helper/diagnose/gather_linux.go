@@ -111,7 +111,7 @@ func (g *Gatherer) Run(ctx context.Context, tunnels []Tunnel, opts ipc.DiagnoseO
 		timeout := cmp.Or(g.ProbeTimeout, ipc.ProbeTimeout)
 		if full := firstFull(tunnels); full != nil {
 			pctx, cancel := context.WithTimeout(ctx, timeout)
-			pr := probeDNS(pctx)
+			pr := probeDNS(pctx, probeServers(g.ResolvConf))
 			cancel()
 			rep.Checks = append(rep.Checks, dnsProbeCheck(full, pr, explain))
 		}
@@ -144,6 +144,10 @@ func (g *Gatherer) Run(ctx context.Context, tunnels []Tunnel, opts ipc.DiagnoseO
 	}
 	return rep
 }
+
+// probeServers are the servers the C library asks: resolv.conf's,
+// read now.
+func probeServers(path string) []netip.Addr { return readResolvConf(path).Servers }
 
 func firstFull(tunnels []Tunnel) *Tunnel {
 	for i := range tunnels {

@@ -69,6 +69,8 @@ func TestDoctorIPv6Leak(t *testing.T) {
 		rep := s.diagnose(t, ipc.DiagnoseOptions{})
 		want(t, rep, "leaks.ipv6-default", ipc.VerdictOK, "IPv6 is blocked while "+s.name+" is connected (the leak guard): nothing of it leaks.")
 		want(t, rep, "leaks.guard", ipc.VerdictOK, "Leak guard on: IPv6 blocked while connected.")
+		// Its unreachable route in the tunnel's table is the tunnel's own.
+		want(t, rep, "conflicts.wireguard", ipc.VerdictOK, "No other WireGuard interface is up.")
 		r := s.explain(t, ipc.DiagnoseOptions{Route: s.tp.InetAddr6})
 		if w := "2001:db8:2::2 is blocked while " + s.name + " is connected: the leak guard's unreachable route default in table 51820 (rule 32765: everything without WireGuard's mark uses table 51820)"; r.Ordinary.Sentence != w {
 			t.Errorf("route to 2001:db8:2::2: %q, want %q", r.Ordinary.Sentence, w)
