@@ -221,15 +221,6 @@ func queryOnce(ctx context.Context, srv netip.Addr, name string, wait time.Durat
 	}
 }
 
-func containsSend(l []DNSSend, s DNSSend) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // getProp reads a property within ctx: godbus's GetProperty has no
 // deadline.
 func getProp(ctx context.Context, obj dbus.BusObject, iface, name string) (dbus.Variant, error) {
