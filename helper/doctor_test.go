@@ -34,7 +34,7 @@ func TestDoctorOverDBus(t *testing.T) {
 	stranger := sysbus.NewUser(t)
 	sig := s.watch(t)
 
-	clean := netns.UniqueName("wgc")
+	clean := netns.UniqueName("home")
 	s.writeConf(t, clean, s.tp.ClientConfig(netns.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0", DNS: "203.0.113.1"}))
 	if _, errOut, code := s.cli(t, nil, "connect", clean); code != 0 {
 		t.Fatalf("connect: %s", errOut)
@@ -53,7 +53,8 @@ func TestDoctorOverDBus(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || len(rep.Tunnels) != 1 || rep.Tunnels[0] != clean {
 		t.Errorf("doctor --json: exit %d, %v: %s", code, err, out)
 	}
-	out, _, code = s.cli(t, &stranger, "doctor", "route", "198.51.100.2", "--proto", "tcp", "--port", "443")
+	routeOut, _, code := s.cli(t, &stranger, "doctor", "route", "198.51.100.2", "--proto", "tcp", "--port", "443")
+	out = routeOut
 	if code != 0 || !strings.Contains(out, "198.51.100.2 goes through tunnel "+clean+" (rule 32765: everything without WireGuard's mark uses table 51820)") ||
 		!strings.Contains(out, "WireGuard's own packets to 198.51.100.2 (fwmark 0xca6c) go via eth0 (gateway 192.0.2.1) (rule 32766: the main table)") {
 		t.Errorf("doctor route: exit %d:\n%s", code, out)
@@ -62,7 +63,7 @@ func TestDoctorOverDBus(t *testing.T) {
 		t.Fatalf("disconnect: %s", errOut)
 	}
 
-	leaky := "office"
+	leaky := netns.UniqueName("office")
 	s.writeConf(t, leaky, s.tp.ClientConfig(netns.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0"}))
 	if _, errOut, code := s.cli(t, nil, "connect", leaky); code != 0 {
 		t.Fatalf("connect: %s", errOut)
@@ -70,12 +71,12 @@ func TestDoctorOverDBus(t *testing.T) {
 	sig.waitFor(t, leaky, ipc.StateConnected)
 	handshake(t, s)
 	out, errOut, code = s.cli(t, &stranger, "doctor", "--mtu-host", "203.0.113.1")
-	if code != 1 || !strings.Contains(out, "PROBLEM  [leaks office] DNS queries go around the tunnel: /etc/resolv.conf uses 192.0.2.1 (via eth0), outside office") {
+	if code != 1 || !strings.Contains(out, "PROBLEM  [leaks "+leaky+"] DNS queries go around the tunnel: /etc/resolv.conf uses 192.0.2.1 (via eth0), outside "+leaky) {
 		t.Errorf("doctor of a leaky tunnel: exit %d\n%s\nstderr: %s", code, out, errOut)
 	}
 	t.Logf("wgtray doctor said:\n%s", out)
 	if path := os.Getenv("WGTRAY_DOCTOR_OUT"); path != "" {
-		os.WriteFile(filepath.Clean(path), []byte("$ wgtray doctor --mtu-host 203.0.113.1\n"+out), 0o644)
+		os.WriteFile(filepath.Clean(path), []byte("$ wgtray doctor route 198.51.100.2 --proto tcp --port 443\n"+routeOut+"\n$ wgtray doctor --mtu-host 203.0.113.1\n"+out), 0o644)
 	}
 	s.alive(t)
 }

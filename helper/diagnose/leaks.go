@@ -136,7 +136,7 @@ func dnsCheck(t *Tunnel, servers []netip.Addr, source string, explain Explainer)
 		c.Verdict = ipc.VerdictProblem
 		c.Summary = fmt.Sprintf("DNS queries go around the tunnel: %s uses %s, outside %s, so the network sees every name you look up.",
 			source, strings.Join(outside, ", "), t.Name)
-		c.Fix = fmt.Sprintf("Add DNS = (the tunnel's DNS server) to %s's config and reconnect; if it has one, see the resolv.conf check below.", t.Name)
+		c.Fix = fmt.Sprintf("Add DNS = (the tunnel's DNS server) to %s's config and reconnect.", t.Name)
 	case len(local) > 0:
 		c.Verdict = ipc.VerdictOK
 		c.Summary = fmt.Sprintf("DNS goes to a resolver on this machine (%s) as %s says.", strings.Join(local, ", "), source)
@@ -235,7 +235,7 @@ func dnsProbeCheck(t *Tunnel, pr DNSProbe, explain Explainer) ipc.Check {
 	case len(outside) > 0:
 		c.Verdict = ipc.VerdictProblem
 		c.Summary = fmt.Sprintf("A test query for %s went to %s, outside %s: DNS leaks.", pr.Name, strings.Join(outside, ", "), t.Name)
-		c.Fix = fmt.Sprintf("Give %s a DNS = line and check the DNS checks above.", t.Name)
+		c.Fix = fmt.Sprintf("Give %s a DNS = line: while it is connected, its server then replaces the one the query went to.", t.Name)
 	case len(inside) == 0:
 		c.Summary = fmt.Sprintf("A test query for %s went to the resolver on this machine (%s), %s; where it goes on from there this test cannot see.", pr.Name, strings.Join(local, ", "), answered)
 	case !pr.Answered:
