@@ -94,6 +94,7 @@ func (s *Server) diagnoseTunnel(name string) diagnose.Tunnel {
 	if st, err := s.status(name); err == nil {
 		t.Status = st.ToMap()
 	}
+	_, t.BlockKnown = s.c.Engine.(Blocker)
 	return t
 }
 

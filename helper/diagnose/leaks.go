@@ -168,17 +168,23 @@ func guardCheck(t *Tunnel) ipc.Check {
 		c.Summary = "Leak guard: nothing to block."
 	}
 	ks, hasKS := statusString(t, "KillSwitch")
+	blocking, _ := statusString(t, "Blocking")
 	switch {
-	case hasKS:
-		c.Details = append(c.Details, "kill switch: "+ks)
-		if b, ok := statusString(t, "Blocking"); ok {
-			c.Details = append(c.Details, "blocking: "+b)
-		}
-		if b, ok := statusString(t, "AllowLAN"); ok {
-			c.Details = append(c.Details, "LAN allowed: "+b)
-		}
-	default:
+	case !hasKS:
 		c.Details = append(c.Details, "kill switch: not reported by this helper")
+	case ks == "on" && !t.BlockKnown:
+		c.Details = append(c.Details, "kill switch: on as an option; this helper does not put its block in the kernel (yet), so it cannot be checked")
+	case ks == "on" && blocking == "off":
+		c.Verdict = ipc.VerdictWarning
+		c.Summary += " The kill switch is on, but its block is not in the kernel: if the tunnel fails, traffic goes out around it."
+		c.Fix = "Reconnect the tunnel; if the block still does not hold, see the helper's log."
+	case ks == "on":
+		c.Details = append(c.Details, "kill switch on: its block is in the kernel, so nothing leaves outside the tunnel if it fails")
+	default:
+		c.Details = append(c.Details, "kill switch off: if the tunnel fails, traffic goes out around it (wgtray set "+t.Name+" kill-switch on)")
+	}
+	if lan, ok := statusString(t, "AllowLAN"); ok && hasKS {
+		c.Details = append(c.Details, "LAN allowed past the kill switch: "+lan)
 	}
 	return c
 }

@@ -41,6 +41,10 @@ type Tunnel struct {
 	// Status is the tunnel's Status as the helper answers it, for the
 	// keys other parts add (Health, KillSwitch, AllowLAN, Blocking).
 	Status map[string]dbus.Variant
+	// BlockKnown says the helper puts a kill switch's block in the
+	// kernel and reports it as Status key Blocking; without it KillSwitch
+	// is only the option.
+	BlockKnown bool
 }
 
 // Peer is one peer of a tunnel.

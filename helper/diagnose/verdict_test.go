@@ -228,3 +228,24 @@ func TestConfigFiles(t *testing.T) {
 		t.Error("a drop-in did not win")
 	}
 }
+
+func TestGuardKillSwitch(t *testing.T) {
+	tn := office
+	set := func(ks, blocking bool, known bool) ipc.Check {
+		tn.Status = map[string]dbus.Variant{"KillSwitch": dbus.MakeVariant(ks), "Blocking": dbus.MakeVariant(blocking), "AllowLAN": dbus.MakeVariant(true)}
+		tn.BlockKnown = known
+		return guardCheck(&tn)
+	}
+	if c := set(true, true, true); c.Verdict != ipc.VerdictOK || !strings.Contains(strings.Join(c.Details, "\n"), "kill switch on: its block is in the kernel") {
+		t.Errorf("on and blocking: %+v", c)
+	}
+	if c := set(true, false, true); c.Verdict != ipc.VerdictWarning || !strings.Contains(c.Summary, "its block is not in the kernel") {
+		t.Errorf("on, not blocking: %+v", c)
+	}
+	if c := set(true, false, false); c.Verdict != ipc.VerdictOK || !strings.Contains(strings.Join(c.Details, "\n"), "cannot be checked") {
+		t.Errorf("on, block unknown: %+v", c)
+	}
+	if c := set(false, false, true); c.Verdict != ipc.VerdictOK || !strings.Contains(strings.Join(c.Details, "\n"), "kill switch off") {
+		t.Errorf("off: %+v", c)
+	}
+}
