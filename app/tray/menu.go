@@ -125,6 +125,8 @@ func (a *App) clicked(ctx context.Context, i int, gen chan struct{}) {
 		a.startImport(ctx)
 	case EntryRetry:
 		a.retry(ctx)
+	case EntryCheck:
+		a.check(ctx, e.Tunnel)
 	case EntryQuit:
 		systray.Quit()
 	}

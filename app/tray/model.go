@@ -40,6 +40,8 @@ type Model struct {
 	Pending map[string]bool
 	Failed  string // the last action's failure, until the next success
 	Tunnels []Tunnel
+	// Checking holds the tunnels whose "Check connection…" runs.
+	Checking map[string]bool
 }
 
 // SetPending records whether a call of ours about tunnel is waiting for
@@ -169,6 +171,7 @@ const (
 	EntryQuit                       // "Quit"
 	EntrySeparator                  // a line
 	EntryRetry                      // "wgtray-helper is not running": click tries again
+	EntryCheck                      // "Check connection…" under a connected tunnel
 )
 
 // Entry is one menu line.
@@ -259,6 +262,7 @@ func (m *Model) Menu(now time.Time) []Entry {
 			for _, f := range t.Blocked {
 				out = append(out, Entry{Kind: EntryInfo, Title: "    " + f + " blocked (leak guard)"})
 			}
+			out = append(out, m.checkEntry(t.Name))
 		}
 	}
 	if m.Failed != "" {

@@ -13,6 +13,8 @@ type Notice struct {
 	Summary string
 	Body    string
 	Urgent  bool
+	// Actions are the notification's actions, pairs of key and label.
+	Actions []string
 }
 
 // NoticeFor says what a StateChanged signal tells the user, if anything:

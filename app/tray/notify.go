@@ -37,7 +37,7 @@ func (n *Notifier) Show(ctx context.Context, no Notice) error {
 	var id uint32
 	err := n.conn.Object("org.freedesktop.Notifications", "/org/freedesktop/Notifications").CallWithContext(ctx,
 		"org.freedesktop.Notifications.Notify", 0,
-		"wgtray", replaces, "network-vpn", no.Summary, no.Body, []string{}, hints, int32(-1)).Store(&id)
+		"wgtray", replaces, "network-vpn", no.Summary, no.Body, append([]string{}, no.Actions...), hints, int32(-1)).Store(&id)
 	if err != nil {
 		return fmt.Errorf("notify %q: %w", no.Summary, err)
 	}
@@ -45,4 +45,11 @@ func (n *Notifier) Show(ctx context.Context, no Notice) error {
 	n.ids[no.Key] = id
 	n.mu.Unlock()
 	return nil
+}
+
+// ID returns the id of the last notification shown with key, 0 if none.
+func (n *Notifier) ID(key string) uint32 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ids[key]
 }

@@ -85,6 +85,9 @@ type App struct {
 	icon    Icon
 	tooltip string
 	lost    map[string]bool
+	// reports are the files "Show full report" opens; safe for the
+	// notification-action goroutine.
+	reports reportFiles
 }
 
 // New returns the tray app; session is the session bus connection that
