@@ -280,8 +280,8 @@ func resolvConfCheck(sys *System, tunnels []Tunnel) ipc.Check {
 		want := map[string]string{"systemd-resolved": "systemd-resolved", "resolvconf": "resolvconf", "resolv.conf": "wgtray"}[m]
 		if want != "" && writer != want && !(m == "resolvconf" && writer == "systemd-resolved") {
 			c.Verdict = ipc.VerdictWarning
-			c.Summary = fmt.Sprintf("%s is written by %s, but the tunnel's DNS was given to %s: programs that read the file ask %s's servers instead.",
-				desc, orUnknown(writer), m, orUnknown(writer))
+			c.Summary = fmt.Sprintf("%s is written by %s, but the tunnel's DNS was given to %s: programs that read the file ask the servers it names instead.",
+				desc, orUnknown(writer), m)
 			c.Fix = fmt.Sprintf("Let %s manage /etc/resolv.conf, or start wgtray-helper with --dns set to the manager that does.", m)
 		}
 	}

@@ -52,6 +52,9 @@ func readResolvConf(path string) ResolvConf {
 		rc.WrittenByUs = true
 	case strings.Contains(rc.Symlink, "systemd/resolve") || strings.Contains(head, "systemd-resolved"):
 		rc.Writer = "systemd-resolved"
+	case len(rc.Servers) == 1 && rc.Servers[0] == netip.MustParseAddr("127.0.0.53"):
+		// Whoever wrote it, it sends every query to resolved's stub.
+		rc.Writer = "systemd-resolved"
 	case strings.Contains(head, "networkmanager"):
 		rc.Writer = "NetworkManager"
 	case strings.Contains(rc.Symlink, "resolvconf") || strings.Contains(head, "resolvconf"):

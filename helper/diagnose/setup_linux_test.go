@@ -42,13 +42,20 @@ type setupOpts struct {
 	// dns is the DNS manager the engine uses: "resolv.conf" by default.
 	dns         string
 	noLeakGuard bool
+	// bus, when set, starts what the child's system bus is and returns
+	// its address, once the topology exists; a private bus by default.
+	bus func(t *testing.T, s *setup) string
 }
 
 func newSetup(t *testing.T, o setupOpts) *setup {
 	t.Helper()
 	netns.RequireRoot(t)
 	s := &setup{tp: netns.New(t), fs: privatefs.New(t), name: netns.UniqueName("wgd")}
-	s.bus = privbus.Start(t)
+	if o.bus != nil {
+		s.bus = o.bus(t, s)
+	} else {
+		s.bus = privbus.Start(t)
+	}
 	rc := o.resolvConf
 	if rc == "" {
 		rc = "# the test's own resolv.conf\nnameserver 192.0.2.1\n"
