@@ -47,8 +47,10 @@ func healthChecks(t *Tunnel, now time.Time, resolved map[int]Resolved) []ipc.Che
 		hs.Summary = fmt.Sprintf("%s has had no handshake with its peer: the peer does not answer (sent %d B, received %d B).", t.Name, tx, rx)
 		hs.Fix = "Check the peer's Endpoint and PublicKey, that the peer has this tunnel's public key (`wgtray status`), and that UDP to the endpoint is not blocked."
 	case now.Sub(latest) > staleHandshake:
-		hs.Verdict = ipc.VerdictProblem
-		hs.Summary = fmt.Sprintf("The last handshake of %s was %s ago: the peer has stopped answering.", t.Name, now.Sub(latest).Round(time.Second))
+		// An idle tunnel without keepalives has no reason to handshake;
+		// the health watch, where the helper has one, tells the two apart.
+		hs.Verdict = ipc.VerdictWarning
+		hs.Summary = fmt.Sprintf("The last handshake of %s was %s ago: fine while the tunnel is idle, but if traffic goes in, the peer has stopped answering.", t.Name, now.Sub(latest).Round(time.Second))
 		hs.Fix = "Check that the peer is up and reachable; reconnecting resolves the endpoint's name again."
 	case rx == 0:
 		hs.Verdict = ipc.VerdictWarning
@@ -58,7 +60,7 @@ func healthChecks(t *Tunnel, now time.Time, resolved map[int]Resolved) []ipc.Che
 	}
 	out := []ipc.Check{hs}
 
-	if h, ok := statusString(t, "Health"); ok {
+	if h, ok := statusString(t, "Health"); ok && h != "" {
 		c := ipc.Check{ID: "health.state", Group: ipc.GroupHealth, Tunnel: t.Name}
 		switch h {
 		case "ok":
@@ -70,6 +72,9 @@ func healthChecks(t *Tunnel, now time.Time, resolved map[int]Resolved) []ipc.Che
 			c.Fix = "Check that the peer is up; reconnect."
 		default:
 			c.Verdict, c.Summary = ipc.VerdictWarning, fmt.Sprintf("The helper's health watch says %q.", h)
+		}
+		if r, ok := statusString(t, "HealthReason"); ok && r != "" {
+			c.Details = append(c.Details, r)
 		}
 		out = append(out, c)
 	}

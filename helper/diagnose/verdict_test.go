@@ -146,7 +146,7 @@ func TestHealthVerdicts(t *testing.T) {
 		t.Errorf("never: %+v", c)
 	}
 	tn.Peers[0].LastHandshake, tn.Peers[0].Rx, tn.Peers[0].Tx = now.Add(-5*time.Minute), 100, 200
-	if c := healthChecks(&tn, now, nil)[0]; c.Verdict != ipc.VerdictProblem || !strings.Contains(c.Summary, "was 5m0s ago") {
+	if c := healthChecks(&tn, now, nil)[0]; c.Verdict != ipc.VerdictWarning || !strings.Contains(c.Summary, "was 5m0s ago") {
 		t.Errorf("stale: %+v", c)
 	}
 	tn.Peers[0].LastHandshake = now.Add(-30 * time.Second)
@@ -157,10 +157,14 @@ func TestHealthVerdicts(t *testing.T) {
 	if ep := checks[len(checks)-1]; ep.Verdict != ipc.VerdictWarning || !strings.Contains(ep.Summary, "now resolves to 198.51.100.8, but the tunnel still uses 198.51.100.7") {
 		t.Errorf("endpoint moved: %+v", ep)
 	}
-	tn.Status = map[string]dbus.Variant{"Health": dbus.MakeVariant("stalled")}
+	tn.Status = map[string]dbus.Variant{"Health": dbus.MakeVariant("stalled"), "HealthReason": dbus.MakeVariant("no reply from the peer since 10:02")}
 	checks = healthChecks(&tn, now, nil)
-	if checks[1].ID != "health.state" || checks[1].Verdict != ipc.VerdictProblem {
+	if checks[1].ID != "health.state" || checks[1].Verdict != ipc.VerdictProblem || len(checks[1].Details) != 1 {
 		t.Errorf("health key: %+v", checks[1])
+	}
+	tn.Status = map[string]dbus.Variant{"Health": dbus.MakeVariant("")}
+	if checks := healthChecks(&tn, now, nil); len(checks) != 2 {
+		t.Errorf("an empty health key made a check: %+v", checks)
 	}
 }
 
