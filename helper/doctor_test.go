@@ -34,6 +34,13 @@ func TestDoctorOverDBus(t *testing.T) {
 	stranger := sysbus.NewUser(t)
 	sig := s.watch(t)
 
+	// Nothing connected: the machine's checks alone, and a stored tunnel
+	// that is down is itself the problem when named.
+	out, errOut, code := s.cli(t, &stranger, "doctor")
+	if code != 0 || !strings.Contains(out, "wgtray doctor: this machine (no tunnel connected): 0 problem(s)") {
+		t.Errorf("doctor with nothing connected: exit %d\n%s\nstderr: %s", code, out, errOut)
+	}
+
 	clean := netns.UniqueName("home")
 	s.writeConf(t, clean, s.tp.ClientConfig(netns.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0", DNS: "203.0.113.1"}))
 	if _, errOut, code := s.cli(t, nil, "connect", clean); code != 0 {
@@ -41,7 +48,7 @@ func TestDoctorOverDBus(t *testing.T) {
 	}
 	sig.waitFor(t, clean, ipc.StateConnected)
 	handshake(t, s)
-	out, errOut, code := s.cli(t, &stranger, "doctor", clean)
+	out, errOut, code = s.cli(t, &stranger, "doctor", clean)
 	if code != 0 || !strings.Contains(out, "0 problem(s), 0 warning(s)") {
 		t.Errorf("doctor of a clean tunnel: exit %d\n%s\nstderr: %s", code, out, errOut)
 	}
@@ -65,6 +72,10 @@ func TestDoctorOverDBus(t *testing.T) {
 
 	leaky := netns.UniqueName("office")
 	s.writeConf(t, leaky, s.tp.ClientConfig(netns.ClientOpts{Addresses: "203.0.113.2/32", AllowedIPs: "0.0.0.0/0"}))
+	out, _, code = s.cli(t, &stranger, "doctor", leaky)
+	if code != 1 || !strings.Contains(out, "PROBLEM  [health "+leaky+"] "+leaky+" is disconnected") {
+		t.Errorf("doctor of a disconnected tunnel: exit %d\n%s", code, out)
+	}
 	if _, errOut, code := s.cli(t, nil, "connect", leaky); code != 0 {
 		t.Fatalf("connect: %s", errOut)
 	}
