@@ -45,12 +45,20 @@ type setupOpts struct {
 	// bus, when set, starts what the child's system bus is and returns
 	// its address, once the topology exists; a private bus by default.
 	bus func(t *testing.T, s *setup) string
+	// endpoint, when set, replaces the peer's Endpoint (a name, say).
+	endpoint string
 }
 
 func newSetup(t *testing.T, o setupOpts) *setup {
 	t.Helper()
 	netns.RequireRoot(t)
-	s := &setup{tp: netns.New(t), fs: privatefs.New(t), name: netns.UniqueName("wgd")}
+	return newSetupOn(t, netns.New(t), o)
+}
+
+// newSetupOn is newSetup on a topology the test made already.
+func newSetupOn(t *testing.T, tp *netns.Topology, o setupOpts) *setup {
+	t.Helper()
+	s := &setup{tp: tp, fs: privatefs.New(t), name: netns.UniqueName("wgd")}
 	if o.bus != nil {
 		s.bus = o.bus(t, s)
 	} else {
@@ -63,7 +71,11 @@ func newSetup(t *testing.T, o setupOpts) *setup {
 	if err := os.WriteFile(s.fs.Path("resolv.conf"), []byte(rc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s.conf = netns.WriteConf(t, t.TempDir(), s.name, s.tp.ClientConfig(o.client))
+	text := s.tp.ClientConfig(o.client)
+	if o.endpoint != "" {
+		text = strings.Replace(text, "Endpoint = "+s.tp.PeerEndpoint4.String(), "Endpoint = "+o.endpoint, 1)
+	}
+	s.conf = netns.WriteConf(t, t.TempDir(), s.name, text)
 	if o.dns == "" {
 		o.dns = "resolv.conf"
 	}
