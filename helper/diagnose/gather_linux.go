@@ -40,8 +40,10 @@ type Gatherer struct {
 	ProbeTimeout time.Duration
 
 	// probes lets one caller's active probes run at a time: they measure
-	// the network, and two at once would measure each other.
-	probes sync.Mutex
+	// the network, and two at once would measure each other. A caller
+	// waits for its turn no longer than its context allows.
+	probesOnce sync.Once
+	probes     chan struct{}
 }
 
 // NewGatherer returns a Gatherer of the machine's usual files.
@@ -105,9 +107,19 @@ func (g *Gatherer) Run(ctx context.Context, tunnels []Tunnel, opts ipc.DiagnoseO
 	rep.Checks = append(rep.Checks, conflictChecks(sys, tunnels, explain)...)
 
 	var resolved []map[int]Resolved
+	g.probesOnce.Do(func() { g.probes = make(chan struct{}, 1) })
 	if opts.Active {
-		g.probes.Lock()
-		defer g.probes.Unlock()
+		select {
+		case g.probes <- struct{}{}:
+			defer func() { <-g.probes }()
+		case <-ctx.Done():
+			rep.Checks = append(rep.Checks, ipc.Check{ID: "probes.skipped", Group: ipc.GroupMTU, Verdict: ipc.VerdictWarning,
+				Summary: "The active probes did not run: another check's probes were running until this one's time ran out.",
+				Fix:     "Run wgtray doctor again."})
+			opts.Active = false
+		}
+	}
+	if opts.Active {
 		timeout := cmp.Or(g.ProbeTimeout, ipc.ProbeTimeout)
 		if full := firstFull(tunnels); full != nil {
 			pctx, cancel := context.WithTimeout(ctx, timeout)

@@ -33,12 +33,12 @@ func pickMTUHost(t *Tunnel, asked netip.Addr) (netip.Addr, string) {
 		return asked, "given with --mtu-host"
 	}
 	for _, d := range t.DNS {
-		if t.inTunnel(d) && d.Is4() {
+		if t.inTunnel(d) {
 			return d, "the tunnel's DNS server"
 		}
 	}
 	for _, a := range t.Addresses {
-		if a.Addr().Is4() && a.Bits() < 31 {
+		if a.Bits() < a.Addr().BitLen()-1 {
 			h := a.Masked().Addr().Next()
 			if h != a.Addr() {
 				return h, "the first address of the tunnel's subnet"

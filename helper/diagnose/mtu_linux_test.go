@@ -1,8 +1,11 @@
 package diagnose
 
 import (
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wgtray/wgtray/internal/testenv/netns"
 	"github.com/wgtray/wgtray/ipc"
@@ -58,4 +61,25 @@ func TestDoctorMTUBlackHole(t *testing.T) {
 			t.Errorf("fix: %q", c.Fix)
 		}
 	})
+}
+
+// TestProbesTakeTurns: while another check's probes run, a check whose
+// time runs out first skips its own and says so, instead of waiting.
+func TestProbesTakeTurns(t *testing.T) {
+	ns := netns.NewNS(t)
+	g := NewGatherer(nil, nil)
+	g.ResolvConf = filepath.Join(t.TempDir(), "resolv.conf")
+	g.probesOnce.Do(func() { g.probes = make(chan struct{}, 1) })
+	g.probes <- struct{}{} // another check's probes
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	var rep ipc.Report
+	if err := netns.In(ns, func() error {
+		rep = g.Run(ctx, nil, ipc.DiagnoseOptions{Active: true}, 0)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want(t, rep, "probes.skipped", ipc.VerdictWarning, "The active probes did not run")
+	<-g.probes
 }
