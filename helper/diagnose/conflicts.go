@@ -32,6 +32,7 @@ func conflictChecks(sys *System, tunnels []Tunnel, explain Explainer) []ipc.Chec
 		wireguardCheck(sys, tunnels),
 		tailscaleCheck(sys, tunnels),
 		mullvadCheck(sys),
+		nftablesCheck(sys, tunnels),
 		shadowCheck(sys, tunnels, explain),
 		networkdCheck(sys, tunnels),
 		firewalldCheck(sys, tunnels),
@@ -298,4 +299,52 @@ func orUnknown(s string) string {
 		return "an unknown program (or by hand)"
 	}
 	return s
+}
+
+// nftablesCheck looks at the other programs' nftables tables: one that
+// sets a tunnel's fwmark makes its packets skip the tunnel, one whose
+// base chain drops by default may drop the tunnel's traffic.
+func nftablesCheck(sys *System, tunnels []Tunnel) ipc.Check {
+	c := ipc.Check{ID: "conflicts.nftables", Group: ipc.GroupConflicts, Verdict: ipc.VerdictOK}
+	others := 0
+	for _, nt := range sys.NFTables {
+		if strings.HasPrefix(nt.Name, "wgtray") || nt.Family == "inet" && nt.Name == mullvadTableName {
+			continue // ours, and Mullvad's has its own check
+		}
+		others++
+		for _, m := range nt.SetsMarks {
+			for _, t := range tunnels {
+				if t.FullTunnel && m == t.Table {
+					c.Verdict = ipc.VerdictProblem
+					c.Details = append(c.Details, fmt.Sprintf("table %s %s sets fwmark %#x, WireGuard's own mark for %s: the packets it marks skip the tunnel", nt.Family, nt.Name, m, t.Name))
+				}
+			}
+		}
+		for _, h := range nt.DropHooks {
+			if c.Verdict == ipc.VerdictOK {
+				c.Verdict = ipc.VerdictWarning
+			}
+			c.Details = append(c.Details, fmt.Sprintf("table %s %s drops by default at hook %s: unless it accepts the tunnel's interface, traffic through the tunnel is dropped", nt.Family, nt.Name, h))
+		}
+	}
+	switch {
+	case c.Verdict == ipc.VerdictProblem:
+		c.Summary = "Another program's nftables rules mark packets as WireGuard's own, so they go around the tunnel: " + firstProblemMark(c.Details) + "."
+		c.Fix = "Remove that rule, or give the tunnel another FwMark."
+	case c.Verdict == ipc.VerdictWarning:
+		c.Summary = "Another program's firewall drops by default: " + c.Details[0] + "."
+		c.Fix = "Make sure it accepts traffic on the tunnel's interface (`nft list ruleset`)."
+	default:
+		c.Summary = fmt.Sprintf("%d nftables table(s) of other programs; none marks packets as WireGuard's or drops by default.", others)
+	}
+	return c
+}
+
+func firstProblemMark(details []string) string {
+	for _, d := range details {
+		if strings.Contains(d, "sets fwmark") {
+			return d
+		}
+	}
+	return details[0]
 }

@@ -120,3 +120,34 @@ func TestDoctorOtherTools(t *testing.T) {
 	want(t, rep, "conflicts.networkd", ipc.VerdictWarning, "systemd-networkd runs with ManageForeignRoutingPolicyRules=yes")
 	want(t, rep, "conflicts.mullvad", ipc.VerdictProblem, "Mullvad's firewall is loaded (nftables table inet mullvad)")
 }
+
+// foreignNft is another program's firewall: a table that marks DNS
+// packets with WireGuard's own fwmark, and drops by default on output.
+const foreignNft = `table inet otherfw {
+	chain route {
+		type route hook output priority -150; policy accept;
+		udp dport 53 meta mark set 0xca6c
+	}
+	chain out {
+		type filter hook output priority 10; policy drop;
+		oifname "lo" accept
+	}
+}
+`
+
+// TestDoctorForeignNftables: a foreign table that sets the tunnel's
+// fwmark is a problem (the explainer shows where such packets go), and
+// its drop policy is named too.
+func TestDoctorForeignNftables(t *testing.T) {
+	s := newSetup(t, setupOpts{client: netns.ClientOpts{AllowedIPs: "0.0.0.0/0", Addresses: "203.0.113.2/32"}})
+	rep := s.diagnose(t, ipc.DiagnoseOptions{})
+	want(t, rep, "conflicts.nftables", ipc.VerdictOK, "none marks packets as WireGuard's or drops by default")
+	f := netns.WriteConf(t, t.TempDir(), "otherfw", foreignNft)
+	netns.MustRun(t, s.tp.Client, "nft", "-f", f)
+	rep = s.diagnose(t, ipc.DiagnoseOptions{})
+	c := want(t, rep, "conflicts.nftables", ipc.VerdictProblem,
+		"Another program's nftables rules mark packets as WireGuard's own, so they go around the tunnel: table inet otherfw sets fwmark 0xca6c, WireGuard's own mark for "+s.name+": the packets it marks skip the tunnel.")
+	if d := strings.Join(c.Details, "\n"); !strings.Contains(d, "table inet otherfw drops by default at hook output") {
+		t.Errorf("details %q", c.Details)
+	}
+}

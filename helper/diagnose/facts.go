@@ -265,6 +265,11 @@ type Link struct {
 type NFTable struct {
 	Family string // ip, ip6, inet, …
 	Name   string
+	// DropHooks are the hooks ("output", "input", "forward") of its base
+	// chains whose policy is drop.
+	DropHooks []string
+	// SetsMarks are the constant fwmarks its rules set (meta mark set N).
+	SetsMarks []uint32
 }
 
 // System is what the conflicts and leaks checks read of the machine.

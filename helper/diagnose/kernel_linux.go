@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
@@ -293,11 +294,69 @@ func readNFTables() ([]NFTable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list nftables tables: %w", err)
 	}
+	chains, err := c.ListChains()
+	if err != nil {
+		return nil, fmt.Errorf("list nftables chains: %w", err)
+	}
 	var out []NFTable
 	for _, t := range tables {
-		out = append(out, NFTable{Family: nftFamily(t.Family), Name: t.Name})
+		nt := NFTable{Family: nftFamily(t.Family), Name: t.Name}
+		for _, ch := range chains {
+			if ch.Table == nil || ch.Table.Name != t.Name || ch.Table.Family != t.Family {
+				continue
+			}
+			if ch.Hooknum != nil && ch.Policy != nil && *ch.Policy == nftables.ChainPolicyDrop {
+				nt.DropHooks = append(nt.DropHooks, hookName(*ch.Hooknum))
+			}
+			rules, err := c.GetRules(t, ch)
+			if err != nil {
+				continue
+			}
+			for _, r := range rules {
+				nt.SetsMarks = append(nt.SetsMarks, marksSet(r.Exprs)...)
+			}
+		}
+		out = append(out, nt)
 	}
 	return out, nil
+}
+
+// marksSet finds "meta mark set N": a constant loaded into a register
+// that a meta expression then writes to the packet's mark.
+func marksSet(exprs []expr.Any) []uint32 {
+	var out []uint32
+	consts := map[uint32]uint32{}
+	for _, e := range exprs {
+		switch x := e.(type) {
+		case *expr.Immediate:
+			if len(x.Data) == 4 {
+				consts[x.Register] = binary.NativeEndian.Uint32(x.Data)
+			}
+		case *expr.Meta:
+			if x.Key == expr.MetaKeyMARK && x.SourceRegister {
+				if v, ok := consts[x.Register]; ok {
+					out = append(out, v)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func hookName(h nftables.ChainHook) string {
+	switch h {
+	case *nftables.ChainHookPrerouting:
+		return "prerouting"
+	case *nftables.ChainHookInput:
+		return "input"
+	case *nftables.ChainHookForward:
+		return "forward"
+	case *nftables.ChainHookOutput:
+		return "output"
+	case *nftables.ChainHookPostrouting:
+		return "postrouting"
+	}
+	return fmt.Sprint(h)
 }
 
 func nftFamily(f nftables.TableFamily) string {
