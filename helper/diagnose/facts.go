@@ -56,7 +56,10 @@ type Rule struct {
 
 // Packet is what a route lookup is about: a locally generated packet.
 type Packet struct {
-	Dst   netip.Addr
+	Dst netip.Addr
+	// Src is the source address, once chosen: a connecting socket's
+	// second lookup has it, and rules selecting by source match only then.
+	Src   netip.Addr
 	Mark  uint32
 	Proto int // 6 tcp, 17 udp, 0 none
 	Port  uint16
@@ -87,8 +90,8 @@ func (r Rule) selects(p Packet) bool {
 	if (p.Mark^r.Mark)&r.Mask != 0 {
 		return false
 	}
-	if r.Src.IsValid() && r.Src.Bits() > 0 {
-		return false // no source address is chosen yet
+	if r.Src.IsValid() && r.Src.Bits() > 0 && (!p.Src.IsValid() || !r.Src.Contains(p.Src)) {
+		return false
 	}
 	if r.Dst.IsValid() && !r.Dst.Contains(p.Dst) {
 		return false

@@ -84,6 +84,15 @@ func (g *Gatherer) Run(ctx context.Context, tunnels []Tunnel, opts ipc.DiagnoseO
 		if err != nil {
 			return ipc.Hop{Mark: p.Mark, Error: err.Error(), Sentence: fmt.Sprintf("The kernel could not be asked about %s: %v", p.Dst, err)}
 		}
+		// A connecting socket looks the route up again once it has its
+		// source address (ip_route_connect): where rules select by
+		// source, that second answer is the one its packets follow.
+		if lk.Err == "" && lk.Src.IsValid() && hasSourceRules(sys, family(p.Dst)) {
+			p.Src = lk.Src
+			if lk2, err := lookupBoth(p, linkName); err == nil {
+				lk = lk2
+			}
+		}
 		return Explain(p, lk, sys, tunnels)
 	}
 	if len(sys.Errors) > 0 {
@@ -160,6 +169,15 @@ func (g *Gatherer) Run(ctx context.Context, tunnels []Tunnel, opts ipc.DiagnoseO
 // probeServers are the servers the C library asks: resolv.conf's,
 // read now.
 func probeServers(path string) []netip.Addr { return readResolvConf(path).Servers }
+
+func hasSourceRules(sys *System, fam int) bool {
+	for _, r := range sys.Rules {
+		if r.Family == fam && r.Src.IsValid() && r.Src.Bits() > 0 {
+			return true
+		}
+	}
+	return false
+}
 
 func firstFull(tunnels []Tunnel) *Tunnel {
 	for i := range tunnels {

@@ -37,8 +37,14 @@ func routeGet(p Packet, fibMatch bool, linkName func(int) string) (Lookup, error
 	if fibMatch {
 		msg.Flags |= unix.RTM_F_FIB_MATCH
 	}
+	if p.Src.IsValid() {
+		msg.Src_len = msg.Dst_len
+	}
 	req.AddData(msg)
 	req.AddData(nl.NewRtAttr(unix.RTA_DST, dst))
+	if p.Src.IsValid() {
+		req.AddData(nl.NewRtAttr(unix.RTA_SRC, p.Src.AsSlice()))
+	}
 	u32 := func(v uint32) []byte {
 		b := make([]byte, 4)
 		binary.NativeEndian.PutUint32(b, v)

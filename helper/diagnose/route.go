@@ -174,6 +174,9 @@ func Explain(p Packet, lk Lookup, sys *System, tunnels []Tunnel) ipc.Hop {
 		return " (" + because + ")"
 	}
 	dest := p.Dst.String()
+	if p.Src.IsValid() {
+		dest = fmt.Sprintf("%s (from %s)", p.Dst, p.Src)
+	}
 	if p.Mark != 0 {
 		dest = fmt.Sprintf("WireGuard's own packets to %s (fwmark %#x)", p.Dst, p.Mark)
 	}

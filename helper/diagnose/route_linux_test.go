@@ -168,3 +168,29 @@ func TestRouteExplainerMatchesIPRouteGet(t *testing.T) {
 		t.Errorf("%d answers compared with ip route get, want 40", checked)
 	}
 }
+
+// TestRouteExplainerSourceRule: a rule that selects by source address
+// applies to a connecting socket's second lookup, once the tunnel's
+// address is its source: the explainer follows it, as `ip route get DEST
+// from SRC` does, and says so.
+func TestRouteExplainerSourceRule(t *testing.T) {
+	s := newSetup(t, setupOpts{client: netns.ClientOpts{AllowedIPs: "0.0.0.0/0", Addresses: "203.0.113.2/32"}})
+	netns.IP(t, s.tp.Client, "route add default via 192.0.2.1 table 100", "rule add pref 900 from 203.0.113.2 to 198.51.100.0/24 lookup 100")
+	r := s.explain(t, ipc.DiagnoseOptions{Route: s.tp.InetAddr4})
+	out := netns.MustRun(t, s.tp.Client, "ip", "-j", "route", "get", "198.51.100.2", "from", "203.0.113.2")
+	var rs []ipRoute
+	if err := json.Unmarshal([]byte(out), &rs); err != nil || len(rs) != 1 {
+		t.Fatalf("ip route get: %q: %v", out, err)
+	}
+	h := r.Ordinary
+	if h.RulePriority != 900 || h.Dev != rs[0].Dev || h.Via != rs[0].Gateway || h.Table != tableNumber(rs[0].Table) || h.Dev != "eth0" {
+		t.Errorf("explainer %+v, ip route get from 203.0.113.2: %+v", h, rs[0])
+	}
+	if w := "198.51.100.2 (from 203.0.113.2) goes around the tunnel via eth0: rule 900 (packets from 203.0.113.2/32 to 198.51.100.0/24 use table 100) comes before the tunnel's rules"; !strings.HasPrefix(h.Sentence, w) {
+		t.Errorf("sentence %q, want %q…", h.Sentence, w)
+	}
+	// Elsewhere the source rule does not apply.
+	if r := s.explain(t, ipc.DiagnoseOptions{Route: netip.MustParseAddr("203.0.113.99")}); r.Ordinary.Tunnel != s.name {
+		t.Errorf("203.0.113.99: %+v", r.Ordinary)
+	}
+}
