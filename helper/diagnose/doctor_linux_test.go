@@ -44,5 +44,10 @@ func TestDoctorCleanFullTunnel(t *testing.T) {
 	dns.WaitQuery(t, name, s.tp.ClientTunnel4)
 	want(t, rep, "mtu.path", ipc.VerdictOK, "Packets of the tunnel's full MTU (1420 bytes) reach 203.0.113.1.")
 	want(t, rep, "health.handshake", ipc.VerdictOK, "'s last handshake was")
-	t.Logf("report:\n%s", reportText(rep))
+	if t.Failed() {
+		t.Logf("report:\n%s", reportText(rep))
+	}
+	// The same probe over IPv6, to the peer's tunnel address.
+	rep = s.diagnose(t, ipc.DiagnoseOptions{Active: true, MTUHost: netip.MustParseAddr("2001:db8:3::1")})
+	want(t, rep, "mtu.path", ipc.VerdictOK, "Packets of the tunnel's full MTU (1420 bytes) reach 2001:db8:3::1.")
 }

@@ -51,6 +51,10 @@ func pickMTUHost(t *Tunnel, asked netip.Addr) (netip.Addr, string) {
 // mtuCheck turns a probe's result into a verdict.
 func mtuCheck(t *Tunnel, r MTUResult, why string) ipc.Check {
 	c := ipc.Check{ID: "mtu.path", Group: ipc.GroupMTU, Tunnel: t.Name}
+	tooBig := `ICMP "fragmentation needed"`
+	if r.Host.Is6() {
+		tooBig = `ICMPv6 "packet too big"`
+	}
 	if r.Host.IsValid() {
 		c.Details = append(c.Details, fmt.Sprintf("probed %s (%s) with DF pings from %d bytes down", r.Host, why, r.LinkMTU))
 	}
@@ -71,13 +75,13 @@ func mtuCheck(t *Tunnel, r MTUResult, why string) ipc.Check {
 		c.Summary = fmt.Sprintf("Packets of the tunnel's full MTU (%d bytes) reach %s.", r.LinkMTU, r.Host)
 	case r.FragNeeded > 0:
 		c.Verdict = ipc.VerdictOK
-		c.Summary = fmt.Sprintf("The path to %s carries at most %d bytes, less than %s's MTU of %d, and says so (ICMP \"fragmentation needed\"), so connections adapt.",
-			r.Host, r.Largest, t.Name, r.LinkMTU)
+		c.Summary = fmt.Sprintf("The path to %s carries at most %d bytes, less than %s's MTU of %d, and says so (%s), so connections adapt.",
+			r.Host, r.Largest, t.Name, r.LinkMTU, tooBig)
 		c.Fix = fmt.Sprintf("MTU = %d in [Interface] saves the round trips that finding it out costs.", r.Largest)
 	default:
 		c.Verdict = ipc.VerdictProblem
-		c.Summary = fmt.Sprintf("Packets larger than %d bytes to %s through %s vanish without an ICMP \"fragmentation needed\" coming back: a path-MTU black hole, which stalls large downloads and TLS handshakes.",
-			r.Largest, r.Host, t.Name)
+		c.Summary = fmt.Sprintf("Packets larger than %d bytes to %s through %s vanish without an %s coming back: a path-MTU black hole, which stalls large downloads and TLS handshakes.",
+			r.Largest, r.Host, t.Name, tooBig)
 		c.Fix = fmt.Sprintf("Add \"MTU = %d\" to the [Interface] section of %s's config and reconnect.", r.Largest, t.Name)
 	}
 	return c

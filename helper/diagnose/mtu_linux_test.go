@@ -18,6 +18,7 @@ const dropFragNeeded = `table inet wgtray-test-blackhole {
 	chain out {
 		type filter hook output priority 0; policy accept;
 		icmp type destination-unreachable icmp code frag-needed drop
+		icmpv6 type packet-too-big drop
 	}
 }
 `
@@ -29,7 +30,7 @@ const dropFragNeeded = `table inet wgtray-test-blackhole {
 // size pass, one byte more do not. Without the drop, the same path says
 // so by ICMP and the check is ok.
 func TestDoctorMTUBlackHole(t *testing.T) {
-	s := newSetup(t, setupOpts{client: netns.ClientOpts{AllowedIPs: "0.0.0.0/0", Addresses: "203.0.113.2/32"}})
+	s := newSetup(t, setupOpts{})
 	netns.IP(t, s.tp.Peer, "link set wan0 mtu 1300")
 	netns.IP(t, s.tp.Inet, "link set eth0 mtu 1300")
 	s.handshake(t)
@@ -53,6 +54,10 @@ func TestDoctorMTUBlackHole(t *testing.T) {
 		if out, err := netns.Run(s.tp.Client, "ping", "-c", "1", "-W", "1", "-M", "do", "-s", "1273", "198.51.100.2"); err == nil {
 			t.Errorf("a DF ping of 1301 bytes passed the black hole: %s", out)
 		}
+		// And over IPv6, whose "packet too big" the peer drops too.
+		rep = s.diagnose(t, ipc.DiagnoseOptions{Active: true, MTUHost: s.tp.InetAddr6})
+		want(t, rep, "mtu.path", ipc.VerdictProblem,
+			"Packets larger than 1300 bytes to 2001:db8:2::2 through "+s.name+" vanish without an ICMPv6 \"packet too big\" coming back")
 	})
 	t.Run("frag-needed arrives", func(t *testing.T) {
 		rep := s.diagnose(t, ipc.DiagnoseOptions{Active: true, MTUHost: s.tp.InetAddr4})
