@@ -235,7 +235,10 @@ func dnsProbeCheck(t *Tunnel, pr DNSProbe, explain Explainer) ipc.Check {
 	}
 	answered := "which answered"
 	if !pr.Answered {
-		answered = "which did not answer within 5 s"
+		answered = "which did not answer"
+		if pr.Err != "" {
+			c.Details = append(c.Details, pr.Err)
+		}
 	}
 	switch {
 	case len(outside) > 0:

@@ -93,3 +93,17 @@ func TestDoctorDNSOutsideTunnel(t *testing.T) {
 	name := strings.Fields(strings.TrimPrefix(q.Summary, "A test query for "))[0]
 	lan.WaitQuery(t, name, netip.MustParseAddr("192.0.2.2"))
 }
+
+// TestDoctorDNSServerSilent: the tunnel's DNS server is inside the
+// tunnel but nothing answers there: no leak, but the test query's
+// warning says the server did not answer.
+func TestDoctorDNSServerSilent(t *testing.T) {
+	s := newSetup(t, setupOpts{client: netns.ClientOpts{DNS: peerDNS.String()}})
+	s.handshake(t)
+	rep := s.diagnose(t, ipc.DiagnoseOptions{Active: true})
+	want(t, rep, "leaks.dns", ipc.VerdictOK, "Every DNS server /etc/resolv.conf names is reached through "+s.name+".")
+	c := want(t, rep, "leaks.dns-query", ipc.VerdictWarning, "went to 203.0.113.1 through "+s.name+", which did not answer.")
+	if c.Fix != "Check that the tunnel's DNS server runs and answers." || len(c.Details) < 2 {
+		t.Errorf("fix %q, details %q", c.Fix, c.Details)
+	}
+}
