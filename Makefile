@@ -65,7 +65,9 @@ icons:
 
 # packages builds the .deb and .rpm with nfpm (v2.45.0: later ones need
 # modules the Go proxy here cannot serve). Same commit, same bytes:
-# SOURCE_DATE_EPOCH is the commit's time.
+# SOURCE_DATE_EPOCH is the commit's time. packaging/rpmrelative then makes
+# the RPM's payload names relative (./usr/bin/wgtray, as rpmbuild writes
+# them), so that `rpm2cpio | cpio -idm` stays in its directory.
 PKGVERSION := $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null); if [ -n "$$v" ]; then echo $${v#v}; else echo 0.1.0+git$$(git rev-parse --short HEAD 2>/dev/null || echo 0); fi)
 NFPM := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.0
 
@@ -74,7 +76,8 @@ packages: build
 	export VERSION=$(PKGVERSION) SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct); \
 	sh packaging/build-docs.sh $(BUILD)/pkg $(PKGVERSION) && \
 	$(NFPM) package -f packaging/nfpm.yaml -p deb -t dist/wgtray_$(PKGVERSION)_amd64.deb && \
-	$(NFPM) package -f packaging/nfpm.yaml -p rpm -t dist/wgtray-$(PKGVERSION)-1.x86_64.rpm
+	$(NFPM) package -f packaging/nfpm.yaml -p rpm -t dist/wgtray-$(PKGVERSION)-1.x86_64.rpm && \
+	$(GO) run ./packaging/rpmrelative dist/wgtray-$(PKGVERSION)-1.x86_64.rpm
 
 # install builds the packages and installs the one for this distribution
 # (apt-get on Debian/Ubuntu, dnf on Fedora), then offers to add the user
