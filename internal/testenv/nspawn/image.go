@@ -39,11 +39,12 @@ var BootPackages = []string{"systemd", "systemd-sysv", "dbus"}
 // wgtray package depends on, logind sessions, systemd-resolved (enabled
 // by its package), and the tools the tests use inside the container: a
 // WireGuard peer (Debian's wireguard-go and wg), ip and nft to read the
-// state, ping, and dnsmasq as the tunnel's DNS server.
+// state, ping, dnsmasq as the tunnel's DNS server, and man-db, which
+// systemd-analyze verify runs for a unit's Documentation=man:.
 var Packages = []string{
 	"polkitd", "libpam-systemd", "systemd-resolved", "passwd",
 	"iproute2", "nftables", "wireguard-go", "wireguard-tools",
-	"iputils-ping", "procps", "dnsmasq-base",
+	"iputils-ping", "procps", "dnsmasq-base", "man-db",
 }
 
 // layout is part of the cache key: bump it when the way a tree is made

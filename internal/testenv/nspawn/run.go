@@ -60,7 +60,7 @@ func (c *Container) Run(tb testing.TB, o *RunOpts, argv ...string) (string, erro
 	for _, p := range o.Props {
 		sr = append(sr, "--property="+p)
 	}
-	cmd := c.nsenter(ctx, append(append(sr, "--"), argv...)...)
+	cmd := c.nsenter(ctx, append(append(sr, "--"), escapeArgs(argv)...)...)
 	cmd.Stdin = strings.NewReader(o.Stdin)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -76,6 +76,17 @@ func (c *Container) Run(tb testing.TB, o *RunOpts, argv ...string) (string, erro
 		return out.String(), fmt.Errorf("in %s%s: %s: %w: %s", c.Name, who, strings.Join(argv, " "), err, out.String())
 	}
 	return out.String(), nil
+}
+
+// escapeArgs protects a command line from systemd: a unit's ExecStart=
+// expands $VAR and ${VAR} from the unit's environment (systemd-run before
+// systemd 254 cannot turn that off), and "$$" is a literal "$".
+func escapeArgs(argv []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = strings.ReplaceAll(a, "$", "$$")
+	}
+	return out
 }
 
 // MustRun is Run as root that fails the test when the command fails.
@@ -104,7 +115,7 @@ func (c *Container) Start(tb testing.TB, unit string, props []string, argv ...st
 	for _, p := range props {
 		args = append(args, "--property="+p)
 	}
-	c.MustRun(tb, append(append(args, "--"), argv...)...)
+	c.MustRun(tb, append(append(args, "--"), escapeArgs(argv)...)...)
 	tb.Cleanup(func() {
 		if !c.stopped {
 			c.Run(tb, nil, "systemctl", "stop", unit)
