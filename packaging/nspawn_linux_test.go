@@ -24,7 +24,7 @@ import (
 var nspawnSuites = []string{"bookworm", "trixie"}
 
 const (
-	helperUnit = "wgtray-helper.service"
+	helperUnit      = "wgtray-helper.service"
 	installedHelper = "/usr/libexec/wgtray/wgtray-helper"
 	// Users inside the container: a member of group wgtray, a user who
 	// is not, and one who connects from a login session (check 9).
