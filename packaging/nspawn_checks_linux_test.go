@@ -33,6 +33,7 @@ func TestInstalledUnderSystemd(t *testing.T) {
 				fn   func(*testing.T)
 			}{
 				{"1 activation and confinement", b.checkActivation},
+				{"1 device policy enforced", b.checkDevices},
 				{"5 verify and security", b.checkAnalyze},
 				{"2 member connects, others refused", b.checkConnect},
 				{"8 DNS with systemd-resolved", b.checkDNS},
@@ -110,6 +111,25 @@ func (b *booted) checkActivation(t *testing.T) {
 		t.Errorf("the helper's inheritable capabilities: %v", inh)
 	} else {
 		t.Logf("%s: CapInh %s", b.suite, inh[1])
+	}
+}
+
+// checkDevices: the unit's DevicePolicy=closed and DeviceAllow=/dev/net/tun
+// are enforced, which systemd does with a BPF program on the unit's
+// cgroup (nspawn's --system-call-filter=bpf lets it install one): a
+// shell moved into the helper's cgroup opens /dev/net/tun but not a node
+// of /dev/kmsg (char 1:11, which closed does not allow), which a shell in
+// a unit of its own opens. (Pseudo terminals, such as the container's
+// /dev/console, are always allowed.)
+func (b *booted) checkDevices(t *testing.T) {
+	const open = `(exec 3<>/dev/net/tun) 2>/dev/null && echo tun=yes || echo tun=no; (exec 3>/srv/wgtray/kmsg) 2>/dev/null && echo kmsg=yes || echo kmsg=no`
+	if out := b.c.Shell(t, "[ -e /srv/wgtray/kmsg ] || mknod /srv/wgtray/kmsg c 1 11; "+open); !strings.Contains(out, "tun=yes") || !strings.Contains(out, "kmsg=yes") {
+		t.Fatalf("outside the helper's cgroup: %s", out)
+	}
+	cg := "/sys/fs/cgroup/system.slice/" + helperUnit + "/cgroup.procs"
+	out := b.c.Shell(t, "echo $$ >"+cg+"; grep -q "+helperUnit+" /proc/self/cgroup && echo moved; "+open)
+	if !strings.Contains(out, "moved") || !strings.Contains(out, "tun=yes") || !strings.Contains(out, "kmsg=no") {
+		t.Errorf("in the helper's cgroup (want moved, tun=yes, kmsg=no): %s", out)
 	}
 }
 
