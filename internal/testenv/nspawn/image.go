@@ -6,6 +6,20 @@
 // (--volatile=overlay), so the cache stays as built. A container has a
 // private network (only its own loopback until a test adds links), so
 // nothing here touches the machine's own networking.
+//
+// A test of a unit, in outline:
+//
+//	c := nspawn.Boot(t, nspawn.Get(t, "bookworm"), nspawn.Options{})
+//	c.CopyIn(t, deb, "/srv/wgtray/pkg.deb", 0o644)
+//	c.MustRun(t, "apt-get", "install", "-y", "/srv/wgtray/pkg.deb")
+//	c.MustRun(t, "systemctl", "start", "some.service")
+//	out, err := c.Run(t, &nspawn.RunOpts{User: "someone"}, "wgtray", "list")
+//	log := c.Journal(t, "-u", "some.service")
+//
+// Commands run as transient units of the container's systemd (Run,
+// Start); Path and WriteFile reach its files from here. The container
+// powers off when the test ends. packaging's TestInstalledUnderSystemd
+// uses all of it.
 package nspawn
 
 import (
