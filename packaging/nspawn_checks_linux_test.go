@@ -247,6 +247,17 @@ func (b *booted) checkJournal(t *testing.T) {
 	if j := b.c.Journal(t, "-q", "-u", helperUnit, "-p", "warning"); strings.TrimSpace(j) != "" {
 		t.Errorf("the unit's journal has messages of priority warning or higher:\n%s", j)
 	}
+	// Nor does anything else complain about the package's files: the
+	// bus about the policy, polkitd about the actions and the rule,
+	// systemd about the unit or the tmpfiles line.
+	for _, l := range strings.Split(b.c.Journal(t, "-q", "-p", "warning"), "\n") {
+		// The message, after "HOST IDENT[PID]: " (the host name is
+		// wgtray-test).
+		if _, msg, _ := strings.Cut(l, "]: "); strings.Contains(strings.ToLower(msg), "wgtray") {
+			t.Errorf("a warning about the package: %s", l)
+		}
+	}
+	t.Logf("%s: polkitd says:\n%s", b.suite, b.c.Journal(t, "-q", "-u", "polkit.service"))
 	all := b.c.Journal(t, "-u", helperUnit)
 	for _, l := range strings.Split(all, "\n") {
 		if regexp.MustCompile(`(?i)\b(error|warn|warning|fail|failed)\b`).MatchString(l) {
