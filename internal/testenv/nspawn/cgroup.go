@@ -9,10 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wgtray/wgtray/internal/proc"
 )
 
 // cgroup is a cgroup2 directory of the test's own, from which it starts
@@ -63,16 +66,44 @@ func newCgroup() (*cgroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	rel := filepath.Join(own, fmt.Sprintf("wgtray-nspawn-%d-%s", os.Getpid(), randHex(4)))
-	cg := &cgroup{path: filepath.Join(mnt, rel)}
+	removeStale(mnt, own)
+	rel := filepath.Join(own, fmt.Sprintf("%s%d-%s", cgroupPrefix, os.Getpid(), randHex(4)))
+	cg := &cgroup{path: filepath.Join(mnt, rel), mirrors: mirrors(mnt, rel)}
 	if err := os.Mkdir(cg.path, 0o755); err != nil {
 		return nil, fmt.Errorf("create cgroup: %w", err)
 	}
+	return cg, nil
+}
+
+// mirrors returns where nspawn mirrors cgroup rel of the cgroup2
+// hierarchy at mnt: on a hybrid machine, the same path in the name=systemd
+// v1 hierarchy.
+func mirrors(mnt, rel string) []string {
 	var st unix.Statfs_t
 	if mnt != "/sys/fs/cgroup" && unix.Statfs("/sys/fs/cgroup/systemd", &st) == nil && st.Type != unix.CGROUP2_SUPER_MAGIC {
-		cg.mirrors = append(cg.mirrors, filepath.Join("/sys/fs/cgroup/systemd", rel))
+		return []string{filepath.Join("/sys/fs/cgroup/systemd", rel)}
 	}
-	return cg, nil
+	return nil
+}
+
+// cgroupPrefix starts the name of each cgroup newCgroup makes; the
+// creating process's pid follows.
+const cgroupPrefix = "wgtray-nspawn-"
+
+// removeStale kills and removes what test binaries that were killed
+// themselves left: cgroups of ours (by name) whose creator is gone, with
+// the containers still in them.
+func removeStale(mnt, own string) {
+	dirs, _ := filepath.Glob(filepath.Join(mnt, own, cgroupPrefix+"*"))
+	for _, d := range dirs {
+		pidStr, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(d), cgroupPrefix), "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || proc.Alive(pid) {
+			continue
+		}
+		cg := &cgroup{path: d, mirrors: mirrors(mnt, strings.TrimPrefix(d, mnt))}
+		cg.remove()
+	}
 }
 
 // command returns a command that runs name in the cgroup: a shell moves
