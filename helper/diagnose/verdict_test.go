@@ -253,3 +253,26 @@ func TestGuardKillSwitch(t *testing.T) {
 		t.Errorf("off: %+v", c)
 	}
 }
+
+func TestResolvConfCheck(t *testing.T) {
+	tn := office
+	tn.DNSManager = "resolv.conf"
+	sys := &System{ResolvConf: ResolvConf{Path: "/etc/resolv.conf", Writer: "NetworkManager"}}
+	c := resolvConfCheck(sys, []Tunnel{tn})
+	if c.Verdict != ipc.VerdictWarning || c.Summary != "/etc/resolv.conf is written by NetworkManager, but the tunnel's DNS was given to resolv.conf: programs that read the file ask the servers it names instead." {
+		t.Errorf("NetworkManager over ours: %+v", c)
+	}
+	sys.ResolvConf = ResolvConf{Path: "/etc/resolv.conf", WrittenByUs: true}
+	if c := resolvConfCheck(sys, []Tunnel{tn}); c.Verdict != ipc.VerdictOK {
+		t.Errorf("ours: %+v", c)
+	}
+	tn.DNSManager = "systemd-resolved"
+	sys.ResolvConf = ResolvConf{Path: "/etc/resolv.conf", Symlink: "../run/systemd/resolve/stub-resolv.conf", Writer: "systemd-resolved"}
+	if c := resolvConfCheck(sys, []Tunnel{tn}); c.Verdict != ipc.VerdictOK || !strings.Contains(c.Summary, "a link to ../run/systemd/resolve/stub-resolv.conf") {
+		t.Errorf("resolved's stub: %+v", c)
+	}
+	sys.ResolvConf = ResolvConf{Path: "/etc/resolv.conf", Missing: true}
+	if c := resolvConfCheck(sys, nil); c.Verdict != ipc.VerdictWarning {
+		t.Errorf("missing: %+v", c)
+	}
+}
