@@ -226,7 +226,9 @@ func (s *Store) Close() error { return errors.Join(s.tunnels.Close(), s.machine.
 func (s *Store) TunnelValues(name string) (Values, error) { return s.tunnels.TunnelValues(name) }
 
 // SetTunnel is Dir.SetTunnel of the tunnels' directory.
-func (s *Store) SetTunnel(name, key, value string) error { return s.tunnels.SetTunnel(name, key, value) }
+func (s *Store) SetTunnel(name, key, value string) error {
+	return s.tunnels.SetTunnel(name, key, value)
+}
 
 // RemoveTunnel is Dir.RemoveTunnel of the tunnels' directory.
 func (s *Store) RemoveTunnel(name string) error { return s.tunnels.RemoveTunnel(name) }
