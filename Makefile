@@ -18,7 +18,7 @@ BUILD := build
 # systray, dunst) for the tray; lintian, rpm (rpm2cpio, rpm --root),
 # rpmlint and man-db (man --warnings) for the packages' tests; iperf3 for
 # the bench's throughput (its smoke runs in the tests).
-TEST_DEBS := wireguard-tools wireguard-go nftables iproute2 iputils-ping procps ca-certificates git \
+TEST_DEBS := wireguard-tools wireguard-go nftables iproute2 iputils-ping procps ca-certificates git tcpdump \
 	dbus polkitd systemd util-linux passwd libxml2-utils dnsmasq-base \
 	lintian rpm rpmlint man-db iperf3 \
 	xvfb xfce4-panel dunst xdotool imagemagick zenity xdg-desktop-portal xdg-desktop-portal-gtk

@@ -90,7 +90,30 @@ func (d *Dir) SetMachine(key, value string) error {
 	if err := Check(Machine, key, value); err != nil {
 		return err
 	}
-	return d.set(machineFile, key, value)
+	if err := d.set(machineFile, key, value); err != nil {
+		return err
+	}
+	if key == Lockdown {
+		return d.marker(value == On)
+	}
+	return nil
+}
+
+// LockdownMarker is the file in the machine's directory that exists
+// while lockdown is on: the early-boot unit runs only then
+// (ConditionPathExists).
+const LockdownMarker = "lockdown-on"
+
+func (d *Dir) marker(on bool) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !on {
+		if err := unix.Unlinkat(d.fd, LockdownMarker, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("remove %s: %w", d.path(LockdownMarker), err)
+		}
+		return unix.Fsync(d.fd)
+	}
+	return d.write(LockdownMarker, []byte("lockdown is on: see `wgtray lockdown`\n"))
 }
 
 // RemoveTunnel deletes the options of tunnel name; none is not an error.

@@ -1,0 +1,360 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/ipc"
+)
+
+// leakFilter matches, on the peer's side of the client's LAN link, what
+// the client sends beyond its LAN: not to 192.0.2.0/24 or 2001:db8:1::/64,
+// not broadcast or multicast. The tunnel's own UDP goes to the peer at
+// 192.0.2.1, inside the LAN, so it is not counted.
+const leakFilter = "(src host 192.0.2.2 and not dst net 192.0.2.0/24 and not dst host 255.255.255.255 and not dst net 224.0.0.0/4)" +
+	" or (src host 2001:db8:1::2 and not dst net 2001:db8:1::/64 and not dst net ff00::/8)"
+
+// publicLooking is a documentation address that no host has: where an
+// application with a hard-coded server would send.
+const publicLooking = "203.0.113.77"
+
+// attempts tries every kind of traffic beyond the LAN from ns: TCP, UDP,
+// ICMP and DNS, to the internet host and to a public-looking address, over
+// IPv4 and IPv6. It returns how many got an answer.
+func attempts(t *testing.T, ns string, inet4, inet6 string) int {
+	t.Helper()
+	answered := 0
+	for _, host := range []string{inet4, "[" + inet6 + "]", publicLooking} {
+		for _, port := range []string{"7002", "53", "443"} {
+			if c, err := netns.DialTCP(ns, host+":"+port, 2*time.Second); err == nil {
+				c.Close()
+				answered++
+			}
+			if c, err := netns.DialUDP(ns, host+":"+port); err == nil {
+				c.Write([]byte("leak?"))
+				c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+				if _, err := c.Read(make([]byte, 16)); err == nil {
+					answered++
+				}
+				c.Close()
+			}
+		}
+	}
+	for _, host := range []string{inet4, inet6, publicLooking} {
+		if _, err := netns.Run(ns, "ping", "-c", "1", "-W", "1", host); err == nil {
+			answered++
+		}
+	}
+	return answered
+}
+
+// pings reports whether one ping from ns to host is answered.
+func pings(ns, host string) bool {
+	_, err := netns.Run(ns, "ping", "-c", "1", "-W", "2", host)
+	return err == nil
+}
+
+// dhcpDiscover sends a DHCPv4 discover-shaped datagram from port 68 to
+// the broadcast address, as a DHCP client does.
+func dhcpDiscover(t *testing.T, ns string) {
+	t.Helper()
+	err := netns.Do(ns, func() error {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{Port: 68})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		msg := make([]byte, 240)
+		msg[0], msg[1], msg[2] = 1, 1, 6 // BOOTREQUEST, Ethernet
+		copy(msg[236:], []byte{99, 130, 83, 99})
+		_, err = c.WriteToUDP(msg, &net.UDPAddr{IP: net.IPv4bcast, Port: 67})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("DHCP discover: %v", err)
+	}
+}
+
+func (s *service) killAndCleanup(t *testing.T) {
+	t.Helper()
+	s.proc.Signal(syscall.SIGKILL)
+	s.proc.Wait(t, 20*time.Second)
+	if _, stderr, code := runHelper(t, s.tp.Client, append(append([]string{}, s.args...), "--cleanup")...); code != 0 {
+		t.Fatalf("--cleanup: exit %d: %s", code, stderr)
+	}
+}
+
+// TestKillSwitchCrash: a full tunnel with the kill switch (its default)
+// carries traffic; the helper is SIGKILLed and --cleanup runs as
+// ExecStopPost would: nothing leaves beyond the LAN (tcpdump on the peer
+// side counts 0 packets for TCP, UDP, ICMP and DNS attempts), the LAN
+// host answers with allow-lan and not without, DHCP and NDP still go out;
+// the restarted helper adopts the block; an explicit Disconnect leaves the
+// namespace as before Connect, byte for byte.
+func TestKillSwitchCrash(t *testing.T) {
+	s := startService(t)
+	lanHost := s.tp.AddLANHost(t)
+	name := netns.UniqueName("wgk")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
+	port := s.tp.InetAddr4.String() + ":7002"
+	netns.EchoSource(t, s.tp.Inet, port)
+	before := netns.Dump(t, s.tp.Client)
+	c, ctx := s.client(t), context.Background()
+
+	if err := c.Connect(ctx, name); err != nil {
+		t.Fatalf("Connect: %v\n%s", err, s.proc.Stderr())
+	}
+	st, err := c.Status(ctx, name)
+	if err != nil || !st.KillSwitch || !st.AllowLAN || !st.Blocking {
+		t.Fatalf("Status: killSwitch %v allowLAN %v blocking %v (%v); want all true", st.KillSwitch, st.AllowLAN, st.Blocking, err)
+	}
+	if src := netns.SourceSeenBy(t, s.tp.Client, port); src != s.tp.ClientTunnel4 {
+		t.Fatalf("traffic left with source %v, want the tunnel's %v", src, s.tp.ClientTunnel4)
+	}
+	if !pings(s.tp.Client, "192.0.2.3") {
+		t.Error("connected with allow-lan: the LAN host does not answer")
+	}
+
+	s.killAndCleanup(t)
+	leaks := netns.StartCapture(t, s.tp.Peer, "lan0", leakFilter)
+	lanSide := netns.StartCapture(t, lanHost, "eth0", "udp port 67 or (icmp6 and (ip6[40] == 135 or ip6[40] == 136))")
+	if n := attempts(t, s.tp.Client, s.tp.InetAddr4.String(), s.tp.InetAddr6.String()); n != 0 {
+		t.Errorf("after SIGKILL and --cleanup, %d attempts beyond the LAN got an answer", n)
+	}
+	if !pings(s.tp.Client, "192.0.2.3") || !pings(s.tp.Client, "2001:db8:1::3") {
+		t.Error("allow-lan on: the LAN host does not answer")
+	}
+	dhcpDiscover(t, s.tp.Client)
+	lanSide.WaitPacket(t, "192.0.2.2.68 > 255.255.255.255.67", 10*time.Second)
+	pings(s.tp.Client, "2001:db8:1::99") // nobody: the neighbour solicitation still goes out
+	lanSide.WaitPacket(t, "neighbor solicitation, who has 2001:db8:1::99", 10*time.Second)
+
+	// The restarted helper adopts the block, and allow-lan off closes the
+	// LAN too, but for DHCP and NDP.
+	s.start(t)
+	c = s.client(t)
+	if st, err := c.Status(ctx, name); err != nil || st.State != ipc.StateDisconnected || !st.Blocking {
+		t.Errorf("after restart: state %s blocking %v (%v); want disconnected and blocking", st.State, st.Blocking, err)
+	}
+	if err := c.SetTunnelOption(ctx, name, "allow-lan", "off"); err != nil {
+		t.Fatal(err)
+	}
+	if pings(s.tp.Client, "192.0.2.3") {
+		t.Error("allow-lan off: the LAN host answers")
+	}
+	mark := lanSide.Mark()
+	dhcpDiscover(t, s.tp.Client)
+	lanSide.WaitPacketAfter(t, mark, "192.0.2.2.68 > 255.255.255.255.67", 10*time.Second)
+	// The client's own LAN packets are rejected before it would solicit a
+	// neighbour, so NDP is shown the other way: the LAN host asks for the
+	// client, whose neighbour advertisement goes out (the echo itself is
+	// dropped on the way in).
+	netns.MustRun(t, lanHost, "ip", "-6", "neigh", "flush", "all")
+	pings(lanHost, "2001:db8:1::2")
+	lanSide.WaitPacketAfter(t, mark, "neighbor advertisement, tgt is 2001:db8:1::2", 10*time.Second)
+	if n := attempts(t, s.tp.Client, s.tp.InetAddr4.String(), s.tp.InetAddr6.String()); n != 0 {
+		t.Errorf("after the restart, %d attempts beyond the LAN got an answer", n)
+	}
+	if got := leaks.Stop(t); len(got) != 0 {
+		t.Errorf("%d packets left beyond the LAN while blocked:\n%s", len(got), strings.Join(got, "\n"))
+	} else {
+		t.Logf("0 packets beyond the LAN while blocked (%s)", leakFilter)
+	}
+	if dhcp := lanSide.Stop(t); len(dhcp) < 4 {
+		t.Errorf("the LAN side saw %d DHCP/NDP packets, want at least 4:\n%s", len(dhcp), strings.Join(dhcp, "\n"))
+	}
+
+	// Reconnect works over the kept block, then the explicit Disconnect
+	// takes everything away.
+	if err := c.Connect(ctx, name); err != nil {
+		t.Fatalf("Connect over the kept block: %v\n%s", err, s.proc.Stderr())
+	}
+	if src := netns.SourceSeenBy(t, s.tp.Client, port); src != s.tp.ClientTunnel4 {
+		t.Errorf("after reconnect, traffic left with source %v", src)
+	}
+	if err := c.Disconnect(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := c.Status(ctx, name); st.Blocking {
+		t.Error("blocking after Disconnect")
+	}
+	if got := netns.Dump(t, s.tp.Client); got != before {
+		t.Errorf("after Disconnect the namespace differs from before Connect:\n%s", netns.DumpDiff(before, got))
+	}
+	// The control: unblocked, the same capture does count what leaves.
+	control := netns.StartCapture(t, s.tp.Peer, "lan0", leakFilter)
+	if n := attempts(t, s.tp.Client, s.tp.InetAddr4.String(), s.tp.InetAddr6.String()); n == 0 {
+		t.Error("unblocked, no attempt got an answer")
+	}
+	if got := control.Stop(t); len(got) == 0 {
+		t.Error("unblocked, the capture counted no packet beyond the LAN: it would not see a leak either")
+	}
+}
+
+// TestLockdown: with lockdown on and no tunnel, nothing leaves beyond the
+// LAN; killing and restarting the helper keeps it so, as does
+// --load-lockdown (the early-boot unit) after the table was flushed with
+// no helper; lockdown off leaves the namespace as before.
+func TestLockdown(t *testing.T) {
+	s := startService(t)
+	port := s.tp.InetAddr4.String() + ":7002"
+	netns.EchoSource(t, s.tp.Inet, port)
+	before := netns.Dump(t, s.tp.Client)
+	c, ctx := s.client(t), context.Background()
+	if err := c.SetOption(ctx, "lockdown", "on"); err != nil {
+		t.Fatal(err)
+	}
+	if on, blocking, err := c.Lockdown(ctx); !on || !blocking || err != nil {
+		t.Fatalf("Lockdown = %v, %v, %v", on, blocking, err)
+	}
+	leaks := netns.StartCapture(t, s.tp.Peer, "lan0", leakFilter)
+	if n := attempts(t, s.tp.Client, s.tp.InetAddr4.String(), s.tp.InetAddr6.String()); n != 0 {
+		t.Errorf("lockdown: %d attempts got an answer", n)
+	}
+	if !pings(s.tp.Client, "192.0.2.1") {
+		t.Error("lockdown with lockdown-allow-lan: the LAN does not answer")
+	}
+	s.proc.Signal(syscall.SIGKILL)
+	s.proc.Wait(t, 20*time.Second)
+	if n := attempts(t, s.tp.Client, s.tp.InetAddr4.String(), s.tp.InetAddr6.String()); n != 0 {
+		t.Errorf("lockdown, helper killed: %d attempts got an answer", n)
+	}
+	// No helper: another program's flush takes the orphaned table (the
+	// kernel's rule); the boot unit's mode puts it back.
+	netns.MustRun(t, s.tp.Client, "nft", "flush", "ruleset")
+	if _, stderr, code := runHelper(t, s.tp.Client, append(append([]string{}, s.args...), "--load-lockdown")...); code != 0 {
+		t.Fatalf("--load-lockdown: exit %d: %s", code, stderr)
+	}
+	s.start(t)
+	c = s.client(t)
+	if n := attempts(t, s.tp.Client, s.tp.InetAddr4.String(), s.tp.InetAddr6.String()); n != 0 {
+		t.Errorf("lockdown after restart: %d attempts got an answer", n)
+	}
+	if got := leaks.Stop(t); len(got) != 0 {
+		t.Errorf("%d packets left beyond the LAN in lockdown:\n%s", len(got), strings.Join(got, "\n"))
+	}
+	if err := c.SetOption(ctx, "lockdown", "off"); err != nil {
+		t.Fatal(err)
+	}
+	if got := netns.Dump(t, s.tp.Client); got != before {
+		t.Errorf("after lockdown off the namespace differs:\n%s", netns.DumpDiff(before, got))
+	}
+	if src := netns.SourceSeenBy(t, s.tp.Client, port); src != netip.MustParseAddr("192.0.2.2") {
+		t.Errorf("after lockdown off: source %v, want the LAN address", src)
+	}
+}
+
+// TestBlockRepairedWhileConnected: with the plain table (--nft-owner=false,
+// as on a kernel without NFT_TABLE_F_PERSIST), nft flush ruleset and the
+// deletion of only our table while connected are repaired within a
+// second, clients get BlockRepaired, and tcpdump counts the packets that
+// left beyond the LAN meanwhile. With the owner flags, the same flush
+// leaves the table alone.
+func TestBlockRepairedWhileConnected(t *testing.T) {
+	s := startService(t, "--nft-owner=false")
+	name := netns.UniqueName("wgr")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
+	c, ctx := s.client(t), context.Background()
+	repaired := make(chan string, 10)
+	s.watchRepairs(t, repaired)
+	if err := c.Connect(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	leaks := netns.StartCapture(t, s.tp.Peer, "lan0", leakFilter)
+	// Traffic all along, to be leaked if the block and the routing let it.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		conn, err := netns.DialUDP(s.tp.Client, publicLooking+":9")
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			conn.Write([]byte("x"))
+			time.Sleep(time.Millisecond) // a sender's pace, not a wait for an event
+		}
+	}()
+	for _, cmd := range [][]string{{"flush", "ruleset"}, {"delete", "table", "inet", "wgtray"}} {
+		// Whatever came of the last command is done with.
+		for drained := false; !drained; {
+			select {
+			case msg := <-repaired:
+				t.Logf("another BlockRepaired: %s", msg)
+			default:
+				drained = true
+			}
+		}
+		start := time.Now()
+		netns.MustRun(t, s.tp.Client, "nft", cmd...)
+		select {
+		case msg := <-repaired:
+			window := time.Since(start)
+			t.Logf("nft %s: BlockRepaired %v after nft returned: %s", strings.Join(cmd, " "), window.Round(time.Microsecond), msg)
+			if window > time.Second {
+				t.Errorf("repaired after %v, want within 1 s", window)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("nft %v: no BlockRepaired within 20 s\n%s", cmd, s.proc.Stderr())
+		}
+		if !strings.Contains(netns.MustRun(t, s.tp.Client, "nft", "list", "table", "inet", "wgtray"), "reject") {
+			t.Errorf("after nft %v: the table is not back", cmd)
+		}
+	}
+	close(stop)
+	<-done
+	got := leaks.Stop(t)
+	t.Logf("packets beyond the LAN during the repairs: %d", len(got))
+	if len(got) != 0 {
+		t.Errorf("%d packets left beyond the LAN:\n%s", len(got), strings.Join(got, "\n"))
+	}
+	if err := c.Disconnect(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// watchRepairs sends every BlockRepaired message to ch.
+func (s *service) watchRepairs(t *testing.T, ch chan<- string) {
+	t.Helper()
+	conn := s.bus.Conn(t)
+	rule := fmt.Sprintf("type='signal',interface='%s',member='%s'", ipc.Interface, ipc.SignalBlockRepaired)
+	if err := conn.BusObject().Call("org.freedesktop.DBus.AddMatch", 0, rule).Err; err != nil {
+		t.Fatal(err)
+	}
+	sigs := make(chan *dbus.Signal, 10)
+	conn.Signal(sigs)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case sg := <-sigs:
+				if sg.Name == ipc.Interface+"."+ipc.SignalBlockRepaired && len(sg.Body) == 1 {
+					if m, ok := sg.Body[0].(string); ok {
+						select {
+						case ch <- m:
+						default:
+						}
+					}
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { conn.RemoveSignal(sigs); close(done) })
+}
