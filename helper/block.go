@@ -69,8 +69,12 @@ func blockMode(o options, mode wgdev.Mode, logger *log.Logger) int {
 	defer opts.Close()
 	if o.removeBlock {
 		var errs []error
-		if err := opts.SetMachine(topts.Lockdown, topts.Off); err != nil {
-			errs = append(errs, err)
+		// Only when on: a removal must not leave an options file behind
+		// where there was none.
+		if m, err := opts.MachineValues(); err != nil || m.Bool(topts.Machine, topts.Lockdown, false) {
+			if err := opts.SetMachine(topts.Lockdown, topts.Off); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		errs = append(errs, sys.RemoveBlock())
 		// The blocks that tunnels kept are gone with the table.

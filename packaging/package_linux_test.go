@@ -33,6 +33,7 @@ var common = []entry{
 	{"/usr/libexec/wgtray", "drwxr-xr-x"},
 	{"/usr/libexec/wgtray/wgtray-helper", "-rwxr-xr-x"},
 	{"/usr/lib/systemd/system/wgtray-helper.service", "-rw-r--r--"},
+	{"/usr/lib/systemd/system/wgtray-lockdown.service", "-rw-r--r--"},
 	{"/usr/lib/tmpfiles.d/wgtray.conf", "-rw-r--r--"},
 	{"/usr/share/dbus-1/system-services/org.wgtray.Helper1.service", "-rw-r--r--"},
 	{"/usr/share/dbus-1/system.d/org.wgtray.Helper1.conf", "-rw-r--r--"},
