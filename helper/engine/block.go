@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/wgtray/wgtray/helper/atomicfile"
 	"github.com/wgtray/wgtray/helper/config"
@@ -341,3 +344,92 @@ func (e *Engine) TunnelBlocking(link string) bool {
 	t := e.tunnels[link]
 	return t != nil && t.phase != Down && t.plan != nil && t.plan.Block != nil
 }
+
+// FollowEndpoints resolves the endpoints of tunnel link's config again
+// (names through the helper's own resolver, whose queries the block lets
+// through) and moves the tunnel to those that changed. With the kill
+// switch, the block lets the old and new endpoints through while the
+// device switches, then only the new: the tunnel's UDP is never blocked
+// and nothing else is let out. It reports whether anything changed.
+func (e *Engine) FollowEndpoints(ctx context.Context, link string, cfg *config.Config) (bool, error) {
+	e.mu.Lock()
+	t := e.tunnels[link]
+	up := t != nil && t.phase == Up
+	var p *plan.Plan
+	var j *journal.Journal
+	if up {
+		p, j = t.plan, t.journal
+	}
+	e.mu.Unlock()
+	if !up {
+		return false, fmt.Errorf("follow endpoints of %q: %w", link, ErrNotUp)
+	}
+	r, ok := e.sys.(EndpointResolver)
+	if !ok {
+		return false, fmt.Errorf("follow endpoints of %q: this system cannot resolve endpoints", link)
+	}
+	eps, err := r.ResolveEndpoints(ctx, cfg)
+	if err != nil {
+		return false, fmt.Errorf("follow endpoints of %q: %w", link, err)
+	}
+	var peers []wgtypes.PeerConfig
+	var now []netip.AddrPort
+	for i, peer := range cfg.Peers {
+		ap, ok := eps[i]
+		if !ok || !ap.IsValid() {
+			continue
+		}
+		now = append(now, ap)
+		peers = append(peers, wgtypes.PeerConfig{PublicKey: peer.PublicKey, UpdateOnly: true, Endpoint: net.UDPAddrFromAddrPort(ap)})
+	}
+	now = plan.SortEndpoints(now)
+	old := blockOfPlan(p)
+	if slices.Equal(old.Endpoints, now) {
+		return false, nil
+	}
+	hold := func(b plan.Block) error {
+		op := plan.Op{Kind: plan.KSHold, Link: link, Block: &b}
+		inv, _ := op.Inverse()
+		if err := j.Append(inv); err != nil {
+			return err
+		}
+		if _, err := e.sys.Apply(ctx, op); err != nil {
+			return err
+		}
+		e.mu.Lock()
+		t.undo = append(withoutKind(t.undo, plan.KSRelease), inv)
+		t.plan.Block = &b
+		e.mu.Unlock()
+		return nil
+	}
+	blocked := p.Block != nil
+	if blocked {
+		both := old
+		both.Endpoints = plan.SortEndpoints(append(slices.Clone(old.Endpoints), now...))
+		if err := hold(both); err != nil {
+			return false, fmt.Errorf("follow endpoints of %q: %w", link, err)
+		}
+	}
+	if _, err := e.sys.Apply(ctx, plan.Op{Kind: plan.Configure, Link: link, Device: &plan.Device{Config: wgtypes.Config{Peers: peers}}}); err != nil {
+		return false, fmt.Errorf("follow endpoints of %q: %w", link, err)
+	}
+	if blocked {
+		nb := old
+		nb.Endpoints = now
+		if err := hold(nb); err != nil {
+			return false, fmt.Errorf("follow endpoints of %q: %w", link, err)
+		}
+	}
+	e.logger.Printf("tunnel %q: endpoints now %v", link, now)
+	return true, nil
+}
+
+// EndpointResolver is a System that resolves a config's endpoints without
+// the rest of Facts, which insist that the tunnel is not up.
+type EndpointResolver interface {
+	ResolveEndpoints(ctx context.Context, cfg *config.Config) (map[int]netip.AddrPort, error)
+}
+
+// ErrNotUp is wrapped by the errors of changes that need a tunnel that
+// is up.
+var ErrNotUp = errors.New("the tunnel is not up")

@@ -11,6 +11,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/wgtray/wgtray/helper/config"
 	"github.com/wgtray/wgtray/helper/firewall"
 	"github.com/wgtray/wgtray/helper/plan"
 )
@@ -186,4 +187,21 @@ func markedResolver() *net.Resolver {
 	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
 		return d.DialContext(ctx, network, address)
 	}}
+}
+
+// ResolveEndpoints resolves the peers' endpoints of cfg, by peer index,
+// as Facts does for an Up.
+func (l *Linux) ResolveEndpoints(ctx context.Context, cfg *config.Config) (map[int]netip.AddrPort, error) {
+	out := map[int]netip.AddrPort{}
+	for i, p := range cfg.Peers {
+		if p.Endpoint == nil {
+			continue
+		}
+		ap, err := l.resolve(ctx, *p.Endpoint)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = ap
+	}
+	return out, nil
 }
