@@ -358,3 +358,43 @@ func (s *service) watchRepairs(t *testing.T, ch chan<- string) {
 	}()
 	t.Cleanup(func() { conn.RemoveSignal(sigs); close(done) })
 }
+
+// TestRemoveBlock is what package removal runs (prerm, %preun): with a
+// kill switch kept after a crash and lockdown on, `wgtray-helper
+// --remove-block` takes the block away and turns lockdown off, and the
+// machine is online: a real ping beyond the LAN is answered, and the
+// namespace is as before Connect.
+func TestRemoveBlock(t *testing.T) {
+	s := startService(t)
+	name := netns.UniqueName("wgb")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
+	before := netns.Dump(t, s.tp.Client)
+	c, ctx := s.client(t), context.Background()
+	if err := c.SetOption(ctx, "lockdown", "on"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Connect(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	s.killAndCleanup(t)
+	if pings(s.tp.Client, s.tp.InetAddr4.String()) {
+		t.Fatal("blocked, yet a ping beyond the LAN is answered")
+	}
+	if _, stderr, code := runHelper(t, s.tp.Client, append(append([]string{}, s.args...), "--remove-block")...); code != 0 {
+		t.Fatalf("--remove-block: exit %d: %s", code, stderr)
+	}
+	if !pings(s.tp.Client, s.tp.InetAddr4.String()) || !pings(s.tp.Client, s.tp.InetAddr6.String()) {
+		t.Error("after --remove-block, a ping beyond the LAN is not answered")
+	}
+	if got := netns.Dump(t, s.tp.Client); got != before {
+		t.Errorf("after --remove-block the namespace differs:\n%s", netns.DumpDiff(before, got))
+	}
+	// Lockdown is off for the next helper too.
+	s.start(t)
+	if on, blocking, err := s.client(t).Lockdown(ctx); on || blocking || err != nil {
+		t.Errorf("after --remove-block and a restart: lockdown %v blocking %v (%v)", on, blocking, err)
+	}
+	if got := netns.Dump(t, s.tp.Client); got != before {
+		t.Errorf("the restarted helper blocks again:\n%s", netns.DumpDiff(before, got))
+	}
+}

@@ -440,6 +440,11 @@ func activationAndPurge(t *testing.T) {
 
 	// Purge with the tunnel up: prerm stops the helper (here with
 	// start-stop-daemon, as there is no systemd), which takes it down.
+	// Its kill switch would keep its block on that path, and prerm's
+	// `wgtray-helper --remove-block` runs in the machine's namespace, not
+	// in the test's one where this helper runs: off here, and the
+	// removal of a block in place is helper's TestRemoveBlock.
+	cli("set", name, "kill-switch", "off")
 	cli("connect", name)
 	if now := netns.Dump(t, tp.Client); now == clean {
 		t.Fatal("connect changed nothing in the namespace")

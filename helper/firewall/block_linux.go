@@ -122,6 +122,12 @@ func (b *Blocker) replace(body []netlink.Message) error {
 func (b *Blocker) Delete() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	// No table, no batch: nothing is written where there is nothing of
+	// ours (package removal runs this on machines that never blocked).
+	if exists, err := b.existsLocked(); err == nil && !exists {
+		b.want = nil
+		return nil
+	}
 	err := b.send([]netlink.Message{newTable(b.flags), delTable()})
 	if err != nil && b.flags != 0 && (errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL)) {
 		err = b.send([]netlink.Message{newTable(0), delTable()})
@@ -131,6 +137,25 @@ func (b *Blocker) Delete() error {
 	}
 	b.want = nil
 	return nil
+}
+
+// existsLocked reports whether the table exists, asked on a socket of
+// its own.
+func (b *Blocker) existsLocked() (bool, error) {
+	var opts []nftables.ConnOption
+	if b.nsfd != 0 {
+		opts = append(opts, nftables.WithNetNSFd(b.nsfd))
+	}
+	c, err := nftables.New(opts...)
+	if err != nil {
+		return false, err
+	}
+	defer c.CloseLasting()
+	_, err = c.ListTableOfFamily(plan.BlockTable, nftables.TableFamilyINet)
+	if errors.Is(err, unix.ENOENT) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // Want returns the rules the table should hold, nil when it should not
@@ -146,10 +171,6 @@ func (b *Blocker) Want() []plan.BlockRule {
 // the repair watch checks after every change of the ruleset.
 func (b *Blocker) Intact() (bool, error) {
 	want := b.Want()
-	b.mu.Lock()
-	nsfd := b.nsfd
-	b.mu.Unlock()
-	_ = nsfd
 	var opts []nftables.ConnOption
 	if b.nsfd != 0 {
 		opts = append(opts, nftables.WithNetNSFd(b.nsfd))
