@@ -488,13 +488,13 @@ func (s *System) AddForeign(kind plan.Kind, name string, fam plan.Family) {
 func (s *System) applyOther(op plan.Op) error {
 	switch op.Kind {
 	case plan.KSHold:
-		s.objects["block live "+op.Link] = object{link: op.Link, value: op.Block.String()}
+		s.objects["block live "+op.Link] = object{value: op.Block.String()} // not the link's: deleting the link leaves it
 		return nil
 	case plan.KSRelease:
 		delete(s.objects, "block live "+op.Link)
 		return nil
 	case plan.KSKeep:
-		s.objects["block kept "+op.Link] = object{link: op.Link, value: op.Block.String()}
+		s.objects["block kept "+op.Link] = object{value: op.Block.String()}
 		return nil
 	case plan.KSDrop:
 		delete(s.objects, "block kept "+op.Link)
