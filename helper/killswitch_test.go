@@ -398,3 +398,31 @@ func TestRemoveBlock(t *testing.T) {
 		t.Errorf("the restarted helper blocks again:\n%s", netns.DumpDiff(before, got))
 	}
 }
+
+// TestAllowLANFollowsTheLAN: with a kill switch holding and allow-lan on, an
+// address on a new network makes the block let that network through, and
+// its removal closes it again, driven by address notifications.
+func TestAllowLANFollowsTheLAN(t *testing.T) {
+	s := startService(t)
+	name := netns.UniqueName("wgl")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
+	c, ctx := s.client(t), context.Background()
+	if err := c.Connect(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	table := func() string { return netns.MustRun(t, s.tp.Client, "nft", "list", "table", "inet", "wgtray") }
+	if strings.Contains(table(), "198.51.100.128/25") {
+		t.Fatal("the new network is allowed before it exists")
+	}
+	netns.IP(t, s.tp.Client, "addr add 198.51.100.130/25 dev eth0")
+	netns.WaitFor(t, 20*time.Second, "the block to allow the new network", func() bool {
+		return strings.Contains(table(), "ip daddr 198.51.100.128/25 accept")
+	})
+	netns.IP(t, s.tp.Client, "addr del 198.51.100.130/25 dev eth0")
+	netns.WaitFor(t, 20*time.Second, "the block to forget the network", func() bool {
+		return !strings.Contains(table(), "198.51.100.128/25")
+	})
+	if err := c.Disconnect(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"syscall"
 
@@ -24,6 +25,10 @@ type blockState struct {
 	live     map[string]plan.Block // tunnels that are up (ks-hold)
 	kept     map[string]plan.Block // tunnels that are down and keep it (ks-keep)
 	lockdown *plan.Block
+	// lan are the directly connected prefixes the table was written with.
+	lan []netip.Prefix
+	// lanDone stops the address watch (watchLAN).
+	lanDone chan struct{}
 }
 
 // SetBlockOwner chooses whether the block's table is made with
@@ -50,7 +55,67 @@ func (l *Linux) WatchBlock(repaired func(firewall.Repair)) error {
 		return err
 	}
 	l.blk.watch = w
+	return l.watchLAN()
+}
+
+// watchLAN rewrites the table when the directly connected prefixes
+// change (a new network, a DHCP lease), so that allow-lan follows the
+// LAN. Address notifications drive it: no polling.
+func (l *Linux) watchLAN() error {
+	ch := make(chan netlink.AddrUpdate, 64)
+	done := make(chan struct{})
+	if err := netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{
+		ErrorCallback: func(err error) { l.logger.Printf("watch addresses for the block: %v", err) },
+	}); err != nil {
+		return fmt.Errorf("watch addresses for the block: %w", err)
+	}
+	l.blk.lanDone = done
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case _, ok := <-ch:
+				if !ok {
+					return
+				}
+				if err := l.resyncLAN(); err != nil {
+					l.logger.Printf("follow the LAN in the block: %v", err)
+				}
+			}
+		}
+	}()
 	return nil
+}
+
+// resyncLAN rewrites the table if the connected prefixes changed.
+func (l *Linux) resyncLAN() error {
+	l.blkMu.Lock()
+	defer l.blkMu.Unlock()
+	s := &l.blk
+	if len(s.live) == 0 && len(s.kept) == 0 && s.lockdown == nil {
+		return nil
+	}
+	lan, err := l.lanPrefixes(s.holderLinks())
+	if err != nil {
+		return err
+	}
+	if slices.Equal(lan, s.lan) {
+		return nil
+	}
+	return l.syncBlockLocked()
+}
+
+// holderLinks are the tunnel interfaces that hold the block.
+func (s *blockState) holderLinks() map[string]bool {
+	links := map[string]bool{}
+	for l := range s.kept {
+		links[l] = true
+	}
+	for l := range s.live {
+		links[l] = true
+	}
+	return links
 }
 
 // BlockOwned reports whether the table is made with the owner flags.
@@ -81,6 +146,10 @@ func (l *Linux) closeBlock() {
 	if l.blk.watch != nil {
 		l.blk.watch.Close()
 		l.blk.watch = nil
+	}
+	if l.blk.lanDone != nil {
+		close(l.blk.lanDone)
+		l.blk.lanDone = nil
 	}
 	// The table stays: with the owner flags it becomes an orphan the next
 	// helper adopts; that is what fails closed.
@@ -134,7 +203,11 @@ func (l *Linux) syncBlockLocked() error {
 	if err != nil {
 		return err
 	}
-	return s.fw.Set(plan.BlockRules(b, plan.BlockFacts{LAN: lan}))
+	if err := s.fw.Set(plan.BlockRules(b, plan.BlockFacts{LAN: lan})); err != nil {
+		return err
+	}
+	s.lan = lan
+	return nil
 }
 
 // lanPrefixes are the prefixes of the addresses of every interface but
@@ -168,7 +241,13 @@ func (l *Linux) lanPrefixes(tunnels map[string]bool) ([]netip.Prefix, error) {
 		}
 		out = append(out, p)
 	}
-	return out, nil
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	return slices.Compact(out), nil
 }
 
 // markedResolver resolves names with sockets that carry plan.ResolverMark,
