@@ -426,3 +426,34 @@ func TestAllowLANFollowsTheLAN(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOwnedBlockSurvivesFlush: with the owner and persist flags (the
+// default on this kernel), another program's nft flush ruleset and nft
+// delete table leave the block in place while the helper runs: nothing
+// to repair.
+func TestOwnedBlockSurvivesFlush(t *testing.T) {
+	s := startService(t)
+	name := netns.UniqueName("wgo")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
+	c, ctx := s.client(t), context.Background()
+	if err := c.Connect(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	want := netns.MustRun(t, s.tp.Client, "nft", "list", "table", "inet", "wgtray")
+	if !strings.Contains(want, "flags owner") {
+		t.Fatalf("the block is not owned on this kernel:\n%s", want)
+	}
+	netns.MustRun(t, s.tp.Client, "nft", "flush", "ruleset")
+	if out, err := netns.Run(s.tp.Client, "nft", "delete", "table", "inet", "wgtray"); err == nil || !strings.Contains(out, "Operation not permitted") {
+		t.Errorf("nft delete table of the owned block: %v %s", err, out)
+	}
+	if got := netns.MustRun(t, s.tp.Client, "nft", "list", "table", "inet", "wgtray"); got != want {
+		t.Errorf("the owned block changed:\n%s\nwant:\n%s", got, want)
+	}
+	if err := c.Disconnect(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := netns.Run(s.tp.Client, "nft", "list", "table", "inet", "wgtray"); err == nil {
+		t.Errorf("the block outlived Disconnect:\n%s", out)
+	}
+}

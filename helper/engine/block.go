@@ -327,11 +327,23 @@ func (e *Engine) Blocking() bool {
 		return true
 	}
 	for _, t := range e.tunnels {
-		if t.phase != Down && t.plan != nil && t.plan.Block != nil {
+		if t.blocking() {
 			return true
 		}
 	}
 	return false
+}
+
+// blocking reports whether t holds its block now: connecting past its
+// ks-hold, or up with the kill switch.
+func (t *entry) blocking() bool {
+	if t.phase == Down {
+		return false
+	}
+	if t.plan != nil {
+		return t.plan.Block != nil
+	}
+	return t.holding
 }
 
 // TunnelBlocking reports whether link holds the block, up or kept.
@@ -342,7 +354,7 @@ func (e *Engine) TunnelBlocking(link string) bool {
 		return true
 	}
 	t := e.tunnels[link]
-	return t != nil && t.phase != Down && t.plan != nil && t.plan.Block != nil
+	return t != nil && t.blocking()
 }
 
 // FollowEndpoints resolves the endpoints of tunnel link's config again

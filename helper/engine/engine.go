@@ -119,6 +119,9 @@ type entry struct {
 	plan    *plan.Plan
 	journal *journal.Journal
 	undo    []plan.Op
+	// holding is set once an Up's ks-hold is applied: the tunnel blocks
+	// while it is still connecting.
+	holding bool
 }
 
 // New returns an engine that journals under stateDir.
@@ -147,7 +150,7 @@ func (e *Engine) set(link string, ph Phase, errText, message string) {
 		t.err = errText
 	}
 	if ph == Down {
-		t.plan, t.journal, t.undo = nil, nil, nil
+		t.plan, t.journal, t.undo, t.holding = nil, nil, nil, false
 	}
 	e.mu.Unlock()
 	if e.observe != nil {
@@ -253,6 +256,13 @@ func (e *Engine) apply(ctx context.Context, p *plan.Plan) (*entry, error) {
 				e.notApplied(t)
 			}
 			return nil, fail(err)
+		}
+		if op.Kind == plan.KSHold {
+			e.mu.Lock()
+			if cur := e.tunnels[p.Link]; cur != nil {
+				cur.holding = true
+			}
+			e.mu.Unlock()
 		}
 		if hasInv && !id.IsZero() {
 			t.undo[len(t.undo)-1].ID = id
