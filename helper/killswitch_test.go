@@ -457,3 +457,39 @@ func TestOwnedBlockSurvivesFlush(t *testing.T) {
 		t.Errorf("the block outlived Disconnect:\n%s", out)
 	}
 }
+
+// TestKillSwitchSurvivesStop: SIGTERM (systemctl stop, a restart) takes
+// the tunnel down but keeps its kill switch: nothing gets beyond the LAN
+// with no helper; the next helper adopts the block, and Disconnect lifts
+// it, leaving the namespace as before Connect.
+func TestKillSwitchSurvivesStop(t *testing.T) {
+	s := startService(t)
+	name := netns.UniqueName("wgs")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
+	before := netns.Dump(t, s.tp.Client)
+	c, ctx := s.client(t), context.Background()
+	if err := c.Connect(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	s.proc.Signal(syscall.SIGTERM)
+	if stderr, err := s.proc.Wait(t, 20*time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr)
+	}
+	if _, stderr, code := runHelper(t, s.tp.Client, append(append([]string{}, s.args...), "--cleanup")...); code != 0 {
+		t.Fatalf("--cleanup: exit %d: %s", code, stderr)
+	}
+	if n := attempts(t, s.tp.Client, s.tp.InetAddr4.String(), s.tp.InetAddr6.String()); n != 0 {
+		t.Errorf("after SIGTERM, %d attempts beyond the LAN got an answer", n)
+	}
+	s.start(t)
+	c = s.client(t)
+	if st, err := c.Status(ctx, name); err != nil || !st.Blocking {
+		t.Errorf("after restart: blocking %v (%v)", st.Blocking, err)
+	}
+	if err := c.Disconnect(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if got := netns.Dump(t, s.tp.Client); got != before {
+		t.Errorf("after Disconnect:\n%s", netns.DumpDiff(before, got))
+	}
+}
