@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv6"
 
 	"github.com/wgtray/wgtray/internal/testenv/netns"
 	"github.com/wgtray/wgtray/ipc"
@@ -126,7 +128,7 @@ func TestKillSwitchCrash(t *testing.T) {
 
 	s.killAndCleanup(t)
 	leaks := netns.StartCapture(t, s.tp.Peer, "lan0", leakFilter)
-	lanSide := netns.StartCapture(t, lanHost, "eth0", "udp port 67 or (icmp6 and (ip6[40] == 135 or ip6[40] == 136))")
+	lanSide := netns.StartCapture(t, lanHost, "eth0", "udp port 67 or udp port 547 or (icmp6 and (ip6[40] == 133 or ip6[40] == 135 or ip6[40] == 136))")
 	if n := attempts(t, s.tp.Client, s.tp.InetAddr4.String(), s.tp.InetAddr6.String()); n != 0 {
 		t.Errorf("after SIGKILL and --cleanup, %d attempts beyond the LAN got an answer", n)
 	}
@@ -161,6 +163,10 @@ func TestKillSwitchCrash(t *testing.T) {
 	netns.MustRun(t, lanHost, "ip", "-6", "neigh", "flush", "all")
 	pings(lanHost, "2001:db8:1::2")
 	lanSide.WaitPacketAfter(t, mark, "neighbor advertisement, tgt is 2001:db8:1::2", 10*time.Second)
+	routerSolicit(t, s.tp.Client)
+	lanSide.WaitPacketAfter(t, mark, "> ff02::2: ICMP6, router solicitation", 10*time.Second)
+	dhcp6Solicit(t, s.tp.Client)
+	lanSide.WaitPacketAfter(t, mark, ".546 > ff02::1:2.547", 10*time.Second)
 	if n := attempts(t, s.tp.Client, s.tp.InetAddr4.String(), s.tp.InetAddr6.String()); n != 0 {
 		t.Errorf("after the restart, %d attempts beyond the LAN got an answer", n)
 	}
@@ -491,5 +497,74 @@ func TestKillSwitchSurvivesStop(t *testing.T) {
 	}
 	if got := netns.Dump(t, s.tp.Client); got != before {
 		t.Errorf("after Disconnect:\n%s", netns.DumpDiff(before, got))
+	}
+}
+
+// routerSolicit sends an ICMPv6 router solicitation to ff02::2 from ns's
+// eth0, with hop limit 255 as NDP requires.
+func routerSolicit(t *testing.T, ns string) {
+	t.Helper()
+	err := netns.Do(ns, func() error {
+		c, err := icmp.ListenPacket("ip6:ipv6-icmp", "::")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		p := c.IPv6PacketConn()
+		if err := p.SetMulticastHopLimit(255); err != nil {
+			return err
+		}
+		if err := p.SetMulticastInterface(ifi); err != nil {
+			return err
+		}
+		msg := icmp.Message{Type: ipv6.ICMPTypeRouterSolicitation, Body: &icmp.RawBody{Data: make([]byte, 4)}}
+		b, err := msg.Marshal(nil)
+		if err != nil {
+			return err
+		}
+		_, err = c.WriteTo(b, &net.IPAddr{IP: net.ParseIP("ff02::2"), Zone: "eth0"})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("router solicitation: %v", err)
+	}
+}
+
+// dhcp6Solicit sends a DHCPv6 solicit-shaped datagram from eth0's
+// link-local address, port 546, to ff02::1:2 port 547.
+func dhcp6Solicit(t *testing.T, ns string) {
+	t.Helper()
+	err := netns.Do(ns, func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			return err
+		}
+		var ll net.IP
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.IsLinkLocalUnicast() {
+				ll = n.IP
+			}
+		}
+		if ll == nil {
+			return fmt.Errorf("eth0 has no link-local address")
+		}
+		c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: ll, Port: 546, Zone: "eth0"})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.WriteToUDP([]byte{1, 0xab, 0xcd, 0xef}, &net.UDPAddr{IP: net.ParseIP("ff02::1:2"), Port: 547, Zone: "eth0"})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("DHCPv6 solicit: %v", err)
 	}
 }
