@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"syscall"
@@ -383,5 +384,60 @@ func TestKillSwitchSurvivesStop(t *testing.T) {
 	}
 	if got := netns.Dump(t, s.tp.Client); got != before {
 		t.Errorf("after Disconnect:\n%s", netns.DumpDiff(before, got))
+	}
+}
+
+// TestKillSwitchDNSOnlyToConfigServers: with a DNS line, port 53 goes only
+// to the config's server (here through the tunnel), not to the LAN's,
+// though the LAN is allowed: tcpdump on the LAN sees no DNS packet.
+func TestKillSwitchDNSOnlyToConfigServers(t *testing.T) {
+	s := startService(t, "--dns=off") // the block's rule, not a DNS manager
+	tunDNS := netns.StartDNS(t, s.tp.Peer, netip.MustParseAddr("203.0.113.1"), map[string]netip.Addr{"ks.example": netip.MustParseAddr("198.51.100.99")})
+	netns.StartDNS(t, s.tp.Peer, netip.MustParseAddr("192.0.2.1"), map[string]netip.Addr{"ks.example": netip.MustParseAddr("198.51.100.98")})
+	name := netns.UniqueName("wgd")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{DNS: "203.0.113.1"}))
+	c, ctx := s.client(t), context.Background()
+	if err := c.Connect(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	lanDNS := netns.StartCapture(t, s.tp.Peer, "lan0", "port 53 and host 192.0.2.2")
+	// A DNS query made by hand on a socket of the client's namespace (a
+	// resolver's own goroutines would run outside it).
+	lookup := func(server string) error {
+		conn, err := netns.DialUDP(s.tp.Client, server+":53")
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		q := []byte{0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 2, 'k', 's', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1}
+		if _, err := conn.Write(q); err != nil {
+			return err
+		}
+		conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+		buf := make([]byte, 512)
+		n, err := conn.Read(buf)
+		if err != nil {
+			return err
+		}
+		if n < 12 || buf[0] != 0x12 || buf[1] != 0x34 || buf[3]&0x0f != 0 || buf[7] == 0 {
+			return fmt.Errorf("bad answer % x", buf[:n])
+		}
+		return nil
+	}
+	if err := lookup("203.0.113.1"); err != nil {
+		t.Errorf("DNS to the config's server: %v", err)
+	}
+	tunDNS.WaitQuery(t, "ks.example", s.tp.ClientTunnel4)
+	if err := lookup("192.0.2.1"); err == nil {
+		t.Error("DNS to the LAN's server was answered")
+	}
+	if !pings(s.tp.Client, "192.0.2.1") {
+		t.Error("the LAN itself is blocked")
+	}
+	if got := lanDNS.Stop(t); len(got) != 0 {
+		t.Errorf("%d DNS packets on the LAN:\n%s", len(got), strings.Join(got, "\n"))
+	}
+	if err := c.Disconnect(ctx, name); err != nil {
+		t.Fatal(err)
 	}
 }
