@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -439,5 +441,30 @@ func TestKillSwitchDNSOnlyToConfigServers(t *testing.T) {
 	}
 	if err := c.Disconnect(ctx, name); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDisconnectLiftsBlockOfDeletedConfig: a kill switch kept after a
+// crash whose config was deleted by hand since is still lifted by
+// Disconnect (not refused with NotFound).
+func TestDisconnectLiftsBlockOfDeletedConfig(t *testing.T) {
+	s := startService(t)
+	name := netns.UniqueName("wgx")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
+	before := netns.Dump(t, s.tp.Client)
+	c, ctx := s.client(t), context.Background()
+	if err := c.Connect(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	s.killAndCleanup(t)
+	if err := os.Remove(filepath.Join(s.configDir, name+".conf")); err != nil {
+		t.Fatal(err)
+	}
+	s.start(t)
+	if err := s.client(t).Disconnect(ctx, name); err != nil {
+		t.Fatalf("Disconnect of a kept block without its config: %v", err)
+	}
+	if got := netns.Dump(t, s.tp.Client); got != before {
+		t.Errorf("after Disconnect:\n%s", netns.DumpDiff(before, got))
 	}
 }
