@@ -17,12 +17,13 @@ BUILD := build
 # real D-Bus and polkitd, and a headless desktop (Xvfb, xfce4-panel's
 # systray, dunst) for the tray; lintian, rpm (rpm2cpio, rpm --root),
 # rpmlint and man-db (man --warnings) for the packages' tests; iperf3 for
-# the bench's throughput (its smoke runs in the tests); debootstrap and
+# the bench's throughput (its smoke runs in the tests); tcpdump to count
+# the kill switch's leaks in packets; debootstrap and
 # systemd-nspawn (systemd-container) for the package's tests under a real
 # systemd in Debian 12 and 13 containers. deps installs them all without
 # recommends: systemd-container's pull in libnss-mymachines, which would
 # edit this machine's /etc/nsswitch.conf.
-TEST_DEBS := wireguard-tools wireguard-go nftables iproute2 iputils-ping procps ca-certificates git \
+TEST_DEBS := wireguard-tools wireguard-go nftables iproute2 iputils-ping procps ca-certificates git tcpdump \
 	dbus polkitd systemd util-linux passwd libxml2-utils dnsmasq-base \
 	lintian rpm rpm2cpio cpio rpmlint man-db iperf3 debootstrap systemd-container \
 	xvfb xfce4-panel dunst xdotool imagemagick zenity xdg-desktop-portal xdg-desktop-portal-gtk

@@ -60,6 +60,12 @@ func TestDoctorOverDBus(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || len(rep.Tunnels) != 1 || rep.Tunnels[0] != clean {
 		t.Errorf("doctor --json: exit %d, %v: %s", code, err, out)
 	}
+	// A full tunnel's kill switch is on by default, and its block holds.
+	for _, c := range rep.Checks {
+		if c.ID == "leaks.guard" && (c.Verdict != ipc.VerdictOK || !strings.Contains(strings.Join(c.Details, "\n"), "kill switch on: its block is in the kernel")) {
+			t.Errorf("leaks.guard: %+v", c)
+		}
+	}
 	routeOut, _, code := s.cli(t, &stranger, "doctor", "route", "198.51.100.2", "--proto", "tcp", "--port", "443")
 	out = routeOut
 	if code != 0 || !strings.Contains(out, "198.51.100.2 goes through tunnel "+clean+" (rule 32765: everything without WireGuard's mark uses table 51820)") ||
