@@ -65,6 +65,9 @@ func (o object) Diagnose(msg dbus.Message, name string, options map[string]dbus.
 			if lastErr != "" {
 				c.Details = []string{"last error: " + lastErr}
 			}
+			if st, err := o.s.status(name); err == nil && st.Blocking {
+				c.Details = append(c.Details, "its kill switch's block still holds: nothing but the LAN gets out until it connects, or `wgtray disconnect "+name+"` lifts the block")
+			}
 			extra = append(extra, c)
 		}
 	}
