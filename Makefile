@@ -103,6 +103,11 @@ uninstall:
 demo: deps build $(BUILD)/wgtray-demo
 	$(BUILD)/wgtray-demo -bin $(BUILD)
 
+# The bench's peer and main comparison: a current wireguard-go, built from
+# the module the helper embeds (Debian's 2022 build is the second one).
+$(BUILD)/wireguard-go: FORCE
+	$(GO) build -trimpath -o $@ golang.zx2c4.com/wireguard
+
 $(BUILD)/wgtray-bench: FORCE
 	$(GO) build -trimpath -o $@ ./bench
 
@@ -111,7 +116,7 @@ $(BUILD)/wgtray-bench: FORCE
 # soak) and writes docs/BENCHMARKS.md and docs/BENCHMARKS.json. perf
 # (linux-perf) profiles the helper's cycles for the report.
 bench: TEST_DEBS += linux-perf
-bench: deps build $(BUILD)/wgtray-bench
+bench: deps build $(BUILD)/wgtray-bench $(BUILD)/wireguard-go
 	$(BUILD)/wgtray-bench -bin $(BUILD) -out docs/BENCHMARKS.md -json docs/BENCHMARKS.json
 
 # bench-engine is the engine's in-process up/down against wg-quick, without
