@@ -28,6 +28,14 @@ const TextRightClick = "Right-click the icon for the menu."
 
 // desktopState is what the tray keeps about its panel.
 type desktopState struct {
+	// signals is a private session bus connection for whatever answers
+	// with signals (notifications, the portal, the watcher's name):
+	// systray's registration loop reads every signal of the shared
+	// connection and ends for good at the first one with fewer than 3
+	// arguments (NotificationClosed, ActionInvoked, the portal's
+	// Response, all sent to the caller), after which the icon would not
+	// come back when the panel restarts. nil: the shared one.
+	signals  *dbus.Conn
 	item     *Item  // nil until exported
 	advice   string // what to install, while no host was there at start
 	lastUsed string // the tunnel last seen connecting or connected

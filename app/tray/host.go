@@ -75,13 +75,14 @@ func (a *App) followWatcher(ctx context.Context, appeared func(context.Context))
 	}
 	mctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
-	if err := a.session.AddMatchSignalContext(mctx, match...); err != nil {
+	conn := a.signalConn()
+	if err := conn.AddMatchSignalContext(mctx, match...); err != nil {
 		return err
 	}
 	sigs := make(chan *dbus.Signal, 8)
-	a.session.Signal(sigs)
+	conn.Signal(sigs)
 	go func() {
-		defer a.session.RemoveSignal(sigs)
+		defer conn.RemoveSignal(sigs)
 		for {
 			select {
 			case <-ctx.Done():
@@ -104,4 +105,12 @@ func (a *App) followWatcher(ctx context.Context, appeared func(context.Context))
 		}
 	}()
 	return nil
+}
+
+// signalConn is the session bus connection for calls answered by signals.
+func (a *App) signalConn() *dbus.Conn {
+	if a.desk.signals != nil {
+		return a.desk.signals
+	}
+	return a.session
 }

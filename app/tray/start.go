@@ -101,6 +101,13 @@ func Main(stderr io.Writer, t Timeouts) error {
 	done := make(chan struct{})
 	app := New(session, logger, t)
 	app.desk.item, app.desk.advice = item, advice
+	if private, err := dbus.ConnectSessionBus(); err != nil {
+		logger.Printf("a second session bus connection: %v: a restarted panel may not show the icon again", err)
+	} else {
+		defer private.Close()
+		app.desk.signals = private
+		app.notifier = NewNotifier(private)
+	}
 	if advice != "" {
 		app.notify(noticeNoHost(advice, false))
 	}

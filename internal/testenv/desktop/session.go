@@ -39,6 +39,9 @@ type Options struct {
 	NoPortal bool
 	// NoPanel starts no panel; StartPanel starts it later.
 	NoPanel bool
+	// Dunstrc, if set, is dunst's configuration (a dmenu for its
+	// context menu, say).
+	Dunstrc string
 }
 
 // Session is a running desktop session.
@@ -118,6 +121,11 @@ func Start(tb testing.TB, u sysbus.User, o Options) *Session {
 	must(os.MkdirAll(conf, 0o755))
 	must(os.Mkdir(run, 0o700))
 	must(os.WriteFile(filepath.Join(conf, "xfce4-panel.xml"), []byte(panelConfig), 0o644))
+	if o.Dunstrc != "" {
+		dunst := filepath.Join(s.Dir, "home/.config/dunst")
+		must(os.MkdirAll(dunst, 0o755))
+		must(os.WriteFile(filepath.Join(dunst, "dunstrc"), []byte(o.Dunstrc), 0o644))
+	}
 	if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", u.UID, u.GID), s.Dir+"/home", run).CombinedOutput(); err != nil {
 		tb.Fatalf("chown the session's home: %v: %s", err, out)
 	}
@@ -172,10 +180,11 @@ func Start(tb testing.TB, u sysbus.User, o Options) *Session {
 }
 
 // StartPanel starts xfce4-panel and waits for its systray's watcher.
-func (s *Session) StartPanel(tb testing.TB) {
+func (s *Session) StartPanel(tb testing.TB) *exec.Cmd {
 	tb.Helper()
-	s.Spawn(tb, true, "xfce4-panel")
+	cmd := s.Spawn(tb, true, "xfce4-panel")
 	s.WaitName(tb, "org.kde.StatusNotifierWatcher", 20*time.Second)
+	return cmd
 }
 
 // Env is the user's session environment, plus extra. The portal picks
