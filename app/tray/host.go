@@ -29,8 +29,9 @@ func Advice(xdgCurrentDesktop string) string {
 	switch {
 	case has("GNOME", "UBUNTU", "POP", "UNITY"):
 		return "GNOME shows tray icons only with the AppIndicator extension: install gnome-shell-extension-appindicator " +
-			"(the same package name on Debian/Ubuntu and Fedora), then enable \"AppIndicator and KStatusNotifierItem Support\" " +
-			"in Extensions, or run: gnome-extensions enable appindicatorsupport@rgcjonas.gmail.com (log in again if it is not listed)."
+			"(Debian/Ubuntu and Fedora) and turn it on in the Extensions app " +
+			"(or: gnome-extensions enable ubuntu-appindicators@ubuntu.com on Debian/Ubuntu, appindicatorsupport@rgcjonas.gmail.com on Fedora; " +
+			"log in again if it is not listed)."
 	case has("X-CINNAMON", "CINNAMON"):
 		return "Cinnamon shows tray icons of this kind only with xapp-sn-watcher: install xapp-sn-watcher, then log out and in again."
 	default:

@@ -108,6 +108,9 @@ func exportItem(conn *dbus.Conn, themePath string, symbolic bool, icon Icon, too
 		// what Activate says.
 		"ContextMenu": click(1),
 		"Scroll":      func(delta int32, orientation string) *dbus.Error { return nil },
+		// Plasma passes a token before Activate, for the window the
+		// item would raise; the tray has none.
+		"ProvideXdgActivationToken": func(token string) *dbus.Error { return nil },
 	}, itemPath, itemIface)
 	if err != nil {
 		return nil, fmt.Errorf("export the item's methods: %w", err)
