@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wgtray/wgtray/internal/testenv/netns"
 )
 
 // Shell is one of the desktops the tray is tried on, run from Debian's
@@ -76,7 +78,20 @@ func Shells() []Shell {
 			// The shell starts its notification service (gjs) itself.
 			s.WaitName(tb, "org.gnome.Shell.Notifications", 30*time.Second)
 			s.WaitName(tb, "org.freedesktop.Notifications", 30*time.Second)
-			s.Xdotool(tb, "key", "Escape") // leave the overview it starts in
+			// It ends its start-up in the overview, where banners do not
+			// show: wait for that, then leave it as a person would.
+			overview := func() bool {
+				v, err := s.Conn.Object("org.gnome.Shell", "/org/gnome/Shell").GetProperty("org.gnome.Shell.OverviewActive")
+				return err == nil && v.Value() == true
+			}
+			netns.WaitEvery(tb, 30*time.Second, 200*time.Millisecond, "GNOME Shell's start-up overview", overview)
+			netns.WaitEvery(tb, 30*time.Second, 500*time.Millisecond, "GNOME Shell to leave the overview", func() bool {
+				if overview() {
+					s.Xdotool(tb, "key", "Escape")
+					return false
+				}
+				return true
+			})
 		},
 		NoHost: true, Advice: "gnome-shell-extension-appindicator", MenuOnLeft: true, Band: 40,
 		AddHost: func(tb testing.TB, s *Session) {
@@ -92,7 +107,7 @@ func Shells() []Shell {
 		}
 		return Shell{Name: name, CurrentDesktop: "KDE",
 			Packages: []string{"plasma-workspace", "plasma-desktop", "kwin-x11"}, Tools: tools,
-			Env: []string{"KDE_FULL_SESSION=true", "KDE_SESSION_VERSION=5", "QT_QPA_PLATFORM=xcb"},
+			Env: []string{"KDE_FULL_SESSION=true", "KDE_SESSION_VERSION=5", "QT_QPA_PLATFORM=xcb", "QT_QUICK_BACKEND=software"},
 			// Plasma 5.27 calls Activate on a left click, ItemIsMenu or not.
 			Band: 50,
 			Start: func(tb testing.TB, s *Session) {
