@@ -95,6 +95,7 @@ func TestTrayOnDesktops(t *testing.T) {
 			if id := it.Prop(t, "Id").Value(); id != tray.ItemID {
 				t.Errorf("Id %v, want %q", id, tray.ItemID)
 			}
+			d.Xdotool(t, "mousemove", "512", "300")
 			var box image.Rectangle
 			netns.WaitEvery(t, 20*time.Second, 200*time.Millisecond, "the icon's red in the panel", func() bool {
 				var n int
@@ -116,7 +117,10 @@ func TestTrayOnDesktops(t *testing.T) {
 				return desktop.Changed(panel, menu) > 2000
 			})
 			desktop.Save(t, menu, shots, "desktop-"+sh.Name+"-menu")
+			t.Logf("%s: menu shown at %v", sh.Name, time.Since(start).Round(time.Millisecond))
 			d.Xdotool(t, "key", "Escape")
+			// Away from the icon, whose tooltip would show meanwhile.
+			d.Xdotool(t, "mousemove", "512", "300")
 			netns.WaitEvery(t, 10*time.Second, 100*time.Millisecond, "the menu to close", func() bool {
 				return desktop.Changed(panel, d.Shot(t)) < 2000
 			})
@@ -137,6 +141,7 @@ func TestTrayOnDesktops(t *testing.T) {
 				return desktop.Changed(panel, left) > 2000
 			})
 			desktop.Save(t, left, shots, "desktop-"+sh.Name+"-left")
+			t.Logf("%s: left click seen at %v", sh.Name, time.Since(start).Round(time.Millisecond))
 			d.Xdotool(t, "key", "Escape")
 			for _, c := range mon.Since(0) {
 				if strings.HasPrefix(c.Member, "org.kde.StatusNotifierItem.") {
@@ -154,6 +159,7 @@ func TestTrayOnDesktops(t *testing.T) {
 			}
 			select {
 			case err := <-exited:
+				t.Logf("%s: quit at %v", sh.Name, time.Since(start).Round(time.Millisecond))
 				exited <- err
 				if err != nil {
 					t.Errorf("the tray quit with %v", err)
