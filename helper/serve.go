@@ -16,6 +16,7 @@ import (
 	"github.com/wgtray/wgtray/helper/daemon"
 	"github.com/wgtray/wgtray/helper/engine"
 	"github.com/wgtray/wgtray/helper/monitor"
+	topts "github.com/wgtray/wgtray/helper/options"
 	"github.com/wgtray/wgtray/helper/store"
 	"github.com/wgtray/wgtray/ipc"
 )
@@ -32,6 +33,11 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 	if err != nil {
 		return err
 	}
+	opts, err := topts.OpenStore(o.configDir, o.libDir)
+	if err != nil {
+		return err
+	}
+	defer opts.Close()
 	// dbus.ConnectSystemBus honours DBUS_SYSTEM_BUS_ADDRESS. A private
 	// connection: nothing else in the process shares it.
 	conn, err := dbus.ConnectSystemBus()
@@ -47,11 +53,18 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 		Store:        st,
 		Devices:      sys.Devices(),
 		Links:        sys,
+		Options:      opts,
 		Auth:         daemon.Polkit{Conn: conn},
 		Logger:       logger,
 		Version:      Version,
 		AllowScripts: o.allowScripts,
 	})
+	// Kill switch and lockdown before the name is on the bus: a kept
+	// block is adopted, and Blocking is true from the first answer.
+	e.SetTunnelOptions(srv.TunnelSettings)
+	if err := startBlocks(ctx, sys, e, opts, srv, logger); err != nil {
+		logger.Print(err)
+	}
 	if err := srv.Export(); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ func jsonStatus(s ipc.Status) map[string]any {
 		"endpoint": s.Endpoint, "publicKey": s.PublicKey, "fullTunnel": s.FullTunnel,
 		"lastHandshake": s.LastHandshake, "rxBytes": s.RxBytes, "txBytes": s.TxBytes, "error": s.Error,
 		"dns": list(s.DNS), "dnsManager": s.DNSManager, "leakGuard": list(s.LeakGuard),
+		"killSwitch": s.KillSwitch, "allowLAN": s.AllowLAN, "blocking": s.Blocking,
 	}
 	for k, v := range s.Extra {
 		m[k] = v.Value()
@@ -47,6 +48,21 @@ func writeStatus(w io.Writer, s ipc.Status, now time.Time) {
 		line(strings.ToLower(f), "blocked while connected (leak guard)")
 	}
 	line("leak guard", s.LeakGuardSkipped)
+	if s.FullTunnel {
+		ks := "off"
+		if s.KillSwitch {
+			ks = "on"
+			if s.AllowLAN {
+				ks += ", local network allowed"
+			} else {
+				ks += ", local network blocked too"
+			}
+		}
+		line("kill switch", ks)
+	}
+	if s.Blocking {
+		line("blocking", "traffic outside the tunnel is blocked")
+	}
 	if s.State == ipc.StateConnected {
 		line("handshake", present.Handshake(s.LastHandshake, now))
 		line("transfer", present.Transfer(s.RxBytes, s.TxBytes))

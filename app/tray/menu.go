@@ -25,7 +25,7 @@ func (a *App) render(ctx context.Context) {
 			}
 			it := a.items[i]
 			it.SetTitle(e.Title)
-			if e.Kind == EntryTunnel {
+			if e.Kind == EntryTunnel || e.Kind == EntryKillSwitch || e.Kind == EntryLockdown {
 				if e.Checked {
 					it.Check()
 				} else {
@@ -73,6 +73,10 @@ func (a *App) rebuild(ctx context.Context, entries []Entry) {
 			continue
 		case EntryTunnel:
 			it = systray.AddMenuItemCheckbox(e.Title, "Connect or disconnect "+e.Tunnel, e.Checked)
+		case EntryKillSwitch:
+			it = systray.AddMenuItemCheckbox(e.Title, "Block every packet that does not go through "+e.Tunnel, e.Checked)
+		case EntryLockdown:
+			it = systray.AddMenuItemCheckbox(e.Title, "Block traffic outside a tunnel even when none is connected", e.Checked)
 		default:
 			it = systray.AddMenuItem(e.Title, "")
 		}
@@ -124,6 +128,10 @@ func (a *App) clicked(ctx context.Context, i int, gen chan struct{}) {
 		a.startImport(ctx)
 	case EntryRetry:
 		a.retry(ctx)
+	case EntryKillSwitch:
+		a.setOption(ctx, e.Tunnel, "kill-switch", !e.Checked)
+	case EntryLockdown:
+		a.setOption(ctx, "", "lockdown", !e.Checked)
 	case EntryQuit:
 		quit()
 	}

@@ -25,9 +25,12 @@ type Tunnel struct {
 	Endpoint  string
 	Handshake int64 // unix seconds; 0 = never
 	Rx, Tx    uint64
-	DNS       string    // the DNS manager given the tunnel's servers, "" if none
-	Blocked   []string  // families the leak guard blocks ("IPv6")
-	Since     time.Time // when it became connected, for "lost" before the first handshake
+	DNS       string   // the DNS manager given the tunnel's servers, "" if none
+	Blocked   []string // families the leak guard blocks ("IPv6")
+	// FullTunnel, KillSwitch and Blocking are the helper's Status keys:
+	// a full tunnel gets the "Block traffic outside the tunnel" line.
+	FullTunnel, KillSwitch, Blocking bool
+	Since                            time.Time // when it became connected, for "lost" before the first handshake
 }
 
 // Model is the tray's state. It is plain data: the menu, icon and tooltip
@@ -40,6 +43,23 @@ type Model struct {
 	Pending map[string]bool
 	Failed  string // the last action's failure, until the next success
 	Tunnels []Tunnel
+	// Lockdown and Blocking are the helper's properties: lockdown is on,
+	// and the block (a kill switch's or lockdown's) is in place.
+	Lockdown, Blocking bool
+}
+
+// BlockedNow reports whether the block holds with no working tunnel:
+// nothing but the LAN gets out, which the icon and tooltip say.
+func (m *Model) BlockedNow(now time.Time) bool {
+	if !m.HelperUp || !m.Blocking {
+		return false
+	}
+	for _, t := range m.Tunnels {
+		if t.State == ipc.StateConnected && !t.Lost(now) {
+			return false
+		}
+	}
+	return true
 }
 
 // SetPending records whether a call of ours about tunnel is waiting for
@@ -107,7 +127,7 @@ func (m *Model) SetList(ts []ipc.Tunnel, now time.Time) {
 // Icon is the icon's look: a problem outranks everything, then any
 // connection in progress, then a connected tunnel.
 func (m *Model) Icon(now time.Time) Icon {
-	if !m.HelperUp || len(m.Refusals) > 0 || m.Failed != "" {
+	if !m.HelperUp || len(m.Refusals) > 0 || m.Failed != "" || m.BlockedNow(now) {
 		return IconProblem
 	}
 	icon := IconDisconnected
@@ -131,6 +151,8 @@ func (m *Model) Tooltip(now time.Time) string {
 		return "wgtray: wgtray-helper is not running"
 	case m.refusedAction(ActionConnect):
 		return "wgtray: not allowed to connect tunnels"
+	case m.BlockedNow(now):
+		return "wgtray: " + TextBlocked
 	}
 	var parts []string
 	for _, t := range m.Tunnels {
@@ -163,12 +185,14 @@ type EntryKind int
 
 // Menu line kinds.
 const (
-	EntryTunnel    EntryKind = iota // checkable: click connects or disconnects
-	EntryInfo                       // disabled text
-	EntryImport                     // "Import tunnel from file…"
-	EntryQuit                       // "Quit"
-	EntrySeparator                  // a line
-	EntryRetry                      // "wgtray-helper is not running": click tries again
+	EntryTunnel     EntryKind = iota // checkable: click connects or disconnects
+	EntryInfo                        // disabled text
+	EntryImport                      // "Import tunnel from file…"
+	EntryQuit                        // "Quit"
+	EntrySeparator                   // a line
+	EntryRetry                       // "wgtray-helper is not running": click tries again
+	EntryKillSwitch                  // checkable: a full tunnel's kill switch on or off
+	EntryLockdown                    // checkable: lockdown on or off
 )
 
 // Entry is one menu line.
@@ -191,6 +215,9 @@ const (
 	TextImport            = "Import tunnel from file…"
 	TextQuit              = "Quit"
 	TextWaiting           = " (waiting for wgtray-helper…)"
+	TextKillSwitch        = "    Block traffic outside the tunnel"
+	TextLockdown          = "Lockdown"
+	TextBlocked           = "blocked — traffic outside the tunnel is blocked"
 )
 
 // Menu lays the menu out: one checkable line per tunnel, and under a
@@ -243,6 +270,9 @@ func (m *Model) Menu(now time.Time) []Entry {
 		if r, ok := m.Refused(ActionConnect, t.Name); ok && r.Scripts {
 			out = append(out, Entry{Kind: EntryInfo, Title: TextScriptsTunnel})
 		}
+		if t.FullTunnel {
+			out = append(out, Entry{Kind: EntryKillSwitch, Title: TextKillSwitch, Tunnel: t.Name, Checked: t.KillSwitch, Enabled: !pending})
+		}
 		if t.State == ipc.StateConnected {
 			if t.Endpoint != "" {
 				out = append(out, Entry{Kind: EntryInfo, Title: "    endpoint " + t.Endpoint})
@@ -264,8 +294,14 @@ func (m *Model) Menu(now time.Time) []Entry {
 	if m.Failed != "" {
 		out = append(out, Entry{Kind: EntryInfo, Title: "Last error: " + shorten(m.Failed, 80)})
 	}
+	if m.BlockedNow(now) {
+		out = append(out, Entry{Kind: EntryInfo, Title: "Traffic outside the tunnel is blocked — connect, or disconnect to lift it"})
+	}
+	out = append(out, Entry{Kind: EntrySeparator})
+	if m.HelperUp {
+		out = append(out, Entry{Kind: EntryLockdown, Title: TextLockdown, Checked: m.Lockdown, Enabled: true})
+	}
 	out = append(out,
-		Entry{Kind: EntrySeparator},
 		Entry{Kind: EntryImport, Title: TextImport, Enabled: true},
 		Entry{Kind: EntryQuit, Title: TextQuit, Enabled: true},
 	)

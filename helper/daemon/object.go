@@ -142,7 +142,9 @@ func (o object) Disconnect(msg dbus.Message, name string) *dbus.Error {
 		return e
 	}
 	if _, err := o.s.c.Store.Read(name); errors.Is(err, fs.ErrNotExist) {
-		if st, _ := o.s.state(name); st == ipc.StateDisconnected {
+		// A kill switch kept for a config deleted since is still the
+		// user's to lift with Disconnect.
+		if st, _ := o.s.state(name); st == ipc.StateDisconnected && !o.s.tunnelBlocking(name) {
 			return ipc.ToDBus(fmt.Errorf("%w: no tunnel %q", ipc.ErrNotFound, name))
 		}
 	}
@@ -184,6 +186,13 @@ func (o object) Import(msg dbus.Message, name, text string) *dbus.Error {
 	switch {
 	case err == nil:
 		o.s.c.Logger.Printf("imported %q", name)
+		if o.s.c.Options != nil {
+			// A new tunnel (Import never replaces one): options under its
+			// name are a removed one's, left by hand.
+			if err := o.s.c.Options.RemoveTunnel(name); err != nil {
+				o.s.c.Logger.Printf("remove stale options of %q: %v", name, err)
+			}
+		}
 		return nil
 	case errors.As(err, &perr):
 		return ipc.ToDBus(fmt.Errorf("%w: %v", ipc.ErrInvalidConfig, perr))
@@ -247,6 +256,9 @@ func (s *Server) status(name string) (ipc.Status, error) {
 	if err != nil && st == ipc.StateDisconnected {
 		return out, err
 	}
+	ks := s.settings(name, cfg)
+	out.KillSwitch, out.AllowLAN = ks.killSwitch, ks.allowLAN
+	out.Blocking = s.tunnelBlocking(name)
 	if cfg != nil {
 		out.PublicKey = cfg.Interface.PrivateKey.PublicKey().String()
 		out.FullTunnel = cfg.FullTunnel()

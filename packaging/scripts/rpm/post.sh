@@ -19,6 +19,11 @@ fi
 if [ -d /run/systemd/system ]; then
 	systemctl daemon-reload || :
 fi
+# The early-boot lockdown unit is enabled always and runs only while
+# lockdown is on (ConditionPathExists=/var/lib/wgtray/lockdown-on).
+if command -v systemctl >/dev/null; then
+	systemctl --no-reload enable wgtray-lockdown.service >/dev/null 2>&1 || :
+fi
 if command -v dbus-send >/dev/null && [ -S /run/dbus/system_bus_socket ]; then
 	dbus-send --system --type=method_call --dest=org.freedesktop.DBus \
 		/org/freedesktop/DBus org.freedesktop.DBus.ReloadConfig || :

@@ -10,6 +10,8 @@ if [ "$1" = 0 ]; then
 		groupdel wgtray || :
 		rm -f "$marker"
 	fi
+	# wgtray's machine-wide options (lockdown), and lockdown's marker.
+	rm -f /var/lib/wgtray/options /var/lib/wgtray/lockdown-on
 	rmdir /var/lib/wgtray 2>/dev/null || :
 	rm -rf /run/wgtray
 fi

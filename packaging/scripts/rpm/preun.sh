@@ -36,5 +36,11 @@ if [ "$1" = 0 ]; then
 	if [ -d /run/wgtray ]; then
 		"$helper" --cleanup || :
 	fi
+	# The kill switch and lockdown outlive the helper on purpose; removing
+	# the package is one of the ways out: the machine is left online.
+	"$helper" --remove-block || :
+	if command -v systemctl >/dev/null; then
+		systemctl --no-reload disable wgtray-lockdown.service >/dev/null 2>&1 || :
+	fi
 fi
 exit 0
