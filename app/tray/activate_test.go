@@ -72,3 +72,24 @@ func TestAdvice(t *testing.T) {
 		}
 	}
 }
+
+// TestEverySymbolicIcon: each look has its -symbolic variant, which the
+// item names on GNOME and Plasma; a new look without one would show
+// nothing there.
+func TestEverySymbolicIcon(t *testing.T) {
+	for i := Icon(0); ; i++ {
+		name, ok := func() (n string, ok bool) {
+			defer func() { ok = recover() == nil }()
+			return i.String(), true
+		}()
+		if !ok {
+			if i < 4 {
+				t.Fatalf("only %d looks", i)
+			}
+			return
+		}
+		if _, err := symbolicIcons.ReadFile("icons/wgtray-" + name + "-symbolic.svg"); err != nil {
+			t.Errorf("look %s has no symbolic icon: %v", name, err)
+		}
+	}
+}
