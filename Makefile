@@ -56,12 +56,23 @@ FORCE:
 
 # deps installs the Debian packages the tests need, only when missing,
 # waiting up to 5 minutes for another apt or dpkg to let go of its lock.
+# The tests start every daemon they use themselves, in namespaces of
+# their own; no package may start a service on this machine meanwhile
+# (cinnamon pulls in network-manager, which would take over the machine's
+# own networking): without a policy-rc.d, one that refuses every start is
+# put in place for the install, and removed after it.
 deps:
 	@missing=$$(for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
+		policy=""; \
+		if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\n# wgtray make deps: no service starts while test packages install\nexit 101\n' > /usr/sbin/policy-rc.d && \
+			chmod 755 /usr/sbin/policy-rc.d && policy=/usr/sbin/policy-rc.d; \
+		fi; \
 		apt-get -o DPkg::Lock::Timeout=300 update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends $$missing; \
+		rc=$$?; [ -z "$$policy" ] || rm -f "$$policy"; exit $$rc; \
 	fi
 
 check:
