@@ -12,6 +12,15 @@ LDFLAGS := -s -w -X main.Version=$(VERSION) -linkmode=external -extldflags '-Wl,
 BUILDFLAGS := -trimpath -buildmode=pie
 BUILD := build
 
+# The desktops the tray is tried on (TestTrayOnDesktops; internal/testenv/desktop/shells.go):
+# GNOME Shell 43 and its AppIndicator extension (gjs runs its notification
+# service), Plasma 5.27 with kwin_x11, LXQt's and MATE's panels, Cinnamon and
+# xapp-sn-watcher. About 750 packages, 3 minutes to install from a
+# nearby mirror. Cinnamon pulls in network-manager: on a machine with
+# systemd running, installing it starts NetworkManager.
+DESKTOP_DEBS := gnome-shell gnome-shell-extension-appindicator gjs plasma-workspace plasma-desktop kwin-x11 \
+	lxqt-panel mate-panel cinnamon xapp-sn-watcher
+
 # Debian packages the tests use: the reference wg-quick and a real
 # WireGuard peer (wireguard-go), the tools the tests inspect state with, a
 # real D-Bus and polkitd, and a headless desktop (Xvfb, xfce4-panel's
@@ -28,14 +37,6 @@ TEST_DEBS := wireguard-tools wireguard-go nftables iproute2 iputils-ping procps 
 	lintian rpm rpm2cpio cpio rpmlint man-db iperf3 debootstrap systemd-container \
 	xvfb xfce4-panel dunst xdotool imagemagick zenity xdg-desktop-portal xdg-desktop-portal-gtk \
 	$(DESKTOP_DEBS)
-# The desktops the tray is tried on (TestTrayOnDesktops; internal/testenv/desktop/shells.go):
-# GNOME Shell 43 and its AppIndicator extension (gjs runs its notification
-# service), Plasma 5.27 with kwin_x11, LXQt's and MATE's panels, Cinnamon and
-# xapp-sn-watcher. About 750 packages, 3 minutes to install from a
-# nearby mirror. Cinnamon pulls in network-manager: on a machine with
-# systemd running, installing it starts NetworkManager.
-DESKTOP_DEBS := gnome-shell gnome-shell-extension-appindicator gjs plasma-workspace plasma-desktop kwin-x11 \
-	lxqt-panel mate-panel cinnamon xapp-sn-watcher
 
 .PHONY: all build test deps check bench bench-engine demo icons packages install uninstall clean
 
