@@ -63,7 +63,8 @@ func (b *booted) checkSession(t *testing.T) {
 // signals the whole unit: systemd 257 (Debian 13) also kills the
 // ExecStopPost process it forks right after, and then the restarted
 // helper undoes the journal as it starts; systemd 252 lets --cleanup
-// run. Either way the unit restarts and the network is as before.
+// run. Either way the unit restarts, the kill switch's block holds, and
+// after the user's Disconnect the network is as before.
 func (b *booted) checkKill(t *testing.T) {
 	t.Run("main process", func(t *testing.T) {
 		b.killAndRestart(t, func(pid int) { b.c.MustRun(t, "kill", "-KILL", strconv.Itoa(pid)) }, true)
@@ -91,7 +92,14 @@ func (b *booted) killAndRestart(t *testing.T, kill func(pid int), byStopPost boo
 		state, newPid = b.helper(t)
 		return state == "active" && newPid != 0 && newPid != pid
 	})
-	b.checkClean(t, "after the helper was killed with a tunnel up")
+	// The tunnel is a full one, so its kill switch is on: the crash
+	// cleanup undoes the rest but keeps the block, which the restarted
+	// helper adopts; the user's Disconnect then takes it away.
+	if out, err := b.c.Run(t, nil, "nft", "list", "table", "inet", "wgtray"); err != nil {
+		t.Errorf("the kill switch's block did not outlive the killed helper: %v\n%s", err, out)
+	}
+	b.mustCLI(t, memberUser, "disconnect", tunnel)
+	b.checkClean(t, "after the helper was killed with a tunnel up and the user disconnected")
 	j := b.c.Journal(t, "-u", helperUnit, "--after-cursor", cursor)
 	if !strings.Contains(j, "Failed with result 'signal'") {
 		t.Errorf("the journal does not show the kill:\n%s", j)

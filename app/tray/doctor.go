@@ -8,10 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/godbus/dbus/v5"
 
 	"github.com/wgtray/wgtray/app/present"
 	"github.com/wgtray/wgtray/ipc"
@@ -19,9 +16,9 @@ import (
 
 // "Check connection…" runs `wgtray doctor NAME` through the helper's
 // Diagnose and shows the outcome as a notification: the counts, then the
-// problems and warnings, worst first. Its action "Show full report"
-// opens the whole text, which is kept in a file of the user's runtime
-// directory, with zenity --text-info (else xdg-open).
+// problems and warnings, worst first. Its action "Show full report" (or a
+// click on it) opens the whole text, which is kept in a file of the
+// user's runtime directory, with zenity --text-info (else xdg-open).
 
 // Texts of the check.
 const (
@@ -61,7 +58,7 @@ func DoctorNotice(name string, rep ipc.Report) Notice {
 	for _, c := range rep.Checks {
 		n[c.Verdict]++
 	}
-	no := Notice{Key: "doctor " + name, Actions: []string{reportAction, "Show full report"}}
+	no := Notice{Key: "doctor " + name}
 	switch {
 	case n[ipc.VerdictProblem] > 0:
 		no.Summary = fmt.Sprintf("%s: %s, %s", name, plural(n[ipc.VerdictProblem], "problem"), plural(n[ipc.VerdictWarning], "warning"))
@@ -124,10 +121,14 @@ func (a *App) check(ctx context.Context, name string) {
 		path, werr := writeReport(name, rep)
 		if werr != nil {
 			a.logger.Printf("keep the report of %s: %v", name, werr)
-			no.Actions = nil
 		} else {
-			a.reports.set(no.Key, path)
-			a.watchReportActions(ctx)
+			show := func(ctx context.Context) {
+				if err := openReport(ctx, path); err != nil {
+					a.logger.Printf("open the report %s: %v", path, err)
+				}
+			}
+			// A click on the notification opens it too.
+			no.Actions = []NoticeAction{{Key: reportAction, Label: "Show full report", Do: show}, {Key: "default", Label: "Show full report", Do: show}}
 		}
 		a.notify(no)
 	})
@@ -152,70 +153,6 @@ func writeReport(name string, rep ipc.Report) (string, error) {
 	present.WriteReport(&b, rep)
 	path := filepath.Join(dir, "doctor-"+name+".txt")
 	return path, os.WriteFile(path, []byte(b.String()), 0o600)
-}
-
-// reportFiles maps a notification's key to the report it offers.
-type reportFiles struct {
-	mu       sync.Mutex
-	paths    map[string]string
-	watching bool
-}
-
-func (r *reportFiles) set(key, path string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.paths == nil {
-		r.paths = map[string]string{}
-	}
-	r.paths[key] = path
-}
-
-// watchReportActions listens, once, for the notification daemon's
-// ActionInvoked and opens the report whose notification was clicked.
-func (a *App) watchReportActions(ctx context.Context) {
-	a.reports.mu.Lock()
-	defer a.reports.mu.Unlock()
-	if a.reports.watching {
-		return
-	}
-	if err := a.session.AddMatchSignal(dbus.WithMatchInterface("org.freedesktop.Notifications"), dbus.WithMatchMember("ActionInvoked")); err != nil {
-		a.logger.Printf("watch notification actions: %v", err)
-		return
-	}
-	a.reports.watching = true
-	ch := make(chan *dbus.Signal, 8)
-	a.session.Signal(ch)
-	go func() {
-		defer a.session.RemoveSignal(ch)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case s := <-ch:
-				if s == nil || s.Name != "org.freedesktop.Notifications.ActionInvoked" || len(s.Body) != 2 {
-					continue
-				}
-				id, _ := s.Body[0].(uint32)
-				action, _ := s.Body[1].(string)
-				if action != reportAction {
-					continue
-				}
-				a.reports.mu.Lock()
-				var path string
-				for key, p := range a.reports.paths {
-					if a.notifier.ID(key) == id {
-						path = p
-					}
-				}
-				a.reports.mu.Unlock()
-				if path != "" {
-					if err := openReport(ctx, path); err != nil {
-						a.logger.Printf("open the report %s: %v", path, err)
-					}
-				}
-			}
-		}
-	}()
 }
 
 // openReport shows a report file with zenity's text view, else the

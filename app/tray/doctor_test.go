@@ -43,9 +43,6 @@ func TestDoctorNotice(t *testing.T) {
 	if want := "• p1\n• p2\n• w1\n… and 1 more in the full report"; no.Body != want {
 		t.Errorf("body %q, want %q", no.Body, want)
 	}
-	if len(no.Actions) != 2 || no.Actions[0] != reportAction {
-		t.Errorf("actions %q", no.Actions)
-	}
 	if no := DoctorNotice("office", ipc.Report{Checks: rep.Checks[:2]}); no.Summary != "office: no problem, 1 warning" || no.Urgent || !strings.Contains(no.Body, "w1") {
 		t.Errorf("warnings only: %+v", no)
 	}

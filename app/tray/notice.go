@@ -13,8 +13,9 @@ type Notice struct {
 	Summary string
 	Body    string
 	Urgent  bool
-	// Actions are the notification's actions, pairs of key and label.
-	Actions []string
+	// Actions are the notification's buttons (notify_actions.go); the
+	// notification server may not show them.
+	Actions []NoticeAction
 }
 
 // NoticeFor says what a StateChanged signal tells the user, if anything:

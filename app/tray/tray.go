@@ -85,9 +85,7 @@ type App struct {
 	icon    Icon
 	tooltip string
 	lost    map[string]bool
-	// reports are the files "Show full report" opens; safe for the
-	// notification-action goroutine.
-	reports reportFiles
+	desk    desktopState // the panel's side: desktop.go
 }
 
 // New returns the tray app; session is the session bus connection that
@@ -109,6 +107,7 @@ func New(session *dbus.Conn, logger *log.Logger, t Timeouts) *App {
 // the user's clicks.
 func (a *App) Run(ctx context.Context) {
 	go a.showNotices(ctx)
+	a.followDesktop(ctx)
 	opened := forwardOpened(ctx)
 	a.dial(ctx)
 	a.render(ctx)
@@ -142,6 +141,7 @@ func (a *App) Run(ctx context.Context) {
 				a.busLost(ctx)
 				break
 			}
+			a.noteUsed(ev)
 			a.handle(ctx, ev)
 		case <-tickC:
 			a.refreshStats(ctx)
