@@ -41,7 +41,10 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 	defer conn.Close()
 	up := newUpgrade(e, logger)
 	defer up.Close()
-	srv := daemon.New(ctx, daemon.Deps{
+	var srv *daemon.Server
+	hm := newHealth(o, sys, &srv, logger)
+	defer hm.Close()
+	srv = daemon.New(ctx, daemon.Deps{
 		Conn:         conn,
 		Engine:       up.gate,
 		Store:        st,
@@ -51,6 +54,10 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 		Logger:       logger,
 		Version:      Version,
 		AllowScripts: o.allowScripts,
+		Health:       hm,
+		Repair:       e,
+		Healer:       sys,
+		Problems:     hm,
 	})
 	if err := srv.Export(); err != nil {
 		return err
@@ -65,11 +72,13 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 				srv.LinkGone(name)
 			}
 		}
+		netEvent(ev, e, srv, hm)
 	}, func(err error) { logger.Printf("link watch: %v", err) })
 	if err != nil {
 		return err
 	}
 	defer mon.Close() // on the early returns; Close may be called twice
+	watchSleep(ctx, conn, hm, logger)
 	logger.Printf("ready: %s on the system bus, configs in %q", ipc.BusName, o.configDir)
 	// SIGUSR1, which only root can send to this process, prints debug
 	// counts on stdout: the tests check for goroutine leaks with it.
@@ -81,7 +90,8 @@ serving:
 		select {
 		case <-ctx.Done():
 		case <-usr1:
-			fmt.Fprintf(stdout, "debug: goroutines=%d\n", runtime.NumGoroutine())
+			// The health clock too: a test that runs it fast waits on it.
+			fmt.Fprintf(stdout, "debug: goroutines=%d health-clock=%d\n", runtime.NumGoroutine(), hm.Now().Unix())
 		case <-up.Poke():
 			if up.Retire() {
 				// At once: the bus then sends the next call's activation
@@ -94,6 +104,7 @@ serving:
 	// Stop watching before Shutdown, so that our own deletions are not
 	// handled as a tunnel's interface vanishing.
 	mon.Close()
+	hm.Close() // no heal runs while the tunnels go down
 	logger.Print("stopping: taking every tunnel down")
 	// ctx has ended, and with it every change in progress; Shutdown waits
 	// for them to roll back, but no longer than its deadline, so that

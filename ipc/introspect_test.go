@@ -46,6 +46,7 @@ func TestIntrospectContract(t *testing.T) {
 				},
 				Signals: []introspect.Signal{
 					{Name: SignalStateChanged, Args: []introspect.Arg{sig("name", "s"), sig("state", "s"), sig("message", "s")}},
+					{Name: SignalHealthChanged, Args: []introspect.Arg{sig("name", "s"), sig("health", "s"), sig("peer", "s"), sig("since", "x"), sig("reason", "s")}},
 				},
 				Properties: []introspect.Property{{
 					Name: PropertyVersion, Type: "s", Access: "read",

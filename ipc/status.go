@@ -35,6 +35,18 @@ type Status struct {
 	// Peers lists the peers' public keys, in the config's order (key
 	// Peers, as). Public keys are not secrets.
 	Peers []string
+	// Health is the connected tunnel's health (key Health, s): see the
+	// Health constants; "" when not connected.
+	Health Health
+	// HealthPeer is the public key of the peer that stalled (key
+	// HealthPeer, s); "" otherwise.
+	HealthPeer string
+	// HealthSince is unix seconds (key HealthSince, x): for stalled the
+	// last time the peer was heard from, otherwise when this health
+	// began; 0 when not connected.
+	HealthSince int64
+	// HealthReason says why a stalled tunnel is (key HealthReason, s).
+	HealthReason string
 	// Extra holds the keys this version does not know, so that a newer
 	// helper can add keys (DNS, …) without breaking older clients, and
 	// a helper can send them through ToMap.
@@ -65,6 +77,10 @@ func (s Status) ToMap() map[string]dbus.Variant {
 	m["LeakGuard"] = dbus.MakeVariant(nonNil(s.LeakGuard))
 	m["LeakGuardSkipped"] = dbus.MakeVariant(s.LeakGuardSkipped)
 	m["Peers"] = dbus.MakeVariant(nonNil(s.Peers))
+	m["Health"] = dbus.MakeVariant(string(s.Health))
+	m["HealthPeer"] = dbus.MakeVariant(s.HealthPeer)
+	m["HealthSince"] = dbus.MakeVariant(s.HealthSince)
+	m["HealthReason"] = dbus.MakeVariant(s.HealthReason)
 	return m
 }
 
@@ -111,6 +127,16 @@ func StatusFromMap(m map[string]dbus.Variant) (Status, error) {
 			err = take(k, v, &s.LeakGuardSkipped)
 		case "Peers":
 			err = take(k, v, &s.Peers)
+		case "Health":
+			var h string
+			err = take(k, v, &h)
+			s.Health = Health(h)
+		case "HealthPeer":
+			err = take(k, v, &s.HealthPeer)
+		case "HealthSince":
+			err = take(k, v, &s.HealthSince)
+		case "HealthReason":
+			err = take(k, v, &s.HealthReason)
 		default:
 			if s.Extra == nil {
 				s.Extra = map[string]dbus.Variant{}

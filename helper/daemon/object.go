@@ -271,6 +271,7 @@ func (s *Server) status(name string) (ipc.Status, error) {
 		return out, nil
 	}
 	out.Interface = name
+	s.statusHealth(&out)
 	if p := s.c.Engine.State(name).Plan; p != nil {
 		out.FullTunnel = p.FullTunnel
 		if p.DNS != nil {

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/internal/testenv/sysbus"
+	"github.com/wgtray/wgtray/ipc"
+)
+
+// healthTimeout is the bound for stalled after the peer stops,
+// and for ok after it is back.
+const healthTimeout = 20 * time.Second
+
+// TestHealthStallAndRecover: the client pings through a tunnel; the
+// peer's WireGuard stops (wireguard-go killed, its sessions gone): the
+// helper says stalled, on the bus and in Status, naming the peer; the
+// peer starts again with the same key: ok by itself (the heal's
+// handshake), and the pings get through.
+func TestHealthStallAndRecover(t *testing.T) {
+	s := startService(t)
+	hs := s.watchHealth(t)
+	name := netns.UniqueName("wgh")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{AllowedIPs: "203.0.113.0/24, 198.51.100.0/24", NoKeepalive: true}))
+	if err := s.client(t).Connect(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	pinger(t, s.tp.Client, "198.51.100.2")
+	hs.waitFrom(t, 0, name, ipc.HealthOK, healthTimeout)
+	if st := s.status(t, name); st.Health != ipc.HealthOK {
+		t.Errorf("Status health %q, want ok", st.Health)
+	}
+
+	from := hs.mark()
+	s.tp.StopPeer(t)
+	stalled, took := hs.waitFrom(t, from, name, ipc.HealthStalled, healthTimeout)
+	t.Logf("stalled %v after the peer stopped: %+v", took.Round(time.Millisecond), stalled)
+	if stalled.Peer != s.tp.PeerPublicKey.String() || stalled.Reason == "" || stalled.Since == 0 {
+		t.Errorf("stalled signal %+v: want the peer's key, a reason and since", stalled)
+	}
+	if st := s.status(t, name); st.Health != ipc.HealthStalled || st.HealthPeer != stalled.Peer || st.HealthSince != stalled.Since {
+		t.Errorf("Status health %q peer %q since %d; want those of the signal", st.Health, st.HealthPeer, st.HealthSince)
+	}
+
+	from = hs.mark()
+	s.tp.StartPeer(t)
+	_, took = hs.waitFrom(t, from, name, ipc.HealthOK, healthTimeout)
+	t.Logf("ok %v after the peer came back", took.Round(time.Millisecond))
+	if !pingOnce(t, s.tp.Client, "198.51.100.2", 5) {
+		t.Error("no ping through the tunnel after it healed")
+	}
+	if !strings.Contains(s.proc.Stderr(), "is stalled") {
+		t.Errorf("the helper did not log the stall:\n%s", s.proc.Stderr())
+	}
+}
+
+// TestHealthIdleSplitTunnel: a split tunnel without PersistentKeepalive,
+// used once and then idle, stays ok over 200 s of a clock running 20
+// times fast (10 s of real time), though its handshake grows older than
+// REJECT_AFTER_TIME: it sends nothing, so nothing needs an answer.
+func TestHealthIdleSplitTunnel(t *testing.T) {
+	s := startService(t, "--health-speed", "20")
+	hs := s.watchHealth(t)
+	name := netns.UniqueName("wgi")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{AllowedIPs: "203.0.113.0/24", NoKeepalive: true}))
+	if err := s.client(t).Connect(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	if !pingOnce(t, s.tp.Client, "203.0.113.1", 5) {
+		t.Fatal("no ping through the tunnel")
+	}
+	hs.waitFrom(t, 0, name, ipc.HealthOK, healthTimeout)
+	// 200 s of the helper's clock, as it says on SIGUSR1.
+	start := s.healthClock(t)
+	netns.WaitEvery(t, 60*time.Second, 500*time.Millisecond, "200 s of the helper's clock", func() bool {
+		return s.healthClock(t) > start+200
+	})
+	if got := hs.all(); len(got) != 2 || got[0].Health != ipc.HealthWaiting || got[1].Health != ipc.HealthOK {
+		t.Errorf("health changes %+v; want waiting, then ok and nothing more", got)
+	}
+	if st := s.status(t, name); st.Health != ipc.HealthOK {
+		t.Errorf("health %q after 200 s idle, want ok", st.Health)
+	}
+}
+
+// logindPolicy is Debian's D-Bus policy for logind: root may own its
+// name, which the test's stand-in does.
+const logindPolicy = "/usr/share/dbus-1/system.d/org.freedesktop.login1.conf"
+
+// TestHealthResume: a stand-in logind on the test's bus says the machine
+// resumed (PrepareForSleep(false)): the helper sets the endpoint again
+// and handshakes at once, which the peer's handshake time shows. It is
+// said every second until then: wireguard-go sends at most one
+// initiation every 5 s (REKEY_TIMEOUT), and the test does not sleep.
+func TestHealthResume(t *testing.T) {
+	if _, err := os.Stat(logindPolicy); err != nil {
+		t.Fatalf("%s: %v (systemd's package has it)", logindPolicy, err)
+	}
+	s := startServiceWith(t, sysbus.Options{ExtraPolicies: []string{logindPolicy}}, nil)
+	hs := s.watchHealth(t)
+	name := netns.UniqueName("wgr")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{AllowedIPs: "203.0.113.0/24"}))
+	if err := s.client(t).Connect(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	hs.waitFrom(t, 0, name, ipc.HealthOK, healthTimeout)
+	first := s.peerHandshake(t)
+
+	logind := s.bus.Conn(t)
+	if reply, err := logind.RequestName("org.freedesktop.login1", dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("own org.freedesktop.login1: %v, %v", reply, err)
+	}
+	netns.WaitEvery(t, 30*time.Second, time.Second, "a new handshake after the resume", func() bool {
+		if err := logind.Emit("/org/freedesktop/login1", "org.freedesktop.login1.Manager.PrepareForSleep", false); err != nil {
+			t.Fatal(err)
+		}
+		return s.peerHandshake(t) != first
+	})
+	netns.WaitFor(t, 10*time.Second, "the heal's log line", func() bool {
+		return strings.Contains(s.proc.Stderr(), "(resumed from sleep): endpoints set again")
+	})
+}
