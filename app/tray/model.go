@@ -12,12 +12,6 @@ import (
 	"github.com/wgtray/wgtray/ipc"
 )
 
-// LostAfter is how long a connected tunnel may go without a handshake
-// before the tray calls the connection lost. WireGuard re-handshakes every
-// two minutes while traffic flows, so three minutes without one means
-// the peer is not answering.
-const LostAfter = 180 * time.Second
-
 // Tunnel is what the tray knows of one tunnel.
 type Tunnel struct {
 	Name      string
@@ -25,9 +19,13 @@ type Tunnel struct {
 	Endpoint  string
 	Handshake int64 // unix seconds; 0 = never
 	Rx, Tx    uint64
-	DNS       string    // the DNS manager given the tunnel's servers, "" if none
-	Blocked   []string  // families the leak guard blocks ("IPv6")
-	Since     time.Time // when it became connected, for "lost" before the first handshake
+	DNS       string   // the DNS manager given the tunnel's servers, "" if none
+	Blocked   []string // families the leak guard blocks ("IPv6")
+	// Health is the helper's judgement of a connected tunnel (the tray
+	// makes none of its own): HealthChanged and Status say it.
+	Health      ipc.Health
+	HealthPeer  string // the stalled peer's public key
+	HealthSince int64  // unix seconds: for stalled, when the peer was last heard from
 }
 
 // Model is the tray's state. It is plain data: the menu, icon and tooltip
@@ -55,16 +53,27 @@ func (m *Model) SetPending(tunnel string, waiting bool) {
 	m.Pending[tunnel] = true
 }
 
-// Lost reports whether t is connected but silent for LostAfter.
-func (t Tunnel) Lost(now time.Time) bool {
-	if t.State != ipc.StateConnected {
-		return false
+// Stalled reports whether the helper says t is connected but its peer
+// does not answer.
+func (t Tunnel) Stalled() bool {
+	return t.State == ipc.StateConnected && t.Health == ipc.HealthStalled
+}
+
+// NoReply describes a stall: "no reply from 192.0.2.1:51820 since
+// 14:05", in local time.
+func (t Tunnel) NoReply() string {
+	peer := t.Endpoint
+	if peer == "" {
+		peer = "the peer"
+		if len(t.HealthPeer) >= 8 {
+			peer = "peer " + t.HealthPeer[:8] + "…"
+		}
 	}
-	last := t.Since
-	if t.Handshake != 0 {
-		last = time.Unix(t.Handshake, 0)
+	s := "no reply from " + peer
+	if t.HealthSince != 0 {
+		s += " since " + time.Unix(t.HealthSince, 0).Format("15:04")
 	}
-	return !last.IsZero() && now.Sub(last) > LostAfter
+	return s
 }
 
 // Find returns the tunnel called name.
@@ -79,16 +88,13 @@ func (m *Model) Find(name string) *Tunnel {
 
 // SetList replaces the tunnel list, keeping what is known of tunnels that
 // stay.
-func (m *Model) SetList(ts []ipc.Tunnel, now time.Time) {
+func (m *Model) SetList(ts []ipc.Tunnel) {
 	var out []Tunnel
 	for _, t := range ts {
 		nt := Tunnel{Name: t.Name, State: t.State}
 		if old := m.Find(t.Name); old != nil {
 			nt = *old
 			nt.State = t.State
-		}
-		if nt.State == ipc.StateConnected && nt.Since.IsZero() {
-			nt.Since = now
 		}
 		out = append(out, nt)
 	}
@@ -113,7 +119,7 @@ func (m *Model) Icon(now time.Time) Icon {
 	icon := IconDisconnected
 	for _, t := range m.Tunnels {
 		switch {
-		case t.Lost(now):
+		case t.Stalled():
 			return IconProblem
 		case t.State == ipc.StateConnecting || t.State == ipc.StateDisconnecting:
 			icon = IconConnecting
@@ -135,8 +141,8 @@ func (m *Model) Tooltip(now time.Time) string {
 	var parts []string
 	for _, t := range m.Tunnels {
 		switch {
-		case t.Lost(now):
-			parts = append(parts, t.Name+" connection lost")
+		case t.Stalled():
+			parts = append(parts, t.Name+": "+t.NoReply())
 		case t.State != ipc.StateDisconnected:
 			parts = append(parts, t.Name+" "+string(t.State))
 		}
@@ -231,8 +237,8 @@ func (m *Model) Menu(now time.Time) []Entry {
 		case ipc.StateDisconnecting:
 			title += " (disconnecting…)"
 		}
-		if t.Lost(now) {
-			title += " (connection lost)"
+		if t.Stalled() {
+			title += " (" + t.NoReply() + ")"
 		}
 		pending := m.Pending[t.Name]
 		if pending {

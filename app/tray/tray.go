@@ -84,7 +84,7 @@ type App struct {
 	gen     chan struct{} // closed when the menu is rebuilt
 	icon    Icon
 	tooltip string
-	lost    map[string]bool
+	stalled map[string]bool // tunnels whose stall was announced
 }
 
 // New returns the tray app; session is the session bus connection that
@@ -98,7 +98,7 @@ func New(session *dbus.Conn, logger *log.Logger, t Timeouts) *App {
 	}
 	return &App{
 		session: session, notifier: NewNotifier(session), logger: logger, now: time.Now, timeouts: t,
-		do: make(chan func(), 16), notices: make(chan Notice, 32), icon: -1, lost: map[string]bool{},
+		do: make(chan func(), 16), notices: make(chan Notice, 32), icon: -1, stalled: map[string]bool{},
 	}
 }
 
@@ -195,19 +195,26 @@ func (a *App) handle(ctx context.Context, ev ipc.Event) {
 		t.State = ch.State
 		switch ch.State {
 		case ipc.StateConnected:
-			t.Since = a.now()
 			a.model.Failed = ""
 			a.refreshStats(ctx)
 		case ipc.StateDisconnected:
-			t.Since, t.Handshake, t.Rx, t.Tx = time.Time{}, 0, 0, 0
+			t.Handshake, t.Rx, t.Tx = 0, 0, 0
 			t.DNS, t.Blocked = "", nil
-			delete(a.lost, ch.Name)
+			a.clearHealth(t)
 			if strings.HasPrefix(ch.Message, "failed: ") {
 				a.model.Failed = strings.TrimPrefix(ch.Message, "failed: ")
 			}
 		}
+		if ch.State != ipc.StateConnected {
+			a.clearHealth(t)
+		}
 		if n, ok := NoticeFor(ch); ok {
 			a.notify(n)
+		}
+	case ipc.EventHealth:
+		h := ev.Health
+		if t := a.model.Find(h.Name); t != nil {
+			a.setHealth(t, h.Health, h.Peer, h.Since)
 		}
 	}
 }
