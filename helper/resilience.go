@@ -49,12 +49,13 @@ func netEvent(ev monitor.Event, e *engine.Engine, srv *daemon.Server, hm *health
 	switch ev.Kind {
 	case monitor.RuleDeleted:
 		srv.RoutingDeleted()
-	case monitor.RouteDeleted:
+	case monitor.RouteDeleted, monitor.AddrDeleted:
 		srv.RoutingDeleted()
 		if !ownLink(ev.Index, e) {
 			hm.NetChanged()
 		}
 	case monitor.NetChanged:
+		srv.RetryRepairs()
 		if !ownLink(ev.Index, e) {
 			hm.NetChanged()
 		}

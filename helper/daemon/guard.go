@@ -57,12 +57,27 @@ func newGuard() *guard {
 // connected tunnel's rules and routes are checked, and what is gone of
 // them put back, at once.
 func (s *Server) RoutingDeleted() {
+	s.repairAll(false)
+}
+
+// RetryRepairs tries again to put back the routing of the tunnels whose
+// last repair failed: the network changed (their link came up again,
+// say), so it may succeed now.
+func (s *Server) RetryRepairs() {
+	s.repairAll(true)
+}
+
+func (s *Server) repairAll(onlyFailed bool) {
 	if s.c.Repair == nil {
 		return
 	}
 	for _, name := range s.c.Engine.Active() {
 		g := s.guard
 		g.mu.Lock()
+		if onlyFailed && !g.problem[name] {
+			g.mu.Unlock()
+			continue
+		}
 		if g.running[name] {
 			g.again[name] = true
 			g.mu.Unlock()

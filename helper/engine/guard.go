@@ -9,14 +9,15 @@ import (
 )
 
 // Guarded says which of a tunnel's applied operations the routing guard
-// keeps in place: its policy rules and its routes (through the link and
-// the leak guard's unreachable ones). Other programs delete them —
+// keeps in place: its policy rules, its routes (through the link and the
+// leak guard's unreachable ones) and its addresses (the kernel drops a
+// link's IPv6 addresses when it is set down). Other programs delete them —
 // systemd-networkd deletes foreign rules whenever it reconfigures
 // (ManageForeignRoutingPolicyRules=yes, its default) — and without them
 // a full tunnel's traffic goes around it.
 func Guarded(op plan.Op) bool {
 	switch op.Kind {
-	case plan.RuleAdd, plan.RouteAdd, plan.BlockAdd:
+	case plan.RuleAdd, plan.RouteAdd, plan.BlockAdd, plan.AddrAdd:
 		return true
 	}
 	return false
@@ -48,8 +49,15 @@ func (e *Engine) Repair(ctx context.Context, link string) ([]plan.Op, error) {
 	p, j := t.plan, t.journal
 	e.mu.Unlock()
 	var guarded []plan.Op
+	// Addresses first: a route through the link may need its address.
 	for _, op := range p.Ops {
-		if Guarded(op) {
+		if op.Kind == plan.AddrAdd {
+			op.Link = p.Link
+			guarded = append(guarded, op)
+		}
+	}
+	for _, op := range p.Ops {
+		if Guarded(op) && op.Kind != plan.AddrAdd {
 			op.Link = p.Link
 			guarded = append(guarded, op)
 		}

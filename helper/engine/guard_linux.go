@@ -11,8 +11,8 @@ import (
 	"github.com/wgtray/wgtray/helper/plan"
 )
 
-// Missing returns those of ops (RuleAdd, RouteAdd, BlockAdd) whose rule
-// or route is not in the kernel now. A rule is matched on every selector
+// Missing returns those of ops (RuleAdd, RouteAdd, BlockAdd, AddrAdd)
+// whose rule, route or address is not in the kernel now. A rule is matched on every selector
 // and its priority, a route on its table, destination, type and, through
 // the link, its interface: what is there but differs counts as missing,
 // and adding ours again next to it changes nothing of the other.
@@ -22,6 +22,18 @@ func (l *Linux) Missing(_ context.Context, ops []plan.Op) ([]plan.Op, error) {
 	var out []plan.Op
 	for _, op := range ops {
 		switch op.Kind {
+		case plan.AddrAdd:
+			link, err := l.link(op.Link)
+			if err != nil {
+				return nil, err
+			}
+			addrs, err := l.nl.AddrList(link, int(plan.FamilyOf(op.Addr.Addr())))
+			if err != nil {
+				return nil, fmt.Errorf("list the addresses of %q: %w", op.Link, err)
+			}
+			if !hasAddr(addrs, op.Addr) {
+				out = append(out, op)
+			}
 		case plan.RuleAdd:
 			fam := int(op.Rule.Family)
 			if _, ok := rules[fam]; !ok {
@@ -89,6 +101,17 @@ func hasRoute(rs []netlink.Route, dst netip.Prefix, unreachable bool, index int)
 			return true
 		}
 		if !unreachable && r.Type == unix.RTN_UNICAST && r.LinkIndex == index {
+			return true
+		}
+	}
+	return false
+}
+
+func hasAddr(addrs []netlink.Addr, want netip.Prefix) bool {
+	for _, a := range addrs {
+		ip, _ := netip.AddrFromSlice(a.IP)
+		ones, _ := a.Mask.Size()
+		if netip.PrefixFrom(ip.Unmap(), ones) == want {
 			return true
 		}
 	}

@@ -65,10 +65,11 @@ const (
 	RuleDeleted
 	// RouteDeleted: a route was deleted (RTM_DELROUTE), of any table.
 	RouteDeleted
-	// NetChanged: an address was added or deleted, or a route added
-	// (RTM_NEWADDR, RTM_DELADDR, RTM_NEWROUTE): the network may have
-	// changed under the tunnels.
+	// NetChanged: an address was added or a route added (RTM_NEWADDR,
+	// RTM_NEWROUTE): the network may have changed under the tunnels.
 	NetChanged
+	// AddrDeleted: an address was deleted (RTM_DELADDR).
+	AddrDeleted
 )
 
 // Bounds of the wait before subscribing again after a failure: it doubles
@@ -164,8 +165,10 @@ func (m *Monitor) read(sock *nl.NetlinkSocket) error {
 				m.handle(Event{Kind: RouteDeleted, Index: routeIndex(&msgs[i])})
 			case unix.RTM_NEWROUTE:
 				m.handle(Event{Kind: NetChanged, Index: routeIndex(&msgs[i])})
-			case unix.RTM_NEWADDR, unix.RTM_DELADDR:
+			case unix.RTM_NEWADDR:
 				m.handle(Event{Kind: NetChanged, Index: addrIndex(&msgs[i])})
+			case unix.RTM_DELADDR:
+				m.handle(Event{Kind: AddrDeleted, Index: addrIndex(&msgs[i])})
 			}
 		}
 	}

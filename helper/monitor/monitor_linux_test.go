@@ -187,8 +187,9 @@ func TestResyncAfterOverflow(t *testing.T) {
 	w.waitFor(t, deleted(later))
 }
 
-// TestRoutingEvents: a deleted rule, a deleted route and an added address
-// are reported, the route and the address with their interface.
+// TestRoutingEvents: a deleted rule, a deleted route, an added and a
+// deleted address are reported, the routes and addresses with their
+// interface.
 func TestRoutingEvents(t *testing.T) {
 	ns := netns.NewNS(t)
 	links := vethPairs(t, ns, 1)
@@ -208,4 +209,6 @@ func TestRoutingEvents(t *testing.T) {
 	w.waitFor(t, Event{Kind: RouteDeleted, Index: index})
 	netns.IP(t, ns, "addr add 192.0.2.9/24 dev "+links[0])
 	w.waitFor(t, Event{Kind: NetChanged, Index: index})
+	netns.IP(t, ns, "addr del 192.0.2.9/24 dev "+links[0])
+	w.waitFor(t, Event{Kind: AddrDeleted, Index: index})
 }
