@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/wgtray/wgtray/internal/testenv/netns"
+	"github.com/wgtray/wgtray/internal/testenv/privatefs"
 	"github.com/wgtray/wgtray/internal/testenv/sysbus"
 	"github.com/wgtray/wgtray/ipc"
 )
@@ -125,4 +127,47 @@ func TestHealthResume(t *testing.T) {
 	netns.WaitFor(t, 10*time.Second, "the heal's log line", func() bool {
 		return strings.Contains(s.proc.Stderr(), "(resumed from sleep): endpoints set again")
 	})
+}
+
+// TestHealthDynamicEndpoint: the endpoint is a host name (served by
+// dnsmasq); the name moves to the peer's second address while the old
+// one goes dark (its WireGuard packets dropped). The tunnel stalls, the
+// heal resolves the name again and sets the new address: ok, traffic
+// flows, and the device's endpoint is the new address.
+func TestHealthDynamicEndpoint(t *testing.T) {
+	fs := privatefs.New(t)
+	if err := os.WriteFile(fs.Path("resolv.conf"), []byte("nameserver 192.0.2.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServiceIn(t, fs)
+	hs := s.watchHealth(t)
+	const host = "vpn.example"
+	netns.IP(t, s.tp.Peer, "addr add 192.0.2.3/24 dev lan0")
+	dns := netns.StartDNS(t, s.tp.Peer, netip.MustParseAddr("192.0.2.1"), map[string]netip.Addr{host: netip.MustParseAddr("192.0.2.1")})
+	name := netns.UniqueName("wgd")
+	conf := s.tp.ClientConfig(netns.ClientOpts{AllowedIPs: "203.0.113.0/24, 198.51.100.0/24"})
+	conf = strings.Replace(conf, "Endpoint = "+s.tp.PeerEndpoint4.String(), "Endpoint = "+host+":51820", 1)
+	s.writeConf(t, name, conf)
+	if err := s.client(t).Connect(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	pinger(t, s.tp.Client, "198.51.100.2")
+	hs.waitFrom(t, 0, name, ipc.HealthOK, healthTimeout)
+
+	from := hs.mark()
+	netns.MustRun(t, s.tp.Peer, "nft", "add table inet dark; add chain inet dark in { type filter hook input priority 0; }; "+
+		"add rule inet dark in ip daddr 192.0.2.1 udp dport 51820 drop")
+	dns.Stop(t)
+	netns.StartDNS(t, s.tp.Peer, netip.MustParseAddr("192.0.2.1"), map[string]netip.Addr{host: netip.MustParseAddr("192.0.2.3")})
+	_, took := hs.waitFrom(t, from, name, ipc.HealthStalled, healthTimeout)
+	t.Logf("stalled %v after the old address went dark", took.Round(time.Millisecond))
+	from = hs.mark()
+	_, took = hs.waitFrom(t, from, name, ipc.HealthOK, healthTimeout)
+	t.Logf("ok %v after the stall", took.Round(time.Millisecond))
+	if ep := s.status(t, name).Endpoint; ep != "192.0.2.3:51820" {
+		t.Errorf("endpoint %q after the heal, want the name's new address 192.0.2.3:51820", ep)
+	}
+	if !pingOnce(t, s.tp.Client, "198.51.100.2", 5) {
+		t.Error("no ping through the tunnel after the heal")
+	}
 }

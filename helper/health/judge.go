@@ -55,6 +55,10 @@ const (
 	// that expects an answer; a data packet is at least 48 bytes, a
 	// handshake initiation 148.
 	keepaliveSize = 32
+	// initiationSize is the size of a handshake initiation. One that
+	// comes in says only that the peer reaches us, not that what we send
+	// reaches it: a peer behind a one-way outage initiates every 5 s.
+	initiationSize = 148
 )
 
 // PeerSample is one reading of one peer of a device.
@@ -138,7 +142,7 @@ func (j *Judge) Observe(now time.Time, samples []PeerSample) (Verdict, bool) {
 		drx, dtx := s.Rx-p.rx, s.Tx-p.tx
 		newHandshake := s.Handshake.After(p.handshake)
 		p.rx, p.tx, p.handshake = s.Rx, s.Tx, s.Handshake
-		if drx > 0 || newHandshake {
+		if answered(drx) || newHandshake {
 			p.heard = now
 			p.unanswered = time.Time{}
 			// What was sent in the same interval may have been before
@@ -163,6 +167,14 @@ func (j *Judge) Observe(now time.Time, samples []PeerSample) (Verdict, bool) {
 	}
 	j.last = now
 	return j.decide(now, j.judgeTraffic(now))
+}
+
+// answered reports whether drx bytes received in one sample's interval
+// are an answer: anything but handshake initiations alone (one or two in
+// a second; no mix of data packets, 32+16n bytes each, and responses,
+// 92, adds up to those sizes).
+func answered(drx uint64) bool {
+	return drx != 0 && drx != initiationSize && drx != 2*initiationSize
 }
 
 // expectsAnswer reports whether dtx bytes sent in one sample's interval

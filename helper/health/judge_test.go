@@ -206,3 +206,20 @@ func TestPeerRemoved(t *testing.T) {
 		t.Errorf("no peers left: %+v, want ok", v)
 	}
 }
+
+// TestInitiationsAreNoAnswer: a peer that our packets no longer reach
+// but that reaches us initiates handshakes every 5 s: those are not an
+// answer, and the tunnel stalls.
+func TestInitiationsAreNoAnswer(t *testing.T) {
+	f := newFake(t)
+	f.second(148, 92, true)
+	var v Verdict
+	for i := range 20 {
+		rx := uint64(0)
+		if i%5 == 4 {
+			rx = initiationSize
+		}
+		v = f.second(128+92, rx, false) // pings, and our responses
+	}
+	f.want(v, Stalled)
+}
