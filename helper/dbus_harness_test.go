@@ -52,6 +52,11 @@ func startServiceWith(t *testing.T, opts sysbus.Options, fs *privatefs.FS, extra
 	// --lib-dir too: the machine's /var/lib/wgtray is not the test's.
 	s.args = append([]string{"--config-dir", s.configDir, "--journal-dir", s.stateDir, "--lib-dir", t.TempDir(), "--wireguard=userspace"}, extra...)
 	s.start(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the helper's stderr:\n%s", s.proc.Stderr())
+		}
+	})
 	return s
 }
 

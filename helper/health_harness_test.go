@@ -138,3 +138,12 @@ func (s *service) healthClock(t *testing.T) int64 {
 	}
 	return n
 }
+
+// waitRestore waits until the helper started last has brought up what
+// was wanted up (it logs "restore: …" when done).
+func (s *service) waitRestore(t *testing.T) {
+	t.Helper()
+	netns.WaitFor(t, 60*time.Second, "the helper's restore", func() bool {
+		return strings.Contains(s.proc.Stderr(), "restore: ")
+	})
+}

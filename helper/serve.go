@@ -17,6 +17,7 @@ import (
 	"github.com/wgtray/wgtray/helper/engine"
 	"github.com/wgtray/wgtray/helper/monitor"
 	"github.com/wgtray/wgtray/helper/store"
+	"github.com/wgtray/wgtray/helper/wanted"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -41,10 +42,14 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 	defer conn.Close()
 	up := newUpgrade(e, logger)
 	defer up.Close()
+	wants, err := wanted.Open(o.libDir)
+	if err != nil {
+		logger.Printf("tunnels wanted up: %v; starting with none", err)
+	}
 	var srv *daemon.Server
 	hm := newHealth(o, sys, &srv, logger)
 	defer hm.Close()
-	srv = daemon.New(ctx, daemon.Deps{
+	deps := daemon.Deps{
 		Conn:         conn,
 		Engine:       up.gate,
 		Store:        st,
@@ -58,7 +63,11 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 		Repair:       e,
 		Healer:       sys,
 		Problems:     hm,
-	})
+	}
+	if wants != nil { // nil only when the boot ID cannot be read
+		deps.Wanted = wants
+	}
+	srv = daemon.New(ctx, deps)
 	if err := srv.Export(); err != nil {
 		return err
 	}
@@ -80,6 +89,9 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 	defer mon.Close() // on the early returns; Close may be called twice
 	watchSleep(ctx, conn, hm, logger)
 	logger.Printf("ready: %s on the system bus, configs in %q", ipc.BusName, o.configDir)
+	// After the start-up cleanup (withEngine), with the name owned so
+	// that clients see the tunnels come up.
+	go srv.Restore(ctx)
 	// SIGUSR1, which only root can send to this process, prints debug
 	// counts on stdout: the tests check for goroutine leaks with it.
 	usr1 := make(chan os.Signal, 1)

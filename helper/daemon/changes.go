@@ -113,6 +113,7 @@ func (s *Server) connect(ctx context.Context, name string, scriptsOK bool) error
 		for _, other := range s.c.Engine.Active() {
 			if p := s.c.Engine.State(other).Plan; p != nil && p.FullTunnel {
 				s.disconnectLocked(ctx, other, fmt.Sprintf("disconnected because full tunnel %q is connecting", name))
+				s.want(other, false) // replaced by the user's choice
 			}
 		}
 	}

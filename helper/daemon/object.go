@@ -125,7 +125,11 @@ func (o object) Connect(msg dbus.Message, name string) *dbus.Error {
 	}
 	ctx, cancel := context.WithTimeout(o.s.ctx, changeTimeout)
 	defer cancel()
-	return toDBus(o.s.connect(ctx, name, scriptsOK))
+	err = o.s.connect(ctx, name, scriptsOK)
+	if err == nil {
+		o.s.want(name, true)
+	}
+	return toDBus(err)
 }
 
 // Disconnect takes a tunnel down; a tunnel that is down is not an error.
@@ -148,6 +152,7 @@ func (o object) Disconnect(msg dbus.Message, name string) *dbus.Error {
 	}
 	ctx, cancel := context.WithTimeout(o.s.ctx, changeTimeout)
 	defer cancel()
+	o.s.want(name, false) // whatever becomes of the disconnect
 	return toDBus(o.s.disconnect(ctx, name, "disconnected"))
 }
 
@@ -208,6 +213,7 @@ func (o object) Remove(msg dbus.Message, name string) *dbus.Error {
 	}
 	ctx, cancel := context.WithTimeout(o.s.ctx, changeTimeout)
 	defer cancel()
+	o.s.want(name, false)
 	return toDBus(o.s.remove(ctx, name))
 }
 

@@ -72,6 +72,8 @@ type Deps struct {
 	Repair   Repairer
 	Healer   Healer
 	Problems Problems
+	// Wanted, when set, keeps which tunnels are wanted up, durably.
+	Wanted Wanted
 }
 
 // Server is the exported helper object.

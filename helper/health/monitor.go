@@ -54,8 +54,8 @@ type Monitor struct {
 	mu      sync.Mutex
 	tunnels map[string]*tracked
 	running bool          // the loop's goroutine runs
-	stop    chan struct{} // closed to end the loop early (the last Remove, Close)
-	loopWG  sync.WaitGroup
+	stop    chan struct{} // closed to end the loop (the last Remove, Close)
+	done    chan struct{} // closed when that loop has returned
 	healWG  sync.WaitGroup
 	netAt   time.Time // when the last network change was seen; zero if none pending
 	wake    string    // why all tunnels are to be healed at the next tick; "" if not
@@ -93,9 +93,8 @@ func (m *Monitor) Add(tunnel string) {
 	m.tunnels[tunnel] = &tracked{judge: NewJudge(m.d.Clock.Now()), ctx: ctx, cancel: cancel}
 	if !m.running {
 		m.running = true
-		m.stop = make(chan struct{})
-		m.loopWG.Add(1)
-		go m.loop(m.stop)
+		m.stop, m.done = make(chan struct{}), make(chan struct{})
+		go m.loop(m.stop, m.done)
 	}
 }
 
@@ -105,18 +104,21 @@ func (m *Monitor) Remove(tunnel string) {
 	m.mu.Lock()
 	t := m.tunnels[tunnel]
 	delete(m.tunnels, tunnel)
-	last := len(m.tunnels) == 0 && m.running
-	if last {
+	var done chan struct{}
+	if len(m.tunnels) == 0 && m.running {
+		// Each loop has its own channels: a tunnel added while this one
+		// ends starts the next loop.
 		m.running = false
 		close(m.stop)
+		done = m.done
 		m.netAt, m.wake = time.Time{}, ""
 	}
 	m.mu.Unlock()
 	if t != nil {
 		t.cancel()
 	}
-	if last {
-		m.loopWG.Wait()
+	if done != nil {
+		<-done
 	}
 }
 
@@ -187,8 +189,8 @@ func (m *Monitor) Close() {
 	m.healWG.Wait()
 }
 
-func (m *Monitor) loop(stop chan struct{}) {
-	defer m.loopWG.Done()
+func (m *Monitor) loop(stop, done chan struct{}) {
+	defer close(done)
 	tick := m.d.Clock.NewTicker(Interval)
 	defer tick.Stop()
 	prev := m.d.Clock.Now()

@@ -189,3 +189,32 @@ func TestWakeAndNetworkChange(t *testing.T) {
 	clock.step(f, "wg0", 0, 0, false)
 	f.noHeal(t)
 }
+
+// TestConcurrentAddRemove: tunnels come and go at once from many
+// goroutines (the helper changes different tunnels at the same time):
+// the loop starts and ends with them, and nothing races.
+func TestConcurrentAddRemove(t *testing.T) {
+	m := New(Deps{
+		Read:   func(string) ([]PeerSample, error) { return nil, nil },
+		Report: func(string, Verdict) {},
+		Heal:   func(context.Context, string, string) {},
+	})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := string(rune('a' + i))
+			for range 200 {
+				m.Add(name)
+				m.Verdict(name)
+				m.Remove(name)
+			}
+		}()
+	}
+	wg.Wait()
+	m.Close()
+	if m.running {
+		t.Error("the loop runs with no tunnel")
+	}
+}
