@@ -16,6 +16,7 @@ import (
 	"github.com/wgtray/wgtray/helper/daemon"
 	"github.com/wgtray/wgtray/helper/engine"
 	"github.com/wgtray/wgtray/helper/monitor"
+	topts "github.com/wgtray/wgtray/helper/options"
 	"github.com/wgtray/wgtray/helper/store"
 	"github.com/wgtray/wgtray/helper/wanted"
 	"github.com/wgtray/wgtray/ipc"
@@ -33,6 +34,11 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 	if err != nil {
 		return err
 	}
+	opts, err := topts.OpenStore(o.configDir, o.libDir)
+	if err != nil {
+		return err
+	}
+	defer opts.Close()
 	// dbus.ConnectSystemBus honours DBUS_SYSTEM_BUS_ADDRESS. A private
 	// connection: nothing else in the process shares it.
 	conn, err := dbus.ConnectSystemBus()
@@ -55,6 +61,7 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 		Store:        st,
 		Devices:      sys.Devices(),
 		Links:        sys,
+		Options:      opts,
 		Auth:         daemon.Polkit{Conn: conn},
 		Logger:       logger,
 		Version:      Version,

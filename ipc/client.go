@@ -191,3 +191,26 @@ func (c *Client) Version(ctx context.Context) (string, error) {
 	}
 	return s, nil
 }
+
+// SetTunnelOption sets one of wgtray's settings of tunnel name (see
+// MethodSetTunnelOption); ErrInvalidArgs for an unknown key or value.
+func (c *Client) SetTunnelOption(ctx context.Context, name, key, value string) error {
+	return FromDBus(c.call(ctx, MethodSetTunnelOption, true, name, key, value).Err)
+}
+
+// SetOption sets a machine-wide setting (see MethodSetOption).
+func (c *Client) SetOption(ctx context.Context, key, value string) error {
+	return FromDBus(c.call(ctx, MethodSetOption, true, key, value).Err)
+}
+
+// Lockdown returns the Lockdown and Blocking properties: whether lockdown
+// is on, and whether a block is in the kernel now.
+func (c *Client) Lockdown(ctx context.Context) (lockdown, blocking bool, err error) {
+	var m map[string]dbus.Variant
+	if err := c.send(ctx, "org.freedesktop.DBus.Properties", "GetAll", 0, Interface).Store(&m); err != nil {
+		return false, false, FromDBus(err)
+	}
+	lockdown, _ = m[PropertyLockdown].Value().(bool)
+	blocking, _ = m[PropertyBlocking].Value().(bool)
+	return lockdown, blocking, nil
+}

@@ -42,6 +42,15 @@ const IntrospectXML = `<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object I
 			<arg name="name" type="s" direction="in"></arg>
 			<arg name="config" type="s" direction="out"></arg>
 		</method>
+		<method name="SetTunnelOption">
+			<arg name="name" type="s" direction="in"></arg>
+			<arg name="key" type="s" direction="in"></arg>
+			<arg name="value" type="s" direction="in"></arg>
+		</method>
+		<method name="SetOption">
+			<arg name="key" type="s" direction="in"></arg>
+			<arg name="value" type="s" direction="in"></arg>
+		</method>
 		<signal name="StateChanged">
 			<arg name="name" type="s"></arg>
 			<arg name="state" type="s"></arg>
@@ -54,9 +63,14 @@ const IntrospectXML = `<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object I
 			<arg name="since" type="x"></arg>
 			<arg name="reason" type="s"></arg>
 		</signal>
+		<signal name="BlockRepaired">
+			<arg name="message" type="s"></arg>
+		</signal>
 		<property name="Version" type="s" access="read">
 			<annotation name="org.freedesktop.DBus.Property.EmitsChangedSignal" value="const"></annotation>
 		</property>
+		<property name="Lockdown" type="b" access="read"></property>
+		<property name="Blocking" type="b" access="read"></property>
 	</interface>
 	<interface name="org.freedesktop.DBus.Properties">
 		<method name="Get">

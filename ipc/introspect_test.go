@@ -43,14 +43,21 @@ func TestIntrospectContract(t *testing.T) {
 					{Name: MethodImport, Args: []introspect.Arg{in("name", "s"), in("config", "s")}},
 					{Name: MethodRemove, Args: []introspect.Arg{in("name", "s")}},
 					{Name: MethodGetConfig, Args: []introspect.Arg{in("name", "s"), out("config", "s")}},
+					{Name: MethodSetTunnelOption, Args: []introspect.Arg{in("name", "s"), in("key", "s"), in("value", "s")}},
+					{Name: MethodSetOption, Args: []introspect.Arg{in("key", "s"), in("value", "s")}},
 				},
 				Signals: []introspect.Signal{
 					{Name: SignalStateChanged, Args: []introspect.Arg{sig("name", "s"), sig("state", "s"), sig("message", "s")}},
 					{Name: SignalHealthChanged, Args: []introspect.Arg{sig("name", "s"), sig("health", "s"), sig("peer", "s"), sig("since", "x"), sig("reason", "s")}},
+					{Name: SignalBlockRepaired, Args: []introspect.Arg{sig("message", "s")}},
 				},
 				Properties: []introspect.Property{{
 					Name: PropertyVersion, Type: "s", Access: "read",
 					Annotations: []introspect.Annotation{{Name: "org.freedesktop.DBus.Property.EmitsChangedSignal", Value: "const"}},
+				}, {
+					Name: PropertyLockdown, Type: "b", Access: "read",
+				}, {
+					Name: PropertyBlocking, Type: "b", Access: "read",
 				}},
 			},
 			{

@@ -39,13 +39,33 @@ const (
 	// PrivateKey and PresharedKey replaced by "(hidden)".
 	MethodGetConfig = "GetConfig"
 
+	// MethodSetTunnelOption is SetTunnelOption(s name, s key, s value):
+	// one of wgtray's own settings of a tunnel, kept beside its config
+	// (kill-switch on|off, allow-lan on|off). An unknown key or a value
+	// the key does not take is InvalidArgs, and nothing changes.
+	MethodSetTunnelOption = "SetTunnelOption"
+	// MethodSetOption is SetOption(s key, s value): a machine-wide
+	// setting (lockdown on|off, lockdown-allow-lan on|off), InvalidArgs
+	// as SetTunnelOption.
+	MethodSetOption = "SetOption"
+
 	// SignalStateChanged is (s name, s state, s message), sent on every
 	// transition whoever caused it.
 	SignalStateChanged = "StateChanged"
+	// SignalBlockRepaired is (s message), sent when the helper put its
+	// nftables block back after another program deleted or flushed it.
+	SignalBlockRepaired = "BlockRepaired"
 
 	// PropertyVersion is the helper's version: s, read-only, constant for
 	// the life of the helper.
 	PropertyVersion = "Version"
+	// PropertyLockdown is the machine-wide option lockdown: b,
+	// read-only (SetOption changes it), PropertiesChanged on change.
+	PropertyLockdown = "Lockdown"
+	// PropertyBlocking says whether the helper's block (kill switch or
+	// lockdown) is in the kernel now: b, read-only, PropertiesChanged on
+	// change.
+	PropertyBlocking = "Blocking"
 )
 
 // State is a tunnel's state as it travels in List, Status and

@@ -47,6 +47,17 @@ type Status struct {
 	HealthSince int64
 	// HealthReason says why a stalled tunnel is (key HealthReason, s).
 	HealthReason string
+	// KillSwitch says whether the tunnel blocks traffic outside itself
+	// while connecting, connected or after its helper died (key
+	// KillSwitch, b): the kill-switch option, on by default for a full
+	// tunnel, never for a split one.
+	KillSwitch bool
+	// AllowLAN is the tunnel's allow-lan option (key AllowLAN, b).
+	AllowLAN bool
+	// Blocking says whether this tunnel's block is in the kernel now (key
+	// Blocking, b): also while it is down after a crash, until an explicit
+	// Disconnect.
+	Blocking bool
 	// Extra holds the keys this version does not know, so that a newer
 	// helper can add keys (DNS, …) without breaking older clients, and
 	// a helper can send them through ToMap.
@@ -81,6 +92,9 @@ func (s Status) ToMap() map[string]dbus.Variant {
 	m["HealthPeer"] = dbus.MakeVariant(s.HealthPeer)
 	m["HealthSince"] = dbus.MakeVariant(s.HealthSince)
 	m["HealthReason"] = dbus.MakeVariant(s.HealthReason)
+	m["KillSwitch"] = dbus.MakeVariant(s.KillSwitch)
+	m["AllowLAN"] = dbus.MakeVariant(s.AllowLAN)
+	m["Blocking"] = dbus.MakeVariant(s.Blocking)
 	return m
 }
 
@@ -137,6 +151,12 @@ func StatusFromMap(m map[string]dbus.Variant) (Status, error) {
 			err = take(k, v, &s.HealthSince)
 		case "HealthReason":
 			err = take(k, v, &s.HealthReason)
+		case "KillSwitch":
+			err = take(k, v, &s.KillSwitch)
+		case "AllowLAN":
+			err = take(k, v, &s.AllowLAN)
+		case "Blocking":
+			err = take(k, v, &s.Blocking)
 		default:
 			if s.Extra == nil {
 				s.Extra = map[string]dbus.Variant{}

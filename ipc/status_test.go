@@ -23,6 +23,7 @@ func fullStatus() Status {
 		LeakGuardSkipped: "none skipped", Peers: []string{"xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="},
 		Health: HealthStalled, HealthPeer: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", HealthSince: 1700000100,
 		HealthReason: "nothing came back for 15 s while sending",
+		KillSwitch:   true, AllowLAN: true, Blocking: true,
 		Extra: map[string]dbus.Variant{
 			"Killswitch": dbus.MakeVariant(true),
 		},
@@ -53,6 +54,7 @@ func TestStatusWireTypes(t *testing.T) {
 		"FullTunnel": "b", "LastHandshake": "x", "RxBytes": "t", "TxBytes": "t", "Error": "s",
 		"DNS": "as", "DNSManager": "s", "LeakGuard": "as", "LeakGuardSkipped": "s", "Peers": "as",
 		"Health": "s", "HealthPeer": "s", "HealthSince": "x", "HealthReason": "s",
+		"KillSwitch": "b", "AllowLAN": "b", "Blocking": "b",
 	}
 	got := map[string]string{}
 	for k, v := range (Status{}).ToMap() {

@@ -28,6 +28,9 @@ type Helper interface {
 	Import(ctx context.Context, name, text string) error
 	Remove(ctx context.Context, name string) error
 	GetConfig(ctx context.Context, name string) (string, error)
+	SetTunnelOption(ctx context.Context, name, key, value string) error
+	SetOption(ctx context.Context, key, value string) error
+	Lockdown(ctx context.Context) (lockdown, blocking bool, err error)
 }
 
 // Env is the command line's world.
@@ -61,6 +64,8 @@ const Commands = `Commands:
   import FILE [--name NAME]       store a wg-quick config (read as you)
   remove NAME                     disconnect and delete a tunnel
   show NAME                       print a config, secrets hidden
+  set NAME KEY on|off             kill-switch, allow-lan of a tunnel
+  lockdown [on|off]               block traffic outside a tunnel even with none up
 `
 
 type command struct {
@@ -143,7 +148,7 @@ func Run(ctx context.Context, e Env, args []string) int {
 		return 2
 	}
 	for i, a := range o.args {
-		if args[0] == "import" && i == 0 {
+		if (args[0] == "import" && i == 0) || (args[0] == "set" && i > 0) || args[0] == "lockdown" {
 			continue
 		}
 		if err := ipc.ValidName(a); err != nil {

@@ -15,9 +15,10 @@ import (
 // recorder is a Helper that records calls; the command line's real
 // helper is tested end to end in package helper.
 type recorder struct {
-	calls  []string
-	status ipc.Status
-	err    error
+	calls    []string
+	status   ipc.Status
+	lockdown bool
+	err      error
 }
 
 func (r *recorder) rec(s string) error { r.calls = append(r.calls, s); return r.err }

@@ -17,6 +17,7 @@ func jsonStatus(s ipc.Status) map[string]any {
 		"lastHandshake": s.LastHandshake, "rxBytes": s.RxBytes, "txBytes": s.TxBytes, "error": s.Error,
 		"dns": list(s.DNS), "dnsManager": s.DNSManager, "leakGuard": list(s.LeakGuard),
 		"health": s.Health, "healthPeer": s.HealthPeer, "healthSince": s.HealthSince, "healthReason": s.HealthReason,
+		"killSwitch": s.KillSwitch, "allowLAN": s.AllowLAN, "blocking": s.Blocking,
 	}
 	for k, v := range s.Extra {
 		m[k] = v.Value()
@@ -48,6 +49,21 @@ func writeStatus(w io.Writer, s ipc.Status, now time.Time) {
 		line(strings.ToLower(f), "blocked while connected (leak guard)")
 	}
 	line("leak guard", s.LeakGuardSkipped)
+	if s.FullTunnel {
+		ks := "off"
+		if s.KillSwitch {
+			ks = "on"
+			if s.AllowLAN {
+				ks += ", local network allowed"
+			} else {
+				ks += ", local network blocked too"
+			}
+		}
+		line("kill switch", ks)
+	}
+	if s.Blocking {
+		line("blocking", "traffic outside the tunnel is blocked")
+	}
 	if s.State == ipc.StateConnected {
 		line("health", healthLine(s))
 		line("handshake", present.Handshake(s.LastHandshake, now))

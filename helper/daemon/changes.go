@@ -168,6 +168,13 @@ func (s *Server) remove(ctx context.Context, name string) error {
 	} else if err != nil {
 		return fmt.Errorf("%w: remove %q: %v", ipc.ErrFailed, name, err)
 	}
+	if s.c.Options != nil {
+		// The config is gone already; stale options would only mislead
+		// a later tunnel of the same name.
+		if err := s.c.Options.RemoveTunnel(name); err != nil {
+			s.c.Logger.Printf("remove options of %q: %v", name, err)
+		}
+	}
 	s.c.Logger.Printf("removed %q", name)
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/wgtray/wgtray/helper/daemon"
 	"github.com/wgtray/wgtray/helper/engine"
 	"github.com/wgtray/wgtray/helper/engine/enginetest"
+	"github.com/wgtray/wgtray/helper/options"
 	"github.com/wgtray/wgtray/helper/plan"
 	"github.com/wgtray/wgtray/internal/testenv/privbus"
 	"github.com/wgtray/wgtray/ipc"
@@ -37,6 +38,7 @@ var _ daemon.Devices = (*enginetest.System)(nil)
 type harness struct {
 	sys    *enginetest.System
 	store  *fakeStore
+	opts   *options.Dir
 	auth   *fakeAuth
 	log    *lockedLog
 	srv    *daemon.Server
@@ -83,6 +85,12 @@ func startWith(t *testing.T, configs map[string]string, allowScripts bool) *harn
 	for n, text := range configs {
 		h.store.configs[n] = []byte(text)
 	}
+	opts, oerr := options.Open(t.TempDir())
+	if oerr != nil {
+		t.Fatal(oerr)
+	}
+	t.Cleanup(func() { opts.Close() })
+	h.opts = opts
 	logger := log.New(logs, "", 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -93,6 +101,7 @@ func startWith(t *testing.T, configs map[string]string, allowScripts bool) *harn
 		Store:        h.store,
 		Devices:      h.sys,
 		Links:        h.sys,
+		Options:      opts,
 		Auth:         h.auth,
 		Logger:       logger,
 		Version:      "1.2.3-test",

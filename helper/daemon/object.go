@@ -189,6 +189,13 @@ func (o object) Import(msg dbus.Message, name, text string) *dbus.Error {
 	switch {
 	case err == nil:
 		o.s.c.Logger.Printf("imported %q", name)
+		if o.s.c.Options != nil {
+			// A new tunnel (Import never replaces one): options under its
+			// name are a removed one's, left by hand.
+			if err := o.s.c.Options.RemoveTunnel(name); err != nil {
+				o.s.c.Logger.Printf("remove stale options of %q: %v", name, err)
+			}
+		}
 		return nil
 	case errors.As(err, &perr):
 		return ipc.ToDBus(fmt.Errorf("%w: %v", ipc.ErrInvalidConfig, perr))
@@ -253,6 +260,9 @@ func (s *Server) status(name string) (ipc.Status, error) {
 	if err != nil && st == ipc.StateDisconnected {
 		return out, err
 	}
+	ks := s.settings(name, cfg)
+	out.KillSwitch, out.AllowLAN = ks.killSwitch, ks.allowLAN
+	out.Blocking = s.tunnelBlocking(name)
 	if cfg != nil {
 		out.PublicKey = cfg.Interface.PrivateKey.PublicKey().String()
 		out.FullTunnel = cfg.FullTunnel()

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log"
+	"sync"
 	"sync/atomic"
 
 	"github.com/godbus/dbus/v5"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/wgtray/wgtray/helper/config"
 	"github.com/wgtray/wgtray/helper/engine"
+	"github.com/wgtray/wgtray/helper/options"
 	"github.com/wgtray/wgtray/helper/plan"
 	"github.com/wgtray/wgtray/ipc"
 )
@@ -56,11 +58,14 @@ type Devices interface {
 // config store, the devices, the authorizer and the logger, with the
 // settings root started the helper with.
 type Deps struct {
-	Conn         *dbus.Conn
-	Engine       Engine
-	Store        Store
-	Devices      Devices
-	Links        Links
+	Conn    *dbus.Conn
+	Engine  Engine
+	Store   Store
+	Devices Devices
+	Links   Links
+	// Options keeps wgtray's own settings; nil keeps none (SetOption and
+	// SetTunnelOption fail, every tunnel has the defaults).
+	Options      Options
 	Auth         Authorizer
 	Logger       *log.Logger
 	Version      string
@@ -86,6 +91,10 @@ type Server struct {
 	guard *guard
 	// stopping is set by Shutdown: from then on no tunnel is connected.
 	stopping atomic.Bool
+	// props are the exported properties, set by Export.
+	props *prop.Properties
+	// machineMu serializes changes of the machine-wide options.
+	machineMu sync.Mutex
 }
 
 // New returns a server. Each method call works under a context derived
@@ -136,12 +145,21 @@ func (s *Server) Export() error {
 	if err := conn.Export(introspect.Introspectable(ipc.IntrospectXML), ipc.ObjectPath, "org.freedesktop.DBus.Introspectable"); err != nil {
 		return fmt.Errorf("export introspection: %w", err)
 	}
+	lockdown := s.machine().Bool(options.Machine, options.Lockdown, false)
+	blocking := false
+	if b, ok := s.c.Engine.(Blocker); ok {
+		blocking = b.Blocking()
+	}
 	props := prop.Map{ipc.Interface: {
-		"Version": {Value: s.c.Version, Writable: false, Emit: prop.EmitConst},
+		ipc.PropertyVersion:  {Value: s.c.Version, Writable: false, Emit: prop.EmitConst},
+		ipc.PropertyLockdown: {Value: lockdown, Writable: false, Emit: prop.EmitTrue},
+		ipc.PropertyBlocking: {Value: blocking, Writable: false, Emit: prop.EmitTrue},
 	}}
-	if _, err := prop.Export(conn, ipc.ObjectPath, props); err != nil {
+	p, err := prop.Export(conn, ipc.ObjectPath, props)
+	if err != nil {
 		return fmt.Errorf("export properties: %w", err)
 	}
+	s.props = p
 	reply, err := conn.RequestName(ipc.BusName, dbus.NameFlagDoNotQueue)
 	if err != nil {
 		return fmt.Errorf("request name %s: %w", ipc.BusName, err)
