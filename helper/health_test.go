@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,5 +172,62 @@ func TestHealthDynamicEndpoint(t *testing.T) {
 	}
 	if !pingOnce(t, s.tp.Client, "198.51.100.2", 5) {
 		t.Error("no ping through the tunnel after the heal")
+	}
+}
+
+// libDir is the --lib-dir the test's helper runs with.
+func (s *service) libDir(t *testing.T) string {
+	t.Helper()
+	for i, a := range s.args {
+		if a == "--lib-dir" && i+1 < len(s.args) {
+			return s.args[i+1]
+		}
+	}
+	t.Fatal("no --lib-dir")
+	return ""
+}
+
+// TestAutoconnectBoot: a tunnel set to autoconnect boot, never connected,
+// comes up when the helper starts after a reboot (the journal directory
+// in /run wiped, no wish left); the boot unit's condition file lists it
+// while it is set, and goes when it is off.
+func TestAutoconnectBoot(t *testing.T) {
+	s := startService(t)
+	name := netns.UniqueName("wga")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{AllowedIPs: "203.0.113.0/24"}))
+	c := s.client(t)
+	if err := c.SetTunnelOption(context.Background(), name, "autoconnect", "sometimes"); !errors.Is(err, ipc.ErrInvalidArgs) {
+		t.Errorf("autoconnect sometimes: %v, want InvalidArgs", err)
+	}
+	if err := c.SetTunnelOption(context.Background(), name, "autoconnect", "boot"); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(s.libDir(t), "autoconnect")
+	if data, err := os.ReadFile(marker); err != nil || string(data) != name+"\n" {
+		t.Errorf("%s: %q, %v; want the tunnel's name", marker, data, err)
+	}
+	if st := s.status(t, name); st.Autoconnect != "boot" || st.State != ipc.StateDisconnected {
+		t.Errorf("status: autoconnect %q, state %s; want boot, disconnected", st.Autoconnect, st.State)
+	}
+	s.proc.Signal(syscall.SIGTERM)
+	s.proc.Wait(t, 20*time.Second)
+	// A reboot: /run is empty.
+	ents, _ := os.ReadDir(s.stateDir)
+	for _, e := range ents {
+		os.RemoveAll(filepath.Join(s.stateDir, e.Name()))
+	}
+	s.start(t)
+	s.waitRestore(t)
+	if st := s.status(t, name); st.State != ipc.StateConnected {
+		t.Fatalf("after the start: %s, want connected (autoconnect boot)\n%s", st.State, s.proc.Stderr())
+	}
+	if !pingOnce(t, s.tp.Client, "203.0.113.1", 5) {
+		t.Error("no ping through the tunnel")
+	}
+	if err := s.client(t).SetTunnelOption(context.Background(), name, "autoconnect", "off"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s with no tunnel set to autoconnect: %v", marker, err)
 	}
 }

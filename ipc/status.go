@@ -47,6 +47,9 @@ type Status struct {
 	HealthSince int64
 	// HealthReason says why a stalled tunnel is (key HealthReason, s).
 	HealthReason string
+	// Autoconnect is the tunnel's autoconnect option (key Autoconnect,
+	// s): "off", or "boot" to come up at boot.
+	Autoconnect string
 	// KillSwitch says whether the tunnel blocks traffic outside itself
 	// while connecting, connected or after its helper died (key
 	// KillSwitch, b): the kill-switch option, on by default for a full
@@ -92,6 +95,7 @@ func (s Status) ToMap() map[string]dbus.Variant {
 	m["HealthPeer"] = dbus.MakeVariant(s.HealthPeer)
 	m["HealthSince"] = dbus.MakeVariant(s.HealthSince)
 	m["HealthReason"] = dbus.MakeVariant(s.HealthReason)
+	m["Autoconnect"] = dbus.MakeVariant(s.Autoconnect)
 	m["KillSwitch"] = dbus.MakeVariant(s.KillSwitch)
 	m["AllowLAN"] = dbus.MakeVariant(s.AllowLAN)
 	m["Blocking"] = dbus.MakeVariant(s.Blocking)
@@ -151,6 +155,8 @@ func StatusFromMap(m map[string]dbus.Variant) (Status, error) {
 			err = take(k, v, &s.HealthSince)
 		case "HealthReason":
 			err = take(k, v, &s.HealthReason)
+		case "Autoconnect":
+			err = take(k, v, &s.Autoconnect)
 		case "KillSwitch":
 			err = take(k, v, &s.KillSwitch)
 		case "AllowLAN":

@@ -17,7 +17,8 @@ func jsonStatus(s ipc.Status) map[string]any {
 		"lastHandshake": s.LastHandshake, "rxBytes": s.RxBytes, "txBytes": s.TxBytes, "error": s.Error,
 		"dns": list(s.DNS), "dnsManager": s.DNSManager, "leakGuard": list(s.LeakGuard),
 		"health": s.Health, "healthPeer": s.HealthPeer, "healthSince": s.HealthSince, "healthReason": s.HealthReason,
-		"killSwitch": s.KillSwitch, "allowLAN": s.AllowLAN, "blocking": s.Blocking,
+		"autoconnect": s.Autoconnect,
+		"killSwitch":  s.KillSwitch, "allowLAN": s.AllowLAN, "blocking": s.Blocking,
 	}
 	for k, v := range s.Extra {
 		m[k] = v.Value()
@@ -64,6 +65,7 @@ func writeStatus(w io.Writer, s ipc.Status, now time.Time) {
 	if s.Blocking {
 		line("blocking", "traffic outside the tunnel is blocked")
 	}
+	line("autoconnect", s.Autoconnect)
 	if s.State == ipc.StateConnected {
 		line("health", healthLine(s))
 		line("handshake", present.Handshake(s.LastHandshake, now))

@@ -176,6 +176,7 @@ func (s *Server) remove(ctx context.Context, name string) error {
 		}
 	}
 	s.c.Logger.Printf("removed %q", name)
+	s.refreshAutoconnect()
 	return nil
 }
 

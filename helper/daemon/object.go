@@ -262,6 +262,7 @@ func (s *Server) status(name string) (ipc.Status, error) {
 	}
 	ks := s.settings(name, cfg)
 	out.KillSwitch, out.AllowLAN = ks.killSwitch, ks.allowLAN
+	out.Autoconnect = s.autoconnect(name)
 	out.Blocking = s.tunnelBlocking(name)
 	if cfg != nil {
 		out.PublicKey = cfg.Interface.PrivateKey.PublicKey().String()

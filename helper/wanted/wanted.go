@@ -129,3 +129,25 @@ func (s *Store) change(edit func([]string) []string) error {
 	s.tunnels = next
 	return nil
 }
+
+// BootFile is the file, in the lib directory, that lists the tunnels
+// whose autoconnect is boot; it exists only while there is one. The
+// package's wgtray-autoconnect.service starts the helper at boot only
+// when it exists (ConditionPathExists).
+const BootFile = "autoconnect"
+
+// SetBoot writes BootFile with names, one a line, or removes it when
+// names is empty.
+func (s *Store) SetBoot(names []string) error {
+	path := filepath.Join(filepath.Dir(s.path), BootFile)
+	if len(names) == 0 {
+		if err := atomicfile.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return atomicfile.Write(path, []byte(strings.Join(names, "\n")+"\n"), 0o600, 0, 0)
+}
