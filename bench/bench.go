@@ -158,7 +158,7 @@ func (b *bench) setup() {
 		env = append(env, "GODEBUG=gctrace=1")
 	}
 	b.helper = b.bus.StartHelper(tb, b.tp.Client, env, filepath.Join(b.cfg.Bin, "wgtray-helper"),
-		"--config-dir", configDir, "--journal-dir", stateDir, "--wireguard=userspace")
+		"--config-dir", configDir, "--journal-dir", stateDir, "--lib-dir", tb.TempDir(), "--wireguard=userspace")
 	// ip netns exec execs the helper in place: the pid is the helper's.
 	b.helperPid = b.helper.Cmd.Process.Pid
 	b.cl = ipc.NewClient(b.bus.Conn(tb))

@@ -28,6 +28,7 @@ type world struct {
 	bin       string
 	configDir string
 	stateDir  string
+	libDir    string // --lib-dir: not the machine's /var/lib/wgtray
 	helper    *netns.Proc
 	tunnel    string
 }
@@ -47,6 +48,7 @@ func newWorldWith(t *testing.T, o sysbus.Options) *world {
 	w.configDir = filepath.Join(t.TempDir(), "wireguard")
 	os.Mkdir(w.configDir, 0o700)
 	w.stateDir = t.TempDir()
+	w.libDir = t.TempDir()
 	w.tunnel = netns.UniqueName("wgt")
 	netns.WriteConf(t, w.configDir, w.tunnel, w.tp.ClientConfig(netns.ClientOpts{}))
 	return w
@@ -55,7 +57,7 @@ func newWorldWith(t *testing.T, o sysbus.Options) *world {
 // helperArgv is how the tests run the helper.
 func (w *world) helperArgv() []string {
 	return []string{filepath.Join(w.bin, "wgtray-helper"),
-		"--config-dir", w.configDir, "--journal-dir", w.stateDir, "--wireguard=userspace"}
+		"--config-dir", w.configDir, "--journal-dir", w.stateDir, "--lib-dir", w.libDir, "--wireguard=userspace"}
 }
 
 func (w *world) startHelper(t *testing.T) {

@@ -116,6 +116,14 @@ func (s *Store) change(edit func([]string) []string) error {
 	if slices.Equal(next, s.tunnels) {
 		return nil
 	}
+	if len(next) == 0 {
+		// Nothing wanted: no file, as before the first wish.
+		if err := atomicfile.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		s.tunnels = nil
+		return nil
+	}
 	data, err := json.Marshal(file{Boot: s.boot, Tunnels: append([]string{}, next...)})
 	if err != nil {
 		return err

@@ -36,6 +36,12 @@ func TestAddRemoveDurable(t *testing.T) {
 	if third, _ := Open(dir); !slices.Equal(third.List(), []string{"work"}) {
 		t.Errorf("after Remove: %v", third.List())
 	}
+	if err := again.Remove("work"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, FileName)); !os.IsNotExist(err) {
+		t.Errorf("the file with nothing wanted: %v, want none", err)
+	}
 }
 
 // TestOtherBoot: wishes of another boot are void; bad names and a file

@@ -18,6 +18,11 @@ if command -v systemd-tmpfiles >/dev/null; then
 fi
 if [ -d /run/systemd/system ]; then
 	systemctl daemon-reload || :
+	# The boot unit does nothing unless a tunnel is set to autoconnect
+	# boot (its ConditionPathExists).
+	if [ "$1" = 1 ]; then
+		systemctl enable wgtray-autoconnect.service >/dev/null 2>&1 || :
+	fi
 fi
 if command -v dbus-send >/dev/null && [ -S /run/dbus/system_bus_socket ]; then
 	dbus-send --system --type=method_call --dest=org.freedesktop.DBus \

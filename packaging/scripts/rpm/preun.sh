@@ -6,6 +6,7 @@ helper=/usr/libexec/wgtray/wgtray-helper
 
 if [ "$1" = 0 ]; then
 	if [ -d /run/systemd/system ]; then
+		systemctl disable wgtray-autoconnect.service >/dev/null 2>&1 || :
 		# ExecStopPost runs `wgtray-helper --cleanup`.
 		systemctl stop wgtray-helper.service || :
 	fi
