@@ -163,6 +163,7 @@ func (a *App) reload(ctx context.Context) {
 		} else {
 			a.model.HelperUp = true
 			a.model.SetList(ts)
+			a.connectAtLogin(ctx)
 			if a.downShown {
 				a.notify(noticeHelper(true))
 				a.downShown = false

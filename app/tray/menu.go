@@ -26,7 +26,7 @@ func (a *App) render(ctx context.Context) {
 			}
 			it := a.items[i]
 			it.SetTitle(e.Title)
-			if e.Kind == EntryTunnel {
+			if checkable(e.Kind) {
 				if e.Checked {
 					it.Check()
 				} else {
@@ -43,6 +43,11 @@ func (a *App) render(ctx context.Context) {
 		return
 	}
 	a.rebuild(ctx, entries)
+}
+
+// checkable reports whether a menu line of kind k has a check mark.
+func checkable(k EntryKind) bool {
+	return k == EntryTunnel || k == EntryLogin || k == EntryAutostart
 }
 
 func sameShape(a, b []Entry) bool {
@@ -74,6 +79,8 @@ func (a *App) rebuild(ctx context.Context, entries []Entry) {
 			continue
 		case EntryTunnel:
 			it = systray.AddMenuItemCheckbox(e.Title, "Connect or disconnect "+e.Tunnel, e.Checked)
+		case EntryLogin, EntryAutostart:
+			it = systray.AddMenuItemCheckbox(e.Title, "", e.Checked)
 		default:
 			it = systray.AddMenuItem(e.Title, "")
 		}
@@ -125,6 +132,14 @@ func (a *App) clicked(ctx context.Context, i int, gen chan struct{}) {
 		a.startImport(ctx)
 	case EntryRetry:
 		a.retry(ctx)
+	case EntryLogin:
+		if err := a.model.Login.setConnect(e.Tunnel, !e.Checked); err != nil {
+			a.model.Failed = err.Error()
+		}
+	case EntryAutostart:
+		if err := a.model.Login.setAutostart(!e.Checked); err != nil {
+			a.model.Failed = err.Error()
+		}
 	case EntryQuit:
 		systray.Quit()
 	}

@@ -38,6 +38,9 @@ type Model struct {
 	Pending map[string]bool
 	Failed  string // the last action's failure, until the next success
 	Tunnels []Tunnel
+	// Login, when set, are the user's login settings, shown in the menu
+	// under the tunnels.
+	Login *LoginPrefs
 }
 
 // SetPending records whether a call of ours about tunnel is waiting for
@@ -175,6 +178,8 @@ const (
 	EntryQuit                       // "Quit"
 	EntrySeparator                  // a line
 	EntryRetry                      // "wgtray-helper is not running": click tries again
+	EntryLogin                      // checkable "Connect at login: NAME"
+	EntryAutostart                  // checkable "Start wgtray at login"
 )
 
 // Entry is one menu line.
@@ -197,6 +202,8 @@ const (
 	TextImport            = "Import tunnel from file…"
 	TextQuit              = "Quit"
 	TextWaiting           = " (waiting for wgtray-helper…)"
+	TextLogin             = "Connect at login: "
+	TextAutostart         = "Start wgtray at login"
 )
 
 // Menu lays the menu out: one checkable line per tunnel, and under a
@@ -269,6 +276,14 @@ func (m *Model) Menu(now time.Time) []Entry {
 	}
 	if m.Failed != "" {
 		out = append(out, Entry{Kind: EntryInfo, Title: "Last error: " + shorten(m.Failed, 80)})
+	}
+	if m.Login != nil {
+		out = append(out, Entry{Kind: EntrySeparator})
+		for _, t := range m.Tunnels {
+			out = append(out, Entry{Kind: EntryLogin, Title: TextLogin + t.Name, Tunnel: t.Name,
+				Checked: m.Login.ConnectsAtLogin(t.Name), Enabled: true})
+		}
+		out = append(out, Entry{Kind: EntryAutostart, Title: TextAutostart, Checked: m.Login.Autostart, Enabled: true})
 	}
 	out = append(out,
 		Entry{Kind: EntrySeparator},

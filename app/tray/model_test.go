@@ -3,6 +3,7 @@ package tray
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -234,5 +235,23 @@ func TestIconsArePNG(t *testing.T) {
 		if b := i.PNG(); len(b) < 100 || string(b[1:4]) != "PNG" {
 			t.Errorf("icon %v is not a PNG", i)
 		}
+	}
+}
+
+// TestMenuLogin: with the login settings, the menu ends with one
+// "Connect at login" line per tunnel and "Start wgtray at login", checked
+// as set.
+func TestMenuLogin(t *testing.T) {
+	m := Model{HelperUp: true, Tunnels: []Tunnel{{Name: "home", State: ipc.StateDisconnected}, {Name: "work", State: ipc.StateDisconnected}},
+		Login: &LoginPrefs{Connect: []string{"work"}, Autostart: true}}
+	var got []string
+	for _, e := range m.Menu(now) {
+		if e.Kind == EntryLogin || e.Kind == EntryAutostart {
+			got = append(got, fmt.Sprintf("%s %v", e.Title, e.Checked))
+		}
+	}
+	want := []string{"Connect at login: home false", "Connect at login: work true", "Start wgtray at login true"}
+	if !slices.Equal(got, want) {
+		t.Errorf("login lines %q, want %q", got, want)
 	}
 }

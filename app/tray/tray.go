@@ -3,6 +3,7 @@ package tray
 import (
 	"context"
 	"log"
+	"os"
 	"strings"
 	"time"
 
@@ -85,6 +86,9 @@ type App struct {
 	icon    Icon
 	tooltip string
 	stalled map[string]bool // tunnels whose stall was announced
+	// loggedIn is set once the tunnels to connect at login were
+	// connected (or found connected), at the first list of tunnels.
+	loggedIn bool
 }
 
 // New returns the tray app; session is the session bus connection that
@@ -96,10 +100,17 @@ func New(session *dbus.Conn, logger *log.Logger, t Timeouts) *App {
 	if t.Change <= 0 {
 		t.Change = ChangeTimeout
 	}
-	return &App{
+	a := &App{
 		session: session, notifier: NewNotifier(session), logger: logger, now: time.Now, timeouts: t,
 		do: make(chan func(), 16), notices: make(chan Notice, 32), icon: -1, stalled: map[string]bool{},
 	}
+	// The login settings are the user's, in their XDG config directory;
+	// without one (no HOME) the menu leaves them out.
+	if dir, err := os.UserConfigDir(); err == nil {
+		p := loadLogin(dir)
+		a.model.Login = &p
+	}
+	return a
 }
 
 // Run drives the tray until ctx ends: it follows the helper's signals and
