@@ -31,6 +31,7 @@ type Config struct {
 	Idle          time.Duration // each idle window
 	ProfileCycles int           // cycles to record with perf(1); 0: no profile
 	GCTrace       bool          // run the helper with GODEBUG=gctrace=1 and report its live heap
+	HealthRuns    int           // peer stopped and started, to time stalled and ok; 0: none
 }
 
 // callTimeout bounds one D-Bus call or one wg-quick run: far above any
@@ -75,7 +76,8 @@ type samples struct {
 	idleHelper, idleTray                  int64 // ticks, nothing connected
 	idleHelperUp, idleTrayUp              int64 // ticks, tunnel connected
 	soak                                  soakResult
-	profile                               string // perf's summary, if recorded
+	profile                               string    // perf's summary, if recorded
+	healthStalled, healthBack             []float64 // ms: peer stopped → stalled, peer back → ok
 }
 
 // soakResult is the helper before and after the soak's cycles.
@@ -109,6 +111,9 @@ func run(tb testing.TB, cfg Config) *Report {
 	b.warmUp()
 	b.phaseLatency()
 	b.phaseConnectedIdle()
+	if cfg.HealthRuns > 0 {
+		b.phaseHealth()
+	}
 	b.phaseThroughput()
 	b.phaseSoak()
 	if cfg.ProfileCycles > 0 {

@@ -19,7 +19,7 @@ import (
 func TestBenchSmoke(t *testing.T) {
 	netns.RequireRootFor(t, "the bench creates network namespaces, a system bus and users")
 	bin := sysbus.Binaries(t)
-	cfg := Config{Bin: bin, Iterations: 1, Soak: 3, IperfRuns: 1, IperfSeconds: 1, Idle: time.Second}
+	cfg := Config{Bin: bin, Iterations: 1, Soak: 3, IperfRuns: 1, IperfSeconds: 1, Idle: time.Second, HealthRuns: 1}
 	if _, err := exec.LookPath("perf"); err == nil {
 		cfg.ProfileCycles = 2
 	}
