@@ -231,3 +231,32 @@ func TestAutoconnectBoot(t *testing.T) {
 		t.Errorf("%s with no tunnel set to autoconnect: %v", marker, err)
 	}
 }
+
+// TestHealthNetworkChange: an address added on the client's LAN link
+// (the network changed under the tunnel) makes the helper set the
+// endpoint again once the network has been quiet for a second; the
+// tunnel's own connect, whose addresses and routes are its link's, does
+// not.
+func TestHealthNetworkChange(t *testing.T) {
+	s := startService(t)
+	hs := s.watchHealth(t)
+	name := netns.UniqueName("wgn")
+	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{AllowedIPs: "203.0.113.0/24"}))
+	if err := s.client(t).Connect(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	hs.waitFrom(t, 0, name, ipc.HealthOK, healthTimeout)
+	// Two seconds of the helper's clock after ok: a heal for the connect
+	// itself would have run by now.
+	start := s.healthClock(t)
+	netns.WaitEvery(t, 20*time.Second, 200*time.Millisecond, "two seconds of the helper's clock", func() bool {
+		return s.healthClock(t) >= start+2
+	})
+	if strings.Contains(s.proc.Stderr(), "the network changed") {
+		t.Errorf("the tunnel's own connect was taken for a network change:\n%s", s.proc.Stderr())
+	}
+	netns.IP(t, s.tp.Client, "addr add 192.0.2.99/24 dev eth0")
+	netns.WaitFor(t, 20*time.Second, "the heal after the network change", func() bool {
+		return strings.Contains(s.proc.Stderr(), "(the network changed): endpoints set again")
+	})
+}
