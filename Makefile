@@ -17,10 +17,15 @@ BUILD := build
 # real D-Bus and polkitd, and a headless desktop (Xvfb, xfce4-panel's
 # systray, dunst) for the tray; lintian, rpm (rpm2cpio, rpm --root),
 # rpmlint and man-db (man --warnings) for the packages' tests; iperf3 for
-# the bench's throughput (its smoke runs in the tests).
-TEST_DEBS := wireguard-tools wireguard-go nftables iproute2 iputils-ping procps ca-certificates git \
+# the bench's throughput (its smoke runs in the tests); tcpdump to count
+# the kill switch's leaks in packets; debootstrap and
+# systemd-nspawn (systemd-container) for the package's tests under a real
+# systemd in Debian 12 and 13 containers. deps installs them all without
+# recommends: systemd-container's pull in libnss-mymachines, which would
+# edit this machine's /etc/nsswitch.conf.
+TEST_DEBS := wireguard-tools wireguard-go nftables iproute2 iputils-ping procps ca-certificates git tcpdump \
 	dbus polkitd systemd util-linux passwd libxml2-utils dnsmasq-base \
-	lintian rpm rpmlint man-db iperf3 \
+	lintian rpm rpm2cpio cpio rpmlint man-db iperf3 debootstrap systemd-container \
 	xvfb xfce4-panel dunst xdotool imagemagick zenity xdg-desktop-portal xdg-desktop-portal-gtk
 
 .PHONY: all build test deps check bench bench-engine demo icons packages install uninstall clean
@@ -65,7 +70,9 @@ icons:
 
 # packages builds the .deb and .rpm with nfpm (v2.45.0: later ones need
 # modules the Go proxy here cannot serve). Same commit, same bytes:
-# SOURCE_DATE_EPOCH is the commit's time.
+# SOURCE_DATE_EPOCH is the commit's time. packaging/rpmrelative then makes
+# the RPM's payload names relative (./usr/bin/wgtray, as rpmbuild writes
+# them), so that `rpm2cpio | cpio -idm` stays in its directory.
 PKGVERSION := $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null); if [ -n "$$v" ]; then echo $${v#v}; else echo 0.1.0+git$$(git rev-parse --short HEAD 2>/dev/null || echo 0); fi)
 NFPM := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.0
 
@@ -74,7 +81,8 @@ packages: build
 	export VERSION=$(PKGVERSION) SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct); \
 	sh packaging/build-docs.sh $(BUILD)/pkg $(PKGVERSION) && \
 	$(NFPM) package -f packaging/nfpm.yaml -p deb -t dist/wgtray_$(PKGVERSION)_amd64.deb && \
-	$(NFPM) package -f packaging/nfpm.yaml -p rpm -t dist/wgtray-$(PKGVERSION)-1.x86_64.rpm
+	$(NFPM) package -f packaging/nfpm.yaml -p rpm -t dist/wgtray-$(PKGVERSION)-1.x86_64.rpm && \
+	$(GO) run ./packaging/rpmrelative dist/wgtray-$(PKGVERSION)-1.x86_64.rpm
 
 # install builds the packages and installs the one for this distribution
 # (apt-get on Debian/Ubuntu, dnf on Fedora), then offers to add the user

@@ -82,6 +82,18 @@ func (s *service) writeConf(t *testing.T, name, text string) {
 	netns.WriteConf(t, s.configDir, name, text)
 }
 
+// writeConfNoKillSwitch is writeConf with the tunnel's kill switch off,
+// for tests of a crash, a stop or a vanished link that are about the rest
+// of what Up did: with the kill switch (a full tunnel's default) its
+// block stays on those paths, by design (killswitch_test.go).
+func (s *service) writeConfNoKillSwitch(t *testing.T, name, text string) {
+	t.Helper()
+	s.writeConf(t, name, text)
+	if err := os.WriteFile(filepath.Join(s.configDir, name+".options"), []byte("kill-switch=off\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // cli runs the wgtray command line as user u (or root when u is nil).
 func (s *service) cli(t *testing.T, u *sysbus.User, args ...string) (string, string, int) {
 	t.Helper()

@@ -266,7 +266,7 @@ func TestBadInputOverDBus(t *testing.T) {
 func TestCrashThenRestart(t *testing.T) {
 	s := startService(t)
 	name := netns.UniqueName("wgc")
-	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
+	s.writeConfNoKillSwitch(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
 	before := netns.Dump(t, s.tp.Client)
 	if err := s.client(t).Connect(context.Background(), name); err != nil {
 		t.Fatal(err)
@@ -320,7 +320,7 @@ func TestLinkDisappears(t *testing.T) {
 	s := startService(t)
 	sig := s.watch(t)
 	name := netns.UniqueName("wgl")
-	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
+	s.writeConfNoKillSwitch(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
 	before := netns.Dump(t, s.tp.Client)
 	if err := s.client(t).Connect(context.Background(), name); err != nil {
 		t.Fatal(err)

@@ -54,6 +54,11 @@ func TestRoutingGuard(t *testing.T) {
 	s := startService(t)
 	name := netns.UniqueName("wgg")
 	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
+	// Without the kill switch, whose block a crash keeps by design: this
+	// is about the rules and routes.
+	if err := s.client(t).SetTunnelOption(context.Background(), name, "kill-switch", "off"); err != nil {
+		t.Fatal(err)
+	}
 	pristine := netns.Dump(t, s.tp.Client)
 	if err := s.client(t).Connect(context.Background(), name); err != nil {
 		t.Fatal(err)

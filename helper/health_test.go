@@ -137,7 +137,14 @@ func TestHealthResume(t *testing.T) {
 // one goes dark (its WireGuard packets dropped). The tunnel stalls, the
 // heal resolves the name again and sets the new address: ok, traffic
 // flows, and the device's endpoint is the new address.
-func TestHealthDynamicEndpoint(t *testing.T) {
+func TestHealthDynamicEndpoint(t *testing.T) { dynamicEndpoint(t, false) }
+
+// TestHealthDynamicEndpointKillSwitch is TestHealthDynamicEndpoint with
+// a full tunnel, whose kill switch (on by default) lets only the known
+// endpoints through: the heal moves the block with the endpoint.
+func TestHealthDynamicEndpointKillSwitch(t *testing.T) { dynamicEndpoint(t, true) }
+
+func dynamicEndpoint(t *testing.T, full bool) {
 	fs := privatefs.New(t)
 	if err := os.WriteFile(fs.Path("resolv.conf"), []byte("nameserver 192.0.2.1\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -148,7 +155,11 @@ func TestHealthDynamicEndpoint(t *testing.T) {
 	netns.IP(t, s.tp.Peer, "addr add 192.0.2.3/24 dev lan0")
 	dns := netns.StartDNS(t, s.tp.Peer, netip.MustParseAddr("192.0.2.1"), map[string]netip.Addr{host: netip.MustParseAddr("192.0.2.1")})
 	name := netns.UniqueName("wgd")
-	conf := s.tp.ClientConfig(netns.ClientOpts{AllowedIPs: "203.0.113.0/24, 198.51.100.0/24"})
+	opts := netns.ClientOpts{AllowedIPs: "203.0.113.0/24, 198.51.100.0/24"}
+	if full {
+		opts.AllowedIPs = "" // 0.0.0.0/0, ::/0
+	}
+	conf := s.tp.ClientConfig(opts)
 	conf = strings.Replace(conf, "Endpoint = "+s.tp.PeerEndpoint4.String(), "Endpoint = "+host+":51820", 1)
 	s.writeConf(t, name, conf)
 	if err := s.client(t).Connect(context.Background(), name); err != nil {
@@ -156,6 +167,9 @@ func TestHealthDynamicEndpoint(t *testing.T) {
 	}
 	pinger(t, s.tp.Client, "198.51.100.2")
 	hs.waitFrom(t, 0, name, ipc.HealthOK, healthTimeout)
+	if st := s.status(t, name); st.Blocking != full {
+		t.Fatalf("blocking %v, want %v (the kill switch of a full tunnel)", st.Blocking, full)
+	}
 
 	from := hs.mark()
 	netns.MustRun(t, s.tp.Peer, "nft", "add table inet dark; add chain inet dark in { type filter hook input priority 0; }; "+

@@ -23,7 +23,7 @@ func TestLinkWatchSurvivesOverflow(t *testing.T) {
 	s := startService(t)
 	sig := s.watch(t)
 	name := netns.UniqueName("wgo")
-	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
+	s.writeConfNoKillSwitch(t, name, s.tp.ClientConfig(netns.ClientOpts{}))
 	// The burst's link, the test's own, in the client namespace.
 	netns.IP(t, s.tp.Client, "link add flood0 type veth peer name flood0p")
 	before := netns.Dump(t, s.tp.Client)

@@ -40,7 +40,14 @@ const usage = `Usage:
         bring a tunnel up and keep it up until SIGINT or SIGTERM, then take it
         down; NAME is read from the config directory
   wgtray-helper [flags] --cleanup
-        undo whatever a helper that died left behind, then exit
+        undo whatever a helper that died left behind, then exit; a kill
+        switch's block is kept
+  wgtray-helper [flags] --load-lockdown
+        if lockdown is on, put its block in place and exit (the early-boot
+        unit wgtray-lockdown.service)
+  wgtray-helper [flags] --remove-block
+        remove the kill switch's and lockdown's block, whoever holds it,
+        and turn lockdown off (package removal; the way out by hand)
   wgtray-helper --version
 
 Flags:
@@ -55,6 +62,9 @@ type options struct {
 	leakGuard    bool
 	dns          string
 	cleanup      bool
+	loadLockdown bool
+	removeBlock  bool
+	nftOwner     bool
 	version      bool
 	hookTimeout  time.Duration
 	healthSpeed  float64
@@ -81,6 +91,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.hookTimeout, "hook-timeout", engine.DefaultHookTimeout, "kill a hook command (its whole process group) that runs longer than `duration`, and fail its step")
 	fs.Float64Var(&o.healthSpeed, "health-speed", 1, "run the health monitor's clock `factor` times faster (for tests: minutes of idleness in seconds)")
 	fs.BoolVar(&o.cleanup, "cleanup", false, "undo what a dead helper left behind, then exit")
+	fs.BoolVar(&o.loadLockdown, "load-lockdown", false, "if lockdown is on, put its block in place, then exit")
+	fs.BoolVar(&o.removeBlock, "remove-block", false, "remove the kill switch's and lockdown's block and turn lockdown off, then exit")
+	fs.BoolVar(&o.nftOwner, "nft-owner", true, "make the block's nftables table owned and persistent where the kernel can (-nft-owner=false: a plain table, repaired when deleted)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
@@ -115,6 +128,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logger := log.New(stderr, "wgtray-helper: ", 0)
 	rest := fs.Args()
 	switch {
+	case (o.loadLockdown || o.removeBlock) && len(rest) == 0 && !o.cleanup:
+		return blockMode(o, mode, logger)
 	case o.cleanup && len(rest) == 0:
 		return withEngine(o, mode, logger, func(context.Context, *engine.Linux, *engine.Engine) error { return nil })
 	case len(rest) == 0:
@@ -154,6 +169,7 @@ func withEngine(o options, mode wgdev.Mode, logger *log.Logger, fn func(context.
 		return 2
 	}
 	sys.SetHookTimeout(o.hookTimeout)
+	sys.SetBlockOwner(o.nftOwner)
 	sys.SetDNSLibDir(o.libDir)
 	e := engine.New(sys, o.journalDir, plan.Options{AllowScripts: o.allowScripts, NoLeakGuard: !o.leakGuard}, logger)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

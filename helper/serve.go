@@ -75,6 +75,12 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 		deps.Wanted = wants
 	}
 	srv = daemon.New(ctx, deps)
+	// Kill switch and lockdown before the name is on the bus: a kept
+	// block is adopted, and Blocking is true from the first answer.
+	e.SetTunnelOptions(srv.TunnelSettings)
+	if err := startBlocks(ctx, sys, e, opts, srv, logger); err != nil {
+		logger.Print(err)
+	}
 	if err := srv.Export(); err != nil {
 		return err
 	}

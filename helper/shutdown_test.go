@@ -30,7 +30,7 @@ func TestSIGTERMWhilePreDownRuns(t *testing.T) {
 		}
 	})
 	name := netns.UniqueName("wgk")
-	s.writeConf(t, name, s.tp.ClientConfig(netns.ClientOpts{Extra: "PreDown = sleep " + dur + "\n"}))
+	s.writeConfNoKillSwitch(t, name, s.tp.ClientConfig(netns.ClientOpts{Extra: "PreDown = sleep " + dur + "\n"}))
 	before := netns.Dump(t, s.tp.Client)
 	if err := s.client(t).Connect(context.Background(), name); err != nil {
 		t.Fatalf("Connect: %v\n%s", err, s.proc.Stderr())

@@ -34,6 +34,7 @@ var common = []entry{
 	{"/usr/libexec/wgtray/wgtray-helper", "-rwxr-xr-x"},
 	{"/usr/lib/systemd/system/wgtray-helper.service", "-rw-r--r--"},
 	{"/usr/lib/systemd/system/wgtray-autoconnect.service", "-rw-r--r--"},
+	{"/usr/lib/systemd/system/wgtray-lockdown.service", "-rw-r--r--"},
 	{"/usr/lib/tmpfiles.d/wgtray.conf", "-rw-r--r--"},
 	{"/usr/share/dbus-1/system-services/org.wgtray.Helper1.service", "-rw-r--r--"},
 	{"/usr/share/dbus-1/system.d/org.wgtray.Helper1.conf", "-rw-r--r--"},
@@ -441,6 +442,11 @@ func activationAndPurge(t *testing.T) {
 
 	// Purge with the tunnel up: prerm stops the helper (here with
 	// start-stop-daemon, as there is no systemd), which takes it down.
+	// Its kill switch would keep its block on that path, and prerm's
+	// `wgtray-helper --remove-block` runs in the machine's namespace, not
+	// in the test's one where this helper runs: off here, and the
+	// removal of a block in place is helper's TestRemoveBlock.
+	cli("set", name, "kill-switch", "off")
 	cli("connect", name)
 	if now := netns.Dump(t, tp.Client); now == clean {
 		t.Fatal("connect changed nothing in the namespace")

@@ -3,11 +3,12 @@
 # outside its temporary directory.
 #
 # nfpm (through rpmpack) stores absolute file names such as /usr/bin/wgtray
-# in the RPM's cpio payload. rpm installs them correctly, but rpmlint
-# unpacks with `rpm2cpio | cpio -id` in a temporary directory, and GNU
-# cpio honours absolute names: it would write the package's files into the
-# real / (as root) and then fail to find them. A cpio first on PATH that
-# adds --no-absolute-filenames keeps the files in rpmlint's directory.
+# in the RPM's cpio payload; `make packages` makes them relative
+# (packaging/rpmrelative). rpmlint unpacks with `rpm2cpio | cpio -id` in a
+# temporary directory, and GNU cpio honours absolute names: given an RPM
+# that has them, it would write the package's files into the real / (as
+# root). A cpio first on PATH that adds --no-absolute-filenames keeps the
+# files in rpmlint's directory whatever the RPM.
 set -eu
 wrap=$(mktemp -d)
 trap 'rm -rf "$wrap"' EXIT

@@ -164,6 +164,7 @@ func (a *App) reload(ctx context.Context) {
 			a.model.HelperUp = true
 			a.model.SetList(ts)
 			a.connectAtLogin(ctx)
+			a.refreshBlock(ctx)
 			if a.downShown {
 				a.notify(noticeHelper(true))
 				a.downShown = false
@@ -233,6 +234,7 @@ func (a *App) applyStats(got map[string]ipc.Status) {
 		}
 		t.Endpoint, t.Handshake, t.Rx, t.Tx = st.Endpoint, st.LastHandshake, st.RxBytes, st.TxBytes
 		t.DNS, t.Blocked = st.DNSManager, st.LeakGuard
+		t.FullTunnel, t.KillSwitch, t.Blocking = st.FullTunnel, st.KillSwitch, st.Blocking
 		if st.Health != "" {
 			a.setHealth(t, st.Health, st.HealthPeer, st.HealthSince)
 		}

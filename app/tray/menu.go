@@ -47,7 +47,7 @@ func (a *App) render(ctx context.Context) {
 
 // checkable reports whether a menu line of kind k has a check mark.
 func checkable(k EntryKind) bool {
-	return k == EntryTunnel || k == EntryLogin || k == EntryAutostart
+	return k == EntryTunnel || k == EntryKillSwitch || k == EntryLockdown || k == EntryLogin || k == EntryAutostart
 }
 
 func sameShape(a, b []Entry) bool {
@@ -81,6 +81,10 @@ func (a *App) rebuild(ctx context.Context, entries []Entry) {
 			it = systray.AddMenuItemCheckbox(e.Title, "Connect or disconnect "+e.Tunnel, e.Checked)
 		case EntryLogin, EntryAutostart:
 			it = systray.AddMenuItemCheckbox(e.Title, "", e.Checked)
+		case EntryKillSwitch:
+			it = systray.AddMenuItemCheckbox(e.Title, "Block every packet that does not go through "+e.Tunnel, e.Checked)
+		case EntryLockdown:
+			it = systray.AddMenuItemCheckbox(e.Title, "Block traffic outside a tunnel even when none is connected", e.Checked)
 		default:
 			it = systray.AddMenuItem(e.Title, "")
 		}
@@ -140,6 +144,10 @@ func (a *App) clicked(ctx context.Context, i int, gen chan struct{}) {
 		if err := a.model.Login.setAutostart(!e.Checked); err != nil {
 			a.model.Failed = err.Error()
 		}
+	case EntryKillSwitch:
+		a.setOption(ctx, e.Tunnel, "kill-switch", !e.Checked)
+	case EntryLockdown:
+		a.setOption(ctx, "", "lockdown", !e.Checked)
 	case EntryQuit:
 		systray.Quit()
 	}

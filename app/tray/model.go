@@ -26,6 +26,9 @@ type Tunnel struct {
 	Health      ipc.Health
 	HealthPeer  string // the stalled peer's public key
 	HealthSince int64  // unix seconds: for stalled, when the peer was last heard from
+	// FullTunnel, KillSwitch and Blocking are the helper's Status keys:
+	// a full tunnel gets the "Block traffic outside the tunnel" line.
+	FullTunnel, KillSwitch, Blocking bool
 }
 
 // Model is the tray's state. It is plain data: the menu, icon and tooltip
@@ -41,6 +44,23 @@ type Model struct {
 	// Login, when set, are the user's login settings, shown in the menu
 	// under the tunnels.
 	Login *LoginPrefs
+	// Lockdown and Blocking are the helper's properties: lockdown is on,
+	// and the block (a kill switch's or lockdown's) is in place.
+	Lockdown, Blocking bool
+}
+
+// BlockedNow reports whether the block holds with no working tunnel:
+// nothing but the LAN gets out, which the icon and tooltip say.
+func (m *Model) BlockedNow(now time.Time) bool {
+	if !m.HelperUp || !m.Blocking {
+		return false
+	}
+	for _, t := range m.Tunnels {
+		if t.State == ipc.StateConnected && !t.Stalled() {
+			return false
+		}
+	}
+	return true
 }
 
 // SetPending records whether a call of ours about tunnel is waiting for
@@ -116,7 +136,7 @@ func (m *Model) SetList(ts []ipc.Tunnel) {
 // Icon is the icon's look: a problem outranks everything, then any
 // connection in progress, then a connected tunnel.
 func (m *Model) Icon(now time.Time) Icon {
-	if !m.HelperUp || len(m.Refusals) > 0 || m.Failed != "" {
+	if !m.HelperUp || len(m.Refusals) > 0 || m.Failed != "" || m.BlockedNow(now) {
 		return IconProblem
 	}
 	icon := IconDisconnected
@@ -140,6 +160,14 @@ func (m *Model) Tooltip(now time.Time) string {
 		return "wgtray: wgtray-helper is not running"
 	case m.refusedAction(ActionConnect):
 		return "wgtray: not allowed to connect tunnels"
+	case m.BlockedNow(now):
+		s := "wgtray: " + TextBlocked
+		for _, t := range m.Tunnels {
+			if t.Stalled() {
+				s += "; " + t.Name + ": " + t.NoReply()
+			}
+		}
+		return s
 	}
 	var parts []string
 	for _, t := range m.Tunnels {
@@ -172,14 +200,16 @@ type EntryKind int
 
 // Menu line kinds.
 const (
-	EntryTunnel    EntryKind = iota // checkable: click connects or disconnects
-	EntryInfo                       // disabled text
-	EntryImport                     // "Import tunnel from file…"
-	EntryQuit                       // "Quit"
-	EntrySeparator                  // a line
-	EntryRetry                      // "wgtray-helper is not running": click tries again
-	EntryLogin                      // checkable "Connect at login: NAME"
-	EntryAutostart                  // checkable "Start wgtray at login"
+	EntryTunnel     EntryKind = iota // checkable: click connects or disconnects
+	EntryInfo                        // disabled text
+	EntryImport                      // "Import tunnel from file…"
+	EntryQuit                        // "Quit"
+	EntrySeparator                   // a line
+	EntryRetry                       // "wgtray-helper is not running": click tries again
+	EntryKillSwitch                  // checkable: a full tunnel's kill switch on or off
+	EntryLockdown                    // checkable: lockdown on or off
+	EntryLogin                       // checkable "Connect at login: NAME"
+	EntryAutostart                   // checkable "Start wgtray at login"
 )
 
 // Entry is one menu line.
@@ -204,6 +234,9 @@ const (
 	TextWaiting           = " (waiting for wgtray-helper…)"
 	TextLogin             = "Connect at login: "
 	TextAutostart         = "Start wgtray at login"
+	TextKillSwitch        = "    Block traffic outside the tunnel"
+	TextLockdown          = "Lockdown"
+	TextBlocked           = "blocked — traffic outside the tunnel is blocked"
 )
 
 // Menu lays the menu out: one checkable line per tunnel, and under a
@@ -256,6 +289,9 @@ func (m *Model) Menu(now time.Time) []Entry {
 		if r, ok := m.Refused(ActionConnect, t.Name); ok && r.Scripts {
 			out = append(out, Entry{Kind: EntryInfo, Title: TextScriptsTunnel})
 		}
+		if t.FullTunnel {
+			out = append(out, Entry{Kind: EntryKillSwitch, Title: TextKillSwitch, Tunnel: t.Name, Checked: t.KillSwitch, Enabled: !pending})
+		}
 		if t.State == ipc.StateConnected {
 			if t.Endpoint != "" {
 				out = append(out, Entry{Kind: EntryInfo, Title: "    endpoint " + t.Endpoint})
@@ -277,8 +313,14 @@ func (m *Model) Menu(now time.Time) []Entry {
 	if m.Failed != "" {
 		out = append(out, Entry{Kind: EntryInfo, Title: "Last error: " + shorten(m.Failed, 80)})
 	}
+	if m.BlockedNow(now) {
+		out = append(out, Entry{Kind: EntryInfo, Title: "Traffic outside the tunnel is blocked — connect, or disconnect to lift it"})
+	}
+	out = append(out, Entry{Kind: EntrySeparator})
+	if m.HelperUp {
+		out = append(out, Entry{Kind: EntryLockdown, Title: TextLockdown, Checked: m.Lockdown, Enabled: true})
+	}
 	if m.Login != nil {
-		out = append(out, Entry{Kind: EntrySeparator})
 		for _, t := range m.Tunnels {
 			out = append(out, Entry{Kind: EntryLogin, Title: TextLogin + t.Name, Tunnel: t.Name,
 				Checked: m.Login.ConnectsAtLogin(t.Name), Enabled: true})
@@ -286,7 +328,6 @@ func (m *Model) Menu(now time.Time) []Entry {
 		out = append(out, Entry{Kind: EntryAutostart, Title: TextAutostart, Checked: m.Login.Autostart, Enabled: true})
 	}
 	out = append(out,
-		Entry{Kind: EntrySeparator},
 		Entry{Kind: EntryImport, Title: TextImport, Enabled: true},
 		Entry{Kind: EntryQuit, Title: TextQuit, Enabled: true},
 	)

@@ -32,39 +32,39 @@ func TestIconTooltipMenu(t *testing.T) {
 		{"no helper", Model{}, IconProblem, "wgtray: wgtray-helper is not running",
 			[]string{TextHelperMissing, "", TextImport, TextQuit}},
 		{"no tunnels", Model{HelperUp: true}, IconDisconnected, "wgtray: disconnected",
-			[]string{TextNoTunnels, "", TextImport, TextQuit}},
+			[]string{TextNoTunnels, "", TextLockdown, TextImport, TextQuit}},
 		{"idle", Model{HelperUp: true, Tunnels: []Tunnel{{Name: "home", State: ipc.StateDisconnected}, {Name: "work", State: ipc.StateDisconnected}}},
-			IconDisconnected, "wgtray: disconnected", []string{"home", "work", "", TextImport, TextQuit}},
+			IconDisconnected, "wgtray: disconnected", []string{"home", "work", "", TextLockdown, TextImport, TextQuit}},
 		{"connecting", Model{HelperUp: true, Tunnels: []Tunnel{{Name: "home", State: ipc.StateConnecting}}},
-			IconConnecting, "wgtray: home connecting", []string{"home (connecting…)", "", TextImport, TextQuit}},
+			IconConnecting, "wgtray: home connecting", []string{"home (connecting…)", "", TextLockdown, TextImport, TextQuit}},
 		{"connected", Model{HelperUp: true, Tunnels: []Tunnel{{Name: "home", State: ipc.StateConnected, Endpoint: "192.0.2.1:51820",
 			Handshake: now.Unix() - 12, Rx: 1258291, Tx: 348160}}},
 			IconConnected, "wgtray: home connected",
-			[]string{"home", "    endpoint 192.0.2.1:51820", "    handshake 12 s ago", "    ↓ 1.2 MiB ↑ 340 KiB", "", TextImport, TextQuit}},
+			[]string{"home", "    endpoint 192.0.2.1:51820", "    handshake 12 s ago", "    ↓ 1.2 MiB ↑ 340 KiB", "", TextLockdown, TextImport, TextQuit}},
 		{"connected with DNS and leak guard", Model{HelperUp: true, Tunnels: []Tunnel{{Name: "home", State: ipc.StateConnected,
 			Handshake: now.Unix() - 12, DNS: "systemd-resolved", Blocked: []string{"IPv6"}}}},
 			IconConnected, "wgtray: home connected",
 			[]string{"home", "    handshake 12 s ago", "    ↓ 0 B ↑ 0 B", "    DNS through the tunnel (systemd-resolved)",
-				"    IPv6 blocked (leak guard)", "", TextImport, TextQuit}},
+				"    IPv6 blocked (leak guard)", "", TextLockdown, TextImport, TextQuit}},
 		// The handshake's age alone is no problem: an idle tunnel has an old one.
 		{"idle, old handshake", Model{HelperUp: true, Tunnels: []Tunnel{{Name: "home", State: ipc.StateConnected, Handshake: now.Unix() - 200, Health: ipc.HealthOK}}},
 			IconConnected, "wgtray: home connected",
-			[]string{"home", "    handshake 3 min ago", "    ↓ 0 B ↑ 0 B", "", TextImport, TextQuit}},
+			[]string{"home", "    handshake 3 min ago", "    ↓ 0 B ↑ 0 B", "", TextLockdown, TextImport, TextQuit}},
 		{"stalled", Model{HelperUp: true, Tunnels: []Tunnel{{Name: "home", State: ipc.StateConnected, Endpoint: "192.0.2.1:51820", Handshake: now.Unix() - 200,
 			Health: ipc.HealthStalled, HealthSince: time.Date(2026, 12, 2, 14, 5, 0, 0, time.Local).Unix()}}},
 			IconProblem, "wgtray: home: no reply from 192.0.2.1:51820 since 14:05",
-			[]string{"home (no reply from 192.0.2.1:51820 since 14:05)", "    endpoint 192.0.2.1:51820", "    handshake 3 min ago", "    ↓ 0 B ↑ 0 B", "", TextImport, TextQuit}},
+			[]string{"home (no reply from 192.0.2.1:51820 since 14:05)", "    endpoint 192.0.2.1:51820", "    handshake 3 min ago", "    ↓ 0 B ↑ 0 B", "", TextLockdown, TextImport, TextQuit}},
 		{"connect refused", Model{HelperUp: true, Refusals: []Refusal{{Action: ActionConnect}}, Tunnels: []Tunnel{{Name: "home", State: ipc.StateDisconnected}}},
-			IconProblem, "wgtray: not allowed to connect tunnels", []string{TextNotAllowedConnect, "home", "", TextImport, TextQuit}},
+			IconProblem, "wgtray: not allowed to connect tunnels", []string{TextNotAllowedConnect, "home", "", TextLockdown, TextImport, TextQuit}},
 		{"import refused", Model{HelperUp: true, Refusals: []Refusal{{Action: ActionImport}}, Tunnels: []Tunnel{{Name: "home", State: ipc.StateDisconnected}}},
-			IconProblem, "wgtray: disconnected", []string{TextNotAllowedImport, "home", "", TextImport, TextQuit}},
+			IconProblem, "wgtray: disconnected", []string{TextNotAllowedImport, "home", "", TextLockdown, TextImport, TextQuit}},
 		{"hooks refused", Model{HelperUp: true, Refusals: []Refusal{{Action: ActionConnect, Tunnel: "home", Scripts: true}},
 			Tunnels: []Tunnel{{Name: "home", State: ipc.StateDisconnected}, {Name: "work", State: ipc.StateDisconnected}}},
-			IconProblem, "wgtray: disconnected", []string{"home", TextScriptsTunnel, "work", "", TextImport, TextQuit}},
+			IconProblem, "wgtray: disconnected", []string{"home", TextScriptsTunnel, "work", "", TextLockdown, TextImport, TextQuit}},
 		{"waiting", Model{HelperUp: true, Pending: map[string]bool{"home": true}, Tunnels: []Tunnel{{Name: "home", State: ipc.StateDisconnected}}},
-			IconDisconnected, "wgtray: disconnected", []string{"home" + TextWaiting, "", TextImport, TextQuit}},
+			IconDisconnected, "wgtray: disconnected", []string{"home" + TextWaiting, "", TextLockdown, TextImport, TextQuit}},
 		{"failed", Model{HelperUp: true, Failed: "step 3 (configure): boom", Tunnels: []Tunnel{{Name: "home", State: ipc.StateDisconnected}}},
-			IconProblem, "wgtray: disconnected — step 3 (configure): boom", []string{"home", "Last error: step 3 (configure): boom", "", TextImport, TextQuit}},
+			IconProblem, "wgtray: disconnected — step 3 (configure): boom", []string{"home", "Last error: step 3 (configure): boom", "", TextLockdown, TextImport, TextQuit}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -253,5 +253,44 @@ func TestMenuLogin(t *testing.T) {
 	want := []string{"Connect at login: home false", "Connect at login: work true", "Start wgtray at login true"}
 	if !slices.Equal(got, want) {
 		t.Errorf("login lines %q, want %q", got, want)
+	}
+}
+
+// TestKillSwitchMenu: a full tunnel has a checkable "Block traffic
+// outside the tunnel" line showing its kill switch, a split one has none;
+// the Lockdown line shows lockdown; the block with no working tunnel makes
+// the icon a problem and the tooltip say "blocked".
+func TestKillSwitchMenu(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	m := Model{HelperUp: true, Lockdown: true, Tunnels: []Tunnel{
+		{Name: "home", State: ipc.StateDisconnected},
+		{Name: "work", State: ipc.StateConnected, FullTunnel: true, KillSwitch: true, Blocking: true, Handshake: now.Unix() - 5},
+	}}
+	m.Blocking = true
+	var ks, lockdown []Entry
+	for _, e := range m.Menu(now) {
+		switch e.Kind {
+		case EntryKillSwitch:
+			ks = append(ks, e)
+		case EntryLockdown:
+			lockdown = append(lockdown, e)
+		}
+	}
+	if len(ks) != 1 || ks[0].Tunnel != "work" || !ks[0].Checked || !ks[0].Enabled || ks[0].Title != TextKillSwitch {
+		t.Errorf("kill switch lines %+v, want one, checked, for work", ks)
+	}
+	if len(lockdown) != 1 || !lockdown[0].Checked || !lockdown[0].Enabled {
+		t.Errorf("lockdown lines %+v", lockdown)
+	}
+	if m.BlockedNow(now) || m.Icon(now) != IconConnected {
+		t.Errorf("a working tunnel: blocked %v icon %v", m.BlockedNow(now), m.Icon(now))
+	}
+	m.Tunnels[1].State = ipc.StateDisconnected
+	if !m.BlockedNow(now) || m.Icon(now) != IconProblem || !strings.Contains(m.Tooltip(now), "blocked") {
+		t.Errorf("blocked with no tunnel: blocked %v icon %v tooltip %q", m.BlockedNow(now), m.Icon(now), m.Tooltip(now))
+	}
+	m.Blocking = false
+	if m.BlockedNow(now) || strings.Contains(m.Tooltip(now), "blocked") {
+		t.Error("not blocking, still blocked")
 	}
 }

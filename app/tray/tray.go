@@ -222,6 +222,8 @@ func (a *App) handle(ctx context.Context, ev ipc.Event) {
 		if n, ok := NoticeFor(ch); ok {
 			a.notify(n)
 		}
+		// A kill switch comes and goes with its tunnel.
+		a.refreshBlock(ctx)
 	case ipc.EventHealth:
 		h := ev.Health
 		if t := a.model.Find(h.Name); t != nil {

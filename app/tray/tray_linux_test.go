@@ -28,7 +28,7 @@ type world struct {
 	bin       string
 	configDir string
 	stateDir  string
-	libDir    string // --lib-dir: not the machine's /var/lib/wgtray
+	libDir    string // --lib-dir: never the machine's /var/lib/wgtray
 	helper    *netns.Proc
 	tunnel    string
 }

@@ -109,14 +109,18 @@ func (s *Server) connect(ctx context.Context, name string, scriptsOK bool) error
 			return fmt.Errorf("%w: the config of %q was replaced by one with hooks, which need %s; try again", ipc.ErrAccessDenied, name, ActionManageScripts)
 		}
 	}
+	var replaced []string
 	if cfg.FullTunnel() {
 		for _, other := range s.c.Engine.Active() {
 			if p := s.c.Engine.State(other).Plan; p != nil && p.FullTunnel {
-				s.disconnectLocked(ctx, other, fmt.Sprintf("disconnected because full tunnel %q is connecting", name))
+				// Its block stays until this one holds its own.
+				s.downKeeping(ctx, other, fmt.Sprintf("disconnected because full tunnel %q is connecting", name))
+				replaced = append(replaced, other)
 				s.want(other, false) // replaced by the user's choice
 			}
 		}
 	}
+	defer s.blockingChanged()
 	if _, err := s.c.Engine.Up(ctx, name, cfg); err != nil {
 		if errors.Is(err, plan.ErrScriptsDisabled) {
 			return fmt.Errorf("%w: %v", ipc.ErrScriptsDisabled, err)
@@ -127,6 +131,11 @@ func (s *Server) connect(ctx context.Context, name string, scriptsOK bool) error
 		}
 		return fmt.Errorf("%w: connect %q: %v", ipc.ErrFailed, name, err)
 	}
+	for _, other := range replaced {
+		if err := s.unblock(ctx, other); err != nil {
+			s.c.Logger.Print(err)
+		}
+	}
 	return nil
 }
 
@@ -135,13 +144,28 @@ func (s *Server) lockUp(ctx context.Context, what, name string) (func(), error) 
 	return s.lock(ctx, what, name, func() (lockSet, error) { return s.upLocks(name), nil })
 }
 
+// disconnect is the user's own Disconnect: the tunnel goes down, and its
+// kill switch with it (also one kept from before).
 func (s *Server) disconnect(ctx context.Context, name, message string) error {
 	release, err := s.lockUp(ctx, "disconnect", name)
 	if err != nil {
 		return err
 	}
 	defer release()
-	return s.disconnectLocked(ctx, name, message)
+	if err := s.disconnectLocked(ctx, name, message); err != nil {
+		return err
+	}
+	return s.unblock(ctx, name)
+}
+
+// stop takes name down for the helper stopping, keeping its kill switch.
+func (s *Server) stop(ctx context.Context, name string) error {
+	release, err := s.lockUp(ctx, "disconnect", name)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return s.downKeeping(ctx, name, "helper stopping")
 }
 
 func (s *Server) disconnectLocked(ctx context.Context, name, message string) error {
@@ -161,6 +185,9 @@ func (s *Server) remove(ctx context.Context, name string) error {
 	}
 	defer release()
 	if err := s.disconnectLocked(ctx, name, "disconnected: tunnel removed"); err != nil {
+		return err
+	}
+	if err := s.unblock(ctx, name); err != nil {
 		return err
 	}
 	if err := s.c.Store.Remove(name); errors.Is(err, fs.ErrNotExist) {
@@ -206,7 +233,8 @@ func (s *Server) LinkGone(link string) {
 		}
 		return
 	}
-	s.disconnectLocked(ctx, link, fmt.Sprintf("interface %s disappeared", link))
+	// Not the user's doing: a kill switch holds on.
+	s.downKeeping(ctx, link, fmt.Sprintf("interface %s disappeared", link))
 }
 
 // Shutdown takes every tunnel down, once the changes in progress are
@@ -232,13 +260,13 @@ func (s *Server) downAll(ctx context.Context) error {
 	slices.Sort(names)
 	var errs []error
 	for _, n := range slices.Compact(names) {
-		errs = append(errs, s.disconnect(ctx, n, "helper stopping"))
+		errs = append(errs, s.stop(ctx, n))
 	}
 	// A Connect that got its locks before stopping was set is among the
 	// busy above, and none connects after it; this second look only
 	// guards that reasoning.
 	for _, n := range s.c.Engine.Active() {
-		errs = append(errs, s.disconnect(ctx, n, "helper stopping"))
+		errs = append(errs, s.stop(ctx, n))
 	}
 	return errors.Join(errs...)
 }

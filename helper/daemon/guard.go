@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
@@ -177,6 +178,13 @@ func (s *Server) Heal(ctx context.Context, name, why string) {
 	if cfg.Interface.FwMark != nil {
 		mark = *cfg.Interface.FwMark
 	}
+	// With the kill switch the block lets only the endpoints it knows
+	// through: the engine moves block and device together to new ones.
+	if f, ok := s.c.Repair.(endpointFollower); ok && s.tunnelBlocking(name) {
+		if _, ferr := f.FollowEndpoints(ctx, name, cfg); ferr != nil {
+			rerr = joinErrs(rerr, ferr)
+		}
+	}
 	err = s.c.Healer.SetEndpoints(name, eps, cfg.Interface.MTU == 0, mark)
 	switch {
 	case rerr != nil || err != nil:
@@ -184,6 +192,19 @@ func (s *Server) Heal(ctx context.Context, name, why string) {
 	default:
 		s.c.Logger.Printf("heal %q (%s): endpoints set again", name, why)
 	}
+}
+
+// endpointFollower is the engine's FollowEndpoints (the kill switch's
+// way of changing endpoints).
+type endpointFollower interface {
+	FollowEndpoints(ctx context.Context, link string, cfg *config.Config) (bool, error)
+}
+
+func joinErrs(a, b error) error {
+	if a == nil {
+		return b
+	}
+	return fmt.Errorf("%w; %w", a, b)
 }
 
 func joinErr(a, b error) string {

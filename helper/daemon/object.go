@@ -146,7 +146,9 @@ func (o object) Disconnect(msg dbus.Message, name string) *dbus.Error {
 		return e
 	}
 	if _, err := o.s.c.Store.Read(name); errors.Is(err, fs.ErrNotExist) {
-		if st, _ := o.s.state(name); st == ipc.StateDisconnected {
+		// A kill switch kept for a config deleted since is still the
+		// user's to lift with Disconnect.
+		if st, _ := o.s.state(name); st == ipc.StateDisconnected && !o.s.tunnelBlocking(name) {
 			return ipc.ToDBus(fmt.Errorf("%w: no tunnel %q", ipc.ErrNotFound, name))
 		}
 	}

@@ -36,6 +36,8 @@ type Blocker interface {
 	Blocking() bool
 	// TunnelBlocking says whether link's block is in the kernel now.
 	TunnelBlocking(link string) bool
+	// DownKeep takes link down but keeps its block.
+	DownKeep(ctx context.Context, link, why string) error
 }
 
 // tunnelSettings are a tunnel's effective kill-switch settings.
@@ -182,9 +184,7 @@ func (s *Server) applyLockdown(ctx context.Context) error {
 	m := s.machine()
 	on := m.Bool(options.Machine, options.Lockdown, false)
 	lan := m.Bool(options.Machine, options.LockdownAllowLAN, true)
-	if s.props != nil {
-		s.props.SetMust(ipc.Interface, ipc.PropertyLockdown, on)
-	}
+	s.setProp(ipc.PropertyLockdown, on)
 	if b, ok := s.c.Engine.(Blocker); ok {
 		if err := b.SetLockdown(ctx, on, lan); err != nil {
 			return fmt.Errorf("%w: lockdown is stored as %v, but the firewall did not follow: %v", ipc.ErrFailed, on, err)
@@ -200,7 +200,28 @@ func (s *Server) blockingChanged() {
 	if !ok || s.props == nil {
 		return
 	}
-	s.props.SetMust(ipc.Interface, ipc.PropertyBlocking, b.Blocking())
+	s.setProp(ipc.PropertyBlocking, b.Blocking())
+}
+
+// setProp sets a property of ours if it changed; PropertiesChanged tells
+// clients. A bus gone away is only logged.
+func (s *Server) setProp(name string, v bool) {
+	if s.props == nil {
+		return
+	}
+	if cur, err := s.props.Get(ipc.Interface, name); err == nil {
+		if b, ok := cur.Value().(bool); ok && b == v {
+			return
+		}
+	}
+	// SetMust is prop's only setter of read-only properties; it panics
+	// when the signal cannot be sent (the connection closing).
+	defer func() {
+		if r := recover(); r != nil {
+			s.c.Logger.Printf("property %s: %v", name, r)
+		}
+	}()
+	s.props.SetMust(ipc.Interface, name, v)
 }
 
 // BlockRepaired tells the log and the clients that the block was put
@@ -217,4 +238,32 @@ func (s *Server) BlockRepaired(message string) {
 func (s *Server) tunnelBlocking(name string) bool {
 	b, ok := s.c.Engine.(Blocker)
 	return ok && b.TunnelBlocking(name)
+}
+
+// downKeeping takes name down keeping its kill switch, where the engine
+// has one: for every way down that the user did not ask for.
+func (s *Server) downKeeping(ctx context.Context, name, message string) error {
+	b, ok := s.c.Engine.(Blocker)
+	if !ok {
+		return s.disconnectLocked(ctx, name, message)
+	}
+	if err := b.DownKeep(ctx, name, message); err != nil {
+		return fmt.Errorf("%w: disconnect %q: %v", ipc.ErrFailed, name, err)
+	}
+	s.blockingChanged()
+	return nil
+}
+
+// unblock removes name's kept block, after the user's own Disconnect or
+// Remove.
+func (s *Server) unblock(ctx context.Context, name string) error {
+	b, ok := s.c.Engine.(Blocker)
+	if !ok {
+		return nil
+	}
+	defer s.blockingChanged()
+	if err := b.Unblock(ctx, name); err != nil {
+		return fmt.Errorf("%w: %v", ipc.ErrFailed, err)
+	}
+	return nil
 }

@@ -36,6 +36,8 @@ func (l *Linux) Apply(ctx context.Context, op plan.Op) (plan.ID, error) {
 		return l.addFirewall(op.Link, *op.Firewall)
 	case plan.FWDel:
 		return plan.ID{}, l.deleteFirewall(*op.Firewall, op.ID.Handle)
+	case plan.KSHold, plan.KSRelease, plan.KSKeep, plan.KSDrop, plan.KSLockdown:
+		return plan.ID{}, l.applyBlock(op)
 	}
 	return plan.ID{}, l.apply(ctx, op)
 }

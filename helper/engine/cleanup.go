@@ -90,9 +90,35 @@ func (e *Engine) cleanupOne(ctx context.Context, path string) error {
 		// PostDown.
 		ops = withoutHooks(ops)
 	}
-	e.logger.Printf("undoing %d recorded change(s) of tunnel %q left by process %d", len(ops), ent.Header.Tunnel, ent.Header.PID)
+	link := ent.Header.Tunnel
+	kept, ops := splitKept(ops)
+	if kept != nil {
+		// The kill switch outlives the crash: recorded before anything
+		// is undone, and its table left as it is.
+		if err := e.writeKept(link, *kept); err != nil {
+			return fmt.Errorf("clean up %q: keep its kill switch: %w", link, err)
+		}
+		e.logger.Printf("tunnel %q: keeping its kill switch: traffic outside the tunnel stays blocked until it reconnects or is disconnected", link)
+	}
+	e.logger.Printf("undoing %d recorded change(s) of tunnel %q left by process %d", len(ops), link, ent.Header.PID)
 	if _, err := e.undo(ctx, ops); err != nil {
-		return fmt.Errorf("clean up %q: %w", ent.Header.Tunnel, err)
+		return fmt.Errorf("clean up %q: %w", link, err)
+	}
+	if kept != nil {
+		e.mu.Lock()
+		serving := e.serving
+		e.mu.Unlock()
+		if serving {
+			// This helper holds kept blocks itself (it adopted at start):
+			// hold this one too.
+			b := *kept
+			if _, err := e.sys.Apply(ctx, plan.Op{Kind: plan.KSKeep, Link: link, Block: &b}); err != nil {
+				return fmt.Errorf("clean up %q: keep its kill switch: %w", link, err)
+			}
+			e.mu.Lock()
+			e.kept[link] = b
+			e.mu.Unlock()
+		}
 	}
 	return journal.Discard(path)
 }
@@ -121,6 +147,8 @@ func replay(ent *journal.Entry) (ops []plan.Op, completed bool, err error) {
 			}
 		case plan.Completed:
 			completed = true
+		case plan.KSReleased:
+			ops = withoutKind(ops, plan.KSRelease)
 		default:
 			ops = append(ops, op)
 		}

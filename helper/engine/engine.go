@@ -71,8 +71,18 @@ type Engine struct {
 	logger   *log.Logger
 	observe  func(Change)
 
+	// tunnelOpts gives each Up its kill-switch settings (block.go).
+	tunnelOpts TunnelOptions
+
 	mu      sync.Mutex
 	tunnels map[string]*entry
+	// kept are the blocks that tunnels that are down keep (block.go).
+	kept map[string]plan.Block
+	// lockdown says whether lockdown holds the block.
+	lockdown bool
+	// serving is set by AdoptBlocks: this helper holds kept blocks (a
+	// --cleanup process only records them).
+	serving bool
 }
 
 // Phase is where a tunnel is in its life.
@@ -109,11 +119,14 @@ type entry struct {
 	plan    *plan.Plan
 	journal *journal.Journal
 	undo    []plan.Op
+	// holding is set once an Up's ks-hold is applied: the tunnel blocks
+	// while it is still connecting.
+	holding bool
 }
 
 // New returns an engine that journals under stateDir.
 func New(sys System, stateDir string, opts plan.Options, logger *log.Logger) *Engine {
-	return &Engine{sys: sys, stateDir: stateDir, opts: opts, logger: logger, tunnels: map[string]*entry{}}
+	return &Engine{sys: sys, stateDir: stateDir, opts: opts, logger: logger, tunnels: map[string]*entry{}, kept: map[string]plan.Block{}}
 }
 
 // Observe makes the engine call f with every change of a tunnel's phase,
@@ -137,7 +150,7 @@ func (e *Engine) set(link string, ph Phase, errText, message string) {
 		t.err = errText
 	}
 	if ph == Down {
-		t.plan, t.journal, t.undo = nil, nil, nil
+		t.plan, t.journal, t.undo, t.holding = nil, nil, nil, false
 	}
 	e.mu.Unlock()
 	if e.observe != nil {
@@ -189,13 +202,22 @@ func (e *Engine) up(ctx context.Context, link string, cfg *config.Config) (*plan
 	if err != nil {
 		return nil, fmt.Errorf("read system state: %w", err)
 	}
-	p, err := plan.Build(link, cfg, facts, e.opts)
+	opts := e.opts
+	if e.tunnelOpts != nil {
+		opts.KillSwitch, opts.AllowLAN = e.tunnelOpts(link, cfg)
+	}
+	p, err := plan.Build(link, cfg, facts, opts)
 	if err != nil {
 		return nil, err
 	}
 	t, err := e.apply(ctx, p)
 	if err != nil {
 		return nil, err
+	}
+	// Up, and holding its own block if it has the kill switch: one kept
+	// from before is done with.
+	if err := e.Unblock(ctx, link); err != nil {
+		e.logger.Print(err)
 	}
 	e.mu.Lock()
 	cur := e.tunnels[link]
@@ -234,6 +256,13 @@ func (e *Engine) apply(ctx context.Context, p *plan.Plan) (*entry, error) {
 				e.notApplied(t)
 			}
 			return nil, fail(err)
+		}
+		if op.Kind == plan.KSHold {
+			e.mu.Lock()
+			if cur := e.tunnels[p.Link]; cur != nil {
+				cur.holding = true
+			}
+			e.mu.Unlock()
 		}
 		if hasInv && !id.IsZero() {
 			t.undo[len(t.undo)-1].ID = id

@@ -34,6 +34,20 @@ func scriptChild(ctx context.Context, e *Engine, sys *Linux) int {
 			if name, cfg, err = loadConf(arg); err == nil {
 				_, err = e.Up(ctx, name, cfg)
 			}
+		case "upks":
+			// Up with the kill switch, allow-lan off.
+			e.SetTunnelOptions(func(string, *config.Config) (bool, bool) { return true, false })
+			var name string
+			var cfg *config.Config
+			if name, cfg, err = loadConf(arg); err == nil {
+				_, err = e.Up(ctx, name, cfg)
+			}
+		case "follow":
+			var name string
+			var cfg *config.Config
+			if name, cfg, err = loadConf(arg); err == nil {
+				_, err = e.FollowEndpoints(ctx, name, cfg)
+			}
 		case "down":
 			err = e.Down(ctx, arg)
 		case "cleanup":

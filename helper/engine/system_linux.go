@@ -13,6 +13,8 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/wgtray/wgtray/helper/dns"
+	"github.com/wgtray/wgtray/helper/firewall"
+	"github.com/wgtray/wgtray/helper/plan"
 	"github.com/wgtray/wgtray/helper/wgdev"
 )
 
@@ -34,6 +36,9 @@ type Linux struct {
 	mu     sync.Mutex
 	nft    *nftables.Conn
 	tables map[string]uint64 // handles of the nftables tables this process added
+
+	blkMu sync.Mutex
+	blk   blockState
 }
 
 // NewLinux opens netlink in the current network namespace.
@@ -47,8 +52,9 @@ func NewLinux(mode wgdev.Mode, logger *log.Logger) (*Linux, error) {
 		devices:   wgdev.NewManager(mode, h, logger),
 		logger:    logger,
 		sysctlDir: "/proc/sys",
-		resolver:  net.DefaultResolver,
+		resolver:  markedResolver(),
 		tables:    map[string]uint64{},
+		blk:       blockState{fw: firewall.NewBlocker(true), live: map[string]plan.Block{}, kept: map[string]plan.Block{}},
 	}
 	l.dns = &dns.Host{ResolvConf: dns.ResolvConf, LinkIndex: l.linkIndex, Logger: logger}
 	return l, nil
@@ -100,6 +106,7 @@ func (l *Linux) Devices() *wgdev.Manager { return l.devices }
 
 // Close releases netlink and closes embedded devices still open.
 func (l *Linux) Close() {
+	l.closeBlock()
 	l.devices.Close()
 	l.mu.Lock()
 	if l.nft != nil {

@@ -90,7 +90,30 @@ func (d *Dir) SetMachine(key, value string) error {
 	if err := Check(Machine, key, value); err != nil {
 		return err
 	}
-	return d.set(machineFile, key, value)
+	if err := d.set(machineFile, key, value); err != nil {
+		return err
+	}
+	if key == Lockdown {
+		return d.marker(value == On)
+	}
+	return nil
+}
+
+// LockdownMarker is the file in the machine's directory that exists
+// while lockdown is on: the early-boot unit runs only then
+// (ConditionPathExists).
+const LockdownMarker = "lockdown-on"
+
+func (d *Dir) marker(on bool) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !on {
+		if err := unix.Unlinkat(d.fd, LockdownMarker, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("remove %s: %w", d.path(LockdownMarker), err)
+		}
+		return unix.Fsync(d.fd)
+	}
+	return d.write(LockdownMarker, []byte("lockdown is on: see `wgtray lockdown`\n"))
 }
 
 // RemoveTunnel deletes the options of tunnel name; none is not an error.
@@ -200,39 +223,84 @@ func (d *Dir) write(file string, data []byte) (err error) {
 }
 
 // Store is where the helper keeps options: tunnels' beside their
-// configs, the machine's in the helper's state directory.
+// configs, the machine's in the helper's state directory, which is made
+// only when a machine-wide option is first set (reading a machine that
+// never set one creates nothing).
 type Store struct {
-	tunnels, machine *Dir
+	tunnels *Dir
+
+	mu         sync.Mutex
+	machine    *Dir // nil until machineDir exists
+	machineDir string
 }
 
-// OpenStore opens the two directories (they may be the same).
+// OpenStore opens the tunnels' directory and, if it exists, the
+// machine's.
 func OpenStore(tunnelDir, machineDir string) (*Store, error) {
 	t, err := Open(tunnelDir)
 	if err != nil {
 		return nil, err
 	}
-	m, err := Open(machineDir)
-	if err != nil {
-		t.Close()
-		return nil, err
+	s := &Store{tunnels: t, machineDir: machineDir}
+	if _, err := os.Lstat(machineDir); err == nil {
+		if s.machine, err = Open(machineDir); err != nil {
+			t.Close()
+			return nil, err
+		}
 	}
-	return &Store{tunnels: t, machine: m}, nil
+	return s, nil
 }
 
 // Close releases both directories.
-func (s *Store) Close() error { return errors.Join(s.tunnels.Close(), s.machine.Close()) }
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	if s.machine != nil {
+		err = s.machine.Close()
+	}
+	return errors.Join(s.tunnels.Close(), err)
+}
 
 // TunnelValues is Dir.TunnelValues of the tunnels' directory.
 func (s *Store) TunnelValues(name string) (Values, error) { return s.tunnels.TunnelValues(name) }
 
 // SetTunnel is Dir.SetTunnel of the tunnels' directory.
-func (s *Store) SetTunnel(name, key, value string) error { return s.tunnels.SetTunnel(name, key, value) }
+func (s *Store) SetTunnel(name, key, value string) error {
+	return s.tunnels.SetTunnel(name, key, value)
+}
 
 // RemoveTunnel is Dir.RemoveTunnel of the tunnels' directory.
 func (s *Store) RemoveTunnel(name string) error { return s.tunnels.RemoveTunnel(name) }
 
-// MachineValues is Dir.MachineValues of the machine's directory.
-func (s *Store) MachineValues() (Values, error) { return s.machine.MachineValues() }
+// MachineValues is Dir.MachineValues of the machine's directory; none
+// are set while it does not exist.
+func (s *Store) MachineValues() (Values, error) {
+	s.mu.Lock()
+	m := s.machine
+	s.mu.Unlock()
+	if m == nil {
+		return Values{}, nil
+	}
+	return m.MachineValues()
+}
 
-// SetMachine is Dir.SetMachine of the machine's directory.
-func (s *Store) SetMachine(key, value string) error { return s.machine.SetMachine(key, value) }
+// SetMachine is Dir.SetMachine of the machine's directory, made (0700)
+// if it does not exist.
+func (s *Store) SetMachine(key, value string) error {
+	if err := Check(Machine, key, value); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.machine == nil {
+		m, err := Open(s.machineDir)
+		if err != nil {
+			s.mu.Unlock()
+			return err
+		}
+		s.machine = m
+	}
+	m := s.machine
+	s.mu.Unlock()
+	return m.SetMachine(key, value)
+}

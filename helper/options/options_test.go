@@ -141,3 +141,41 @@ func TestUnknownKeysKept(t *testing.T) {
 		t.Errorf("values %v", v)
 	}
 }
+
+// TestStoreMakesNoMachineDirToRead: reading the machine-wide options of a
+// machine that never set one creates nothing; setting one makes the
+// directory.
+func TestStoreMakesNoMachineDirToRead(t *testing.T) {
+	lib := filepath.Join(t.TempDir(), "lib")
+	s, err := OpenStore(t.TempDir(), lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.MachineValues(); err != nil || len(v) != 0 {
+		t.Fatalf("MachineValues = %v, %v", v, err)
+	}
+	if _, err := os.Lstat(lib); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("reading made %s: %v", lib, err)
+	}
+	if err := s.SetMachine(Lockdown, "maybe"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("SetMachine(bad) = %v", err)
+	}
+	if _, err := os.Lstat(lib); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused set made %s: %v", lib, err)
+	}
+	if err := s.SetMachine(Lockdown, On); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"options", LockdownMarker} {
+		if _, err := os.Lstat(filepath.Join(lib, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if err := s.SetMachine(Lockdown, Off); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(lib, LockdownMarker)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lockdown off left the marker: %v", err)
+	}
+}

@@ -183,7 +183,9 @@ type Op struct {
 	Sysctl   *Sysctl      `json:"sysctl,omitempty"`
 	Hooks    *HookSet     `json:"hooks,omitempty"`
 	DNS      *DNS         `json:"dns,omitempty"`
-	Device   *Device      `json:"-"`
+	// Block is the kill switch's block of the ks-* operations.
+	Block  *Block  `json:"block,omitempty"`
+	Device *Device `json:"-"`
 	// Undo is the inverse's hook set for Hooks operations whose inverse
 	// runs other hooks (PostUp is undone by PreDown).
 	Undo *HookSet `json:"undo,omitempty"`
@@ -219,6 +221,9 @@ func (o Op) Inverse() (Op, bool) {
 	case BlockAdd:
 		r := *o.Route
 		return Op{Kind: BlockDel, Link: o.Link, Route: &r}, true
+	case KSHold:
+		b := *o.Block
+		return Op{Kind: KSRelease, Link: o.Link, Block: &b}, true
 	case Hooks:
 		if o.Undo == nil || len(o.Undo.Commands) == 0 {
 			return Op{}, false
@@ -262,6 +267,21 @@ func (o Op) String() string {
 		return fmt.Sprintf("route add %v unreachable %v table %s", FamilyOf(o.Route.Dst.Addr()), o.Route.Dst, tableName(o.Route.Table))
 	case BlockDel:
 		return fmt.Sprintf("route del %v unreachable %v table %s", FamilyOf(o.Route.Dst.Addr()), o.Route.Dst, tableName(o.Route.Table))
+	case KSHold:
+		return "kill switch hold: " + o.Block.String()
+	case KSRelease:
+		return "kill switch release " + o.Link + " (kept after a crash)"
+	case KSKeep:
+		return "kill switch keep: " + o.Block.String()
+	case KSDrop:
+		return "kill switch drop " + o.Link
+	case KSLockdown:
+		if o.Block == nil {
+			return "lockdown off"
+		}
+		return "lockdown on: " + o.Block.String()
+	case KSReleased:
+		return "kill switch released " + o.Link
 	case SysctlSet:
 		s := fmt.Sprintf("sysctl %s=%s (was %s)", o.Sysctl.Key, o.Sysctl.Value, o.Sysctl.Old)
 		if o.Sysctl.Expect != "" {

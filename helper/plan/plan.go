@@ -35,6 +35,12 @@ type Options struct {
 	// then leaves the other family's traffic outside the tunnel, as
 	// wg-quick does.
 	NoLeakGuard bool
+	// KillSwitch gives a full tunnel the block (see BlockRules) from its
+	// first step on: everything that does not go through the tunnel is
+	// rejected, and a crash keeps it so. No effect on a split tunnel.
+	KillSwitch bool
+	// AllowLAN lets the kill switch pass the local network.
+	AllowLAN bool
 }
 
 // DefaultFirewallTable names a tunnel's nftables table after the product
@@ -57,6 +63,8 @@ type Plan struct {
 	// Unguarded says why the leak guard guards a family the tunnel does
 	// not carry by nothing, when it does not ("" otherwise).
 	Unguarded string
+	// Block is the tunnel's kill switch, nil without one.
+	Block *Block
 }
 
 // NoIPv6Reason is Plan.Unguarded on a kernel without IPv6.
@@ -120,6 +128,19 @@ func Build(link string, cfg *config.Config, facts Facts, opts Options) (*Plan, e
 	dev, err := deviceConfig(cfg, facts, table)
 	if err != nil {
 		return nil, err
+	}
+	if p.FullTunnel && opts.KillSwitch {
+		// Before the link exists: nothing leaks while the tunnel comes
+		// up, and the block's DNS rule needs the servers only.
+		var servers *DNS
+		if len(in.DNS) > 0 {
+			servers = &DNS{Servers: in.DNS}
+		}
+		p.Block = planBlock(link, table, len(cfg.Peers), facts, servers, opts.AllowLAN)
+		// Inserted before the link: the hooks op (PreUp), if any, stays first.
+		blk := Op{Kind: KSHold, Link: link, Block: p.Block}
+		at := len(p.Ops) - 1 // the LinkAdd
+		p.Ops = slices.Insert(p.Ops, at, blk)
 	}
 	add(Op{Kind: Configure, Device: dev})
 	for _, a := range in.Addresses {

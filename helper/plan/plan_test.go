@@ -86,7 +86,8 @@ func planText(t *testing.T, path string) string {
 	// NAME.facts.json holds facts, and options beside them.
 	in := struct {
 		Facts
-		NoLeakGuard bool
+		NoLeakGuard          bool
+		KillSwitch, AllowLAN bool
 	}{Facts: defaultFacts}
 	in.UsedTables = map[uint32]bool{254: true, 255: true}
 	if b, err := os.ReadFile(strings.TrimSuffix(path, ".conf") + ".facts.json"); err == nil {
@@ -94,7 +95,7 @@ func planText(t *testing.T, path string) string {
 			t.Fatalf("facts: %v", err)
 		}
 	}
-	p, err := Build("wg0", cfg, in.Facts, Options{AllowScripts: true, NoLeakGuard: in.NoLeakGuard})
+	p, err := Build("wg0", cfg, in.Facts, Options{AllowScripts: true, NoLeakGuard: in.NoLeakGuard, KillSwitch: in.KillSwitch, AllowLAN: in.AllowLAN})
 	if err != nil {
 		return "error: " + err.Error() + "\n"
 	}

@@ -159,3 +159,13 @@ func (s *Store) SetBoot(names []string) error {
 	}
 	return atomicfile.Write(path, []byte(strings.Join(names, "\n")+"\n"), 0o600, 0, 0)
 }
+
+// Forget removes every wish in dir, as package removal does
+// (wgtray-helper --remove-block): a package removed and installed again
+// brings no tunnel up by itself.
+func Forget(dir string) error {
+	if err := atomicfile.Remove(filepath.Join(dir, FileName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}

@@ -487,6 +487,25 @@ func (s *System) AddForeign(kind plan.Kind, name string, fam plan.Family) {
 // applyOther applies the operations whose objects need no identity.
 func (s *System) applyOther(op plan.Op) error {
 	switch op.Kind {
+	case plan.KSHold:
+		s.objects["block live "+op.Link] = object{value: op.Block.String()} // not the link's: deleting the link leaves it
+		return nil
+	case plan.KSRelease:
+		delete(s.objects, "block live "+op.Link)
+		return nil
+	case plan.KSKeep:
+		s.objects["block kept "+op.Link] = object{value: op.Block.String()}
+		return nil
+	case plan.KSDrop:
+		delete(s.objects, "block kept "+op.Link)
+		return nil
+	case plan.KSLockdown:
+		if op.Block == nil {
+			delete(s.objects, "block lockdown")
+		} else {
+			s.objects["block lockdown"] = object{value: op.Block.String()}
+		}
+		return nil
 	case plan.Configure:
 		if err := s.needLink(op.Link); err != nil {
 			return err

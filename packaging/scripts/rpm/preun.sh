@@ -6,7 +6,6 @@ helper=/usr/libexec/wgtray/wgtray-helper
 
 if [ "$1" = 0 ]; then
 	if [ -d /run/systemd/system ]; then
-		systemctl disable wgtray-autoconnect.service >/dev/null 2>&1 || :
 		# ExecStopPost runs `wgtray-helper --cleanup`.
 		systemctl stop wgtray-helper.service || :
 	fi
@@ -36,6 +35,13 @@ if [ "$1" = 0 ]; then
 	# Journals left by a helper that had to be killed: undo them.
 	if [ -d /run/wgtray ]; then
 		"$helper" --cleanup || :
+	fi
+	# The kill switch and lockdown outlive the helper on purpose; removing
+	# the package is one of the ways out: the machine is left online.
+	"$helper" --remove-block || :
+	if command -v systemctl >/dev/null; then
+		systemctl --no-reload disable wgtray-lockdown.service >/dev/null 2>&1 || :
+		systemctl --no-reload disable wgtray-autoconnect.service >/dev/null 2>&1 || :
 	fi
 fi
 exit 0
