@@ -26,7 +26,16 @@ BUILD := build
 TEST_DEBS := wireguard-tools wireguard-go nftables iproute2 iputils-ping procps ca-certificates git tcpdump \
 	dbus polkitd systemd util-linux passwd libxml2-utils dnsmasq-base \
 	lintian rpm rpm2cpio cpio rpmlint man-db iperf3 debootstrap systemd-container \
-	xvfb xfce4-panel dunst xdotool imagemagick zenity xdg-desktop-portal xdg-desktop-portal-gtk
+	xvfb xfce4-panel dunst xdotool imagemagick zenity xdg-desktop-portal xdg-desktop-portal-gtk \
+	$(DESKTOP_DEBS)
+# The desktops the tray is tried on (TestTrayOnDesktops; internal/testenv/desktop/shells.go):
+# GNOME Shell 43 and its AppIndicator extension (gjs runs its notification
+# service), Plasma 5.27 with kwin_x11, LXQt's and MATE's panels, Cinnamon and
+# xapp-sn-watcher. About 750 packages, 3 minutes to install from a
+# nearby mirror. Cinnamon pulls in network-manager: on a machine with
+# systemd running, installing it starts NetworkManager.
+DESKTOP_DEBS := gnome-shell gnome-shell-extension-appindicator gjs plasma-workspace plasma-desktop kwin-x11 \
+	lxqt-panel mate-panel cinnamon xapp-sn-watcher
 
 .PHONY: all build test deps check bench bench-engine demo icons packages install uninstall clean
 
@@ -47,12 +56,23 @@ FORCE:
 
 # deps installs the Debian packages the tests need, only when missing,
 # waiting up to 5 minutes for another apt or dpkg to let go of its lock.
+# The tests start every daemon they use themselves, in namespaces of
+# their own; no package may start a service on this machine meanwhile
+# (cinnamon pulls in network-manager, which would take over the machine's
+# own networking): without a policy-rc.d, one that refuses every start is
+# put in place for the install, and removed after it.
 deps:
 	@missing=$$(for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
+		policy=""; \
+		if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\n# wgtray make deps: no service starts while test packages install\nexit 101\n' > /usr/sbin/policy-rc.d && \
+			chmod 755 /usr/sbin/policy-rc.d && policy=/usr/sbin/policy-rc.d; \
+		fi; \
 		apt-get -o DPkg::Lock::Timeout=300 update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends $$missing; \
+		rc=$$?; [ -z "$$policy" ] || rm -f "$$policy"; exit $$rc; \
 	fi
 
 check:
@@ -103,6 +123,11 @@ uninstall:
 demo: deps build $(BUILD)/wgtray-demo
 	$(BUILD)/wgtray-demo -bin $(BUILD)
 
+# The bench's peer and main comparison: a current wireguard-go, built from
+# the module the helper embeds (Debian's 2022 build is the second one).
+$(BUILD)/wireguard-go: FORCE
+	$(GO) build -trimpath -o $@ golang.zx2c4.com/wireguard
+
 $(BUILD)/wgtray-bench: FORCE
 	$(GO) build -trimpath -o $@ ./bench
 
@@ -111,7 +136,7 @@ $(BUILD)/wgtray-bench: FORCE
 # soak) and writes docs/BENCHMARKS.md and docs/BENCHMARKS.json. perf
 # (linux-perf) profiles the helper's cycles for the report.
 bench: TEST_DEBS += linux-perf
-bench: deps build $(BUILD)/wgtray-bench
+bench: deps build $(BUILD)/wgtray-bench $(BUILD)/wireguard-go
 	$(BUILD)/wgtray-bench -bin $(BUILD) -out docs/BENCHMARKS.md -json docs/BENCHMARKS.json
 
 # bench-engine is the engine's in-process up/down against wg-quick, without

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -32,6 +31,13 @@ type Config struct {
 	ProfileCycles int           // cycles to record with perf(1); 0: no profile
 	GCTrace       bool          // run the helper with GODEBUG=gctrace=1 and report its live heap
 	HealthRuns    int           // peer stopped and started, to time stalled and ok; 0: none
+	// WireguardGo is a current wireguard-go, built from the module the
+	// helper embeds: the peer runs it, and so does wg-quick's main row.
+	// Debian's, on PATH, is the second comparison.
+	WireguardGo string
+	// HelperEnv is added to the helper's environment, for experiments
+	// (GOMEMLIMIT=…, GOGC=…); the report names it.
+	HelperEnv []string
 }
 
 // callTimeout bounds one D-Bus call or one wg-quick run: far above any
@@ -69,7 +75,8 @@ type samples struct {
 	connectCPU, disconnectCPU             []float64 // helper, ms of CPU
 	wqUp, wqFirstReply, wqDown            []float64 // wg-quick, ms
 	wqUpCPU, wqDownCPU                    []float64 // wg-quick and its children, ms of CPU
-	tputVeth, tputHelper, tputWgGo        []float64 // Mbit/s
+	tput                                  [systemsCount]tputSamples
+	helperRSSAfterLoad                    []float64 // MiB, 5 s after the last disconnect following load
 	helperRSSIdle, helperRSSUp, wgGoRSSUp []float64 // MiB
 	helperRSSAfterSoak, helperRSSFirstUp  []float64
 	trayRSSIdle                           []float64
@@ -77,6 +84,7 @@ type samples struct {
 	idleHelperUp, idleTrayUp              int64 // ticks, tunnel connected
 	soak                                  soakResult
 	profile                               string    // perf's summary, if recorded
+	tputProfile                           string    // perf's summary of a download, if recorded
 	healthStalled, healthBack             []float64 // ms: peer stopped → stalled, peer back → ok
 }
 
@@ -118,6 +126,7 @@ func run(tb testing.TB, cfg Config) *Report {
 	b.phaseSoak()
 	if cfg.ProfileCycles > 0 {
 		b.phaseProfile()
+		b.phaseTputProfile()
 	}
 	return b.report(time.Since(started))
 }
@@ -137,7 +146,13 @@ func (b *bench) setup() {
 		}
 	}
 	b.logf("setting up: namespaces, WireGuard peer, private system bus with polkitd")
-	b.tp = netns.New(tb)
+	if b.cfg.WireguardGo == "" {
+		b.cfg.WireguardGo = filepath.Join(b.cfg.Bin, "wireguard-go")
+	}
+	if _, err := os.Stat(b.cfg.WireguardGo); err != nil {
+		tb.Fatalf("the current wireguard-go: %v (make bench builds it: go build -o build/wireguard-go golang.zx2c4.com/wireguard)", err)
+	}
+	b.tp = netns.NewWith(tb, netns.Options{WireguardGo: b.cfg.WireguardGo})
 	b.bus = sysbus.Start(tb, sysbus.Options{})
 	configDir := filepath.Join(tb.TempDir(), "wireguard")
 	if err := os.Mkdir(configDir, 0o700); err != nil {
@@ -156,7 +171,7 @@ func (b *bench) setup() {
 	b.wqIface = netns.UniqueName("wgbq")
 	b.wqConf = netns.WriteConf(tb, tb.TempDir(), b.wqIface, conf)
 
-	var env []string
+	env := append([]string(nil), b.cfg.HelperEnv...)
 	if b.cfg.GCTrace {
 		// One line per garbage collection on stderr, with the live heap:
 		// it tells a leak from memory the runtime merely keeps.
@@ -262,6 +277,11 @@ func (b *bench) firstReply() time.Duration {
 // would also remount /sys, which wg-quick does not need. After "down"
 // it waits, untimed, until wireguard-go has exited.
 func (b *bench) wgQuick(action string) (wall, cpu time.Duration) {
+	return b.wgQuickWith(b.cfg.WireguardGo, action)
+}
+
+// wgQuickWith is wgQuick with wireguard-go binary bin.
+func (b *bench) wgQuickWith(bin, action string) (wall, cpu time.Duration) {
 	tb := b.tb
 	ctx, cancel := b.ctx()
 	defer cancel()
@@ -270,11 +290,14 @@ func (b *bench) wgQuick(action string) (wall, cpu time.Duration) {
 	// for it, if LOG_LEVEL is set; WG_PROCESS_FOREGROUND would keep it
 	// from daemonizing. Neither may leak in.
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LOG_LEVEL=") && !strings.HasPrefix(kv, "WG_PROCESS_FOREGROUND=") {
+		// Nor may the Go runtime's settings of an experiment with the
+		// helper (-helper-env) change the reference wireguard-go.
+		if !strings.HasPrefix(kv, "LOG_LEVEL=") && !strings.HasPrefix(kv, "WG_PROCESS_FOREGROUND=") &&
+			!strings.HasPrefix(kv, "GOMEMLIMIT=") && !strings.HasPrefix(kv, "GOGC=") && !strings.HasPrefix(kv, "GODEBUG=") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, "WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go")
+	cmd.Env = append(cmd.Env, "WG_QUICK_USERSPACE_IMPLEMENTATION="+bin)
 	t0 := time.Now()
 	out, err := cmd.CombinedOutput()
 	wall = time.Since(t0)
@@ -428,62 +451,6 @@ func (b *bench) phaseConnectedIdle() {
 	b.s.idleHelperUp, b.s.idleTrayUp = h, t
 	b.s.helperRSSUp = hr
 	b.disconnect()
-}
-
-// iperf runs one iperf3 test from the client to the internet host and
-// returns the receiver's throughput in Mbit/s and the bytes received.
-func (b *bench) iperf() (mbps float64, bytes uint64) {
-	tb := b.tb
-	out, err := netns.Run(b.tp.Client, "iperf3", "--client", b.tp.InetAddr4.String(),
-		"--time", strconv.Itoa(b.cfg.IperfSeconds), "--json")
-	if err != nil {
-		tb.Fatalf("iperf3: %v", err)
-	}
-	var res struct {
-		End struct {
-			SumReceived struct {
-				Bytes         uint64  `json:"bytes"`
-				BitsPerSecond float64 `json:"bits_per_second"`
-			} `json:"sum_received"`
-		} `json:"end"`
-		Error string `json:"error"`
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		tb.Fatalf("iperf3's JSON: %v: %s", err, out)
-	}
-	if res.Error != "" || res.End.SumReceived.BitsPerSecond <= 0 {
-		tb.Fatalf("iperf3 failed: %q: %s", res.Error, out)
-	}
-	return res.End.SumReceived.BitsPerSecond / 1e6, res.End.SumReceived.Bytes
-}
-
-// throughTunnel runs iperf and checks with the peer's counters that the
-// data went through WireGuard.
-func (b *bench) throughTunnel(what string) float64 {
-	rx0, _ := b.tp.PeerTransfer(b.tb)
-	mbps, bytes := b.iperf()
-	rx1, _ := b.tp.PeerTransfer(b.tb)
-	if rx1-rx0 < bytes {
-		b.tb.Fatalf("%s: the peer received %d bytes through WireGuard, iperf3 %d: the traffic did not go through the tunnel", what, rx1-rx0, bytes)
-	}
-	return mbps
-}
-
-// phaseThroughput interleaves the three configurations, run by run.
-func (b *bench) phaseThroughput() {
-	b.logf("throughput: %d × %d s of iperf3 each, no tunnel, helper, wg-quick", b.cfg.IperfRuns, b.cfg.IperfSeconds)
-	for range b.cfg.IperfRuns {
-		mbps, _ := b.iperf()
-		b.s.tputVeth = append(b.s.tputVeth, mbps)
-
-		b.connect()
-		b.s.tputHelper = append(b.s.tputHelper, b.throughTunnel("helper"))
-		b.disconnect()
-
-		b.wgQuick("up")
-		b.s.tputWgGo = append(b.s.tputWgGo, b.throughTunnel("wg-quick"))
-		b.wgQuick("down")
-	}
 }
 
 // goroutines asks the helper for its goroutine count (SIGUSR1, which

@@ -31,10 +31,15 @@ func main() {
 	idle := flag.Int("idle-seconds", 30, "seconds of each idle window")
 	flag.IntVar(&cfg.HealthRuns, "health-runs", 3, "times the peer is stopped and started to time the way back to ok; 0: none")
 	flag.IntVar(&cfg.ProfileCycles, "profile-cycles", 50, "connect/disconnect `cycles` to profile with perf, if installed; 0: none")
+	flag.StringVar(&cfg.WireguardGo, "wireguard-go", "", "current wireguard-go `binary` for the peer and wg-quick's main row (default: BIN/wireguard-go)")
+	helperEnv := flag.String("helper-env", "", "comma-separated `KEY=VALUE` list added to the helper's environment, for experiments (e.g. GOMEMLIMIT=96MiB)")
 	flag.BoolVar(&cfg.GCTrace, "gctrace", true, "run the helper with GODEBUG=gctrace=1 to report its live Go heap")
 	out := flag.String("out", "docs/BENCHMARKS.md", "Markdown report `file`")
 	js := flag.String("json", "docs/BENCHMARKS.json", "JSON report `file`")
 	flag.Parse()
+	if *helperEnv != "" {
+		cfg.HelperEnv = strings.Split(*helperEnv, ",")
+	}
 	cfg.Idle = time.Duration(*idle) * time.Second
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "wgtray-bench: run as root (sudo make bench): it creates network namespaces")

@@ -19,6 +19,9 @@ type Report struct {
 	Rows     []Row    `json:"metrics"`
 	Soak     Soak     `json:"soak"`
 	Profile  string   `json:"profile,omitempty"`
+	// TputProfile is perf's summary of one download through the helper
+	// and through the current wireguard-go.
+	TputProfile string `json:"throughput_profile,omitempty"`
 }
 
 // Machine is what the bench ran on.
@@ -43,6 +46,8 @@ type Settings struct {
 	IperfRuns    int    `json:"iperf_runs"`
 	IperfSeconds int    `json:"iperf_seconds"`
 	IdleWindow   string `json:"idle_window"`
+	// HelperEnv is what -helper-env added to the helper's environment.
+	HelperEnv []string `json:"helper_env,omitempty"`
 }
 
 // Row is one metric: wgtray's figures, those of what it is compared
@@ -134,8 +139,8 @@ func (b *bench) report(took time.Duration) *Report {
 		Duration: took.Round(time.Second).String(),
 		Machine:  machine(b),
 		Settings: Settings{Iterations: b.cfg.Iterations, SoakCycles: b.cfg.Soak, IperfRuns: b.cfg.IperfRuns,
-			IperfSeconds: b.cfg.IperfSeconds, IdleWindow: b.cfg.Idle.String()},
-		Profile: s.profile,
+			IperfSeconds: b.cfg.IperfSeconds, IdleWindow: b.cfg.Idle.String(), HelperEnv: b.cfg.HelperEnv},
+		Profile: s.profile, TputProfile: s.tputProfile,
 	}
 	add := func(r Row) *Row {
 		rep.Rows = append(rep.Rows, r)
@@ -159,34 +164,21 @@ func (b *bench) report(took time.Duration) *Report {
 		Subject: "helper process", Value: stats(s.disconnectCPU), Reference: "wg-quick down and its children", Ref: stats(s.wqDownCPU)}).
 		faster("wg-quick CPU / helper CPU", 0)
 
-	const tput = "Throughput"
-	veth, helper, wggo := stats(s.tputVeth), stats(s.tputHelper), stats(s.tputWgGo)
-	add(Row{ID: "tput_veth", Group: tput, Metric: "TCP, client → internet host, no tunnel (veth ceiling)", Unit: "Mbit/s",
-		Subject: "no tunnel", Value: veth})
-	r := add(Row{ID: "tput_tunnel", Group: tput, Metric: "TCP, client → internet host, through the tunnel", Unit: "Mbit/s",
-		Subject: "wgtray's embedded wireguard-go", Value: helper, Reference: "Debian's wireguard-go (wg-quick)", Ref: wggo})
-	if helper != nil && wggo != nil && wggo.Median > 0 {
-		r.Ratio, r.RatioMeans = helper.Median/wggo.Median, "wgtray median / Debian's wireguard-go median"
-		r.Target, r.Met = "≥ 1×", met(r.Ratio >= 1)
-	}
-	if veth != nil && veth.Median > 0 && helper != nil && wggo != nil {
-		r.Note = fmt.Sprintf("of the veth ceiling: wgtray %.0f%%, Debian's wireguard-go %.0f%%",
-			100*helper.Median/veth.Median, 100*wggo.Median/veth.Median)
-	}
+	b.tputRows(add)
 
 	const mem = "Memory (RSS)"
-	r = add(Row{ID: "rss_helper_idle", Group: mem, Metric: "helper, idle (nothing ever connected)", Unit: "MiB",
+	r := add(Row{ID: "rss_helper_idle", Group: mem, Metric: "helper, idle (nothing ever connected)", Unit: "MiB",
 		Subject: "wgtray-helper", Value: stats(s.helperRSSIdle), Target: "≤ 20 MiB"})
 	if r.Value != nil {
 		r.Met = met(r.Value.Max <= 20)
 	}
 	r = add(Row{ID: "rss_helper_first_up", Group: mem, Metric: "helper, its first tunnel up (warm-up cycle, after the first reply)", Unit: "MiB",
-		Subject: "wgtray-helper", Value: stats(s.helperRSSFirstUp), Reference: "Debian's wireguard-go under wg-quick", Ref: stats(s.wgGoRSSUp)})
+		Subject: "wgtray-helper", Value: stats(s.helperRSSFirstUp), Reference: "current wireguard-go under wg-quick", Ref: stats(s.wgGoRSSUp)})
 	if r.Value != nil && r.Ref != nil && r.Ref.Median > 0 {
 		r.Ratio, r.RatioMeans = r.Value.Median/r.Ref.Median, "helper RSS / wireguard-go RSS"
 	}
 	r = add(Row{ID: "rss_helper_up", Group: mem, Metric: "helper, one tunnel up, after the latency cycles (connected idle window)", Unit: "MiB",
-		Subject: "wgtray-helper", Value: stats(s.helperRSSUp), Reference: "Debian's wireguard-go under wg-quick", Ref: stats(s.wgGoRSSUp),
+		Subject: "wgtray-helper", Value: stats(s.helperRSSUp), Reference: "current wireguard-go under wg-quick", Ref: stats(s.wgGoRSSUp),
 		Note: "the helper holds the D-Bus service and the WireGuard device in one process; wg-quick's device is a process of its own"})
 	if r.Value != nil && r.Ref != nil && r.Ref.Median > 0 {
 		r.Ratio, r.RatioMeans = r.Value.Median/r.Ref.Median, "helper RSS / wireguard-go RSS"
@@ -338,6 +330,9 @@ func (rep *Report) markdown() string {
 	s := rep.Settings
 	p("\nSettings: %d latency cycles per system, soak of %d cycles, %d iperf3 runs of %d s per configuration, idle windows of %s.\n\n",
 		s.Iterations, s.SoakCycles, s.IperfRuns, s.IperfSeconds, s.IdleWindow)
+	if len(s.HelperEnv) > 0 {
+		p("The helper ran with %s added to its environment (an experiment, not the shipped settings).\n\n", strings.Join(s.HelperEnv, " "))
+	}
 	p("## Results\n\n")
 	p("Median, min and max over the samples; the ratio compares medians (see the JSON's `ratio_means`). ")
 	p("\"faster\" ratios are the reference's time over wgtray's.\n")
@@ -400,10 +395,15 @@ func (rep *Report) markdown() string {
 		p("The inclusive view shows what the kernel spent the helper's CPU on: system calls, nftables commits, page faults.\n\n")
 		p("```\n%s```\n", rep.Profile)
 	}
+	if rep.TputProfile != "" {
+		p("\n## Profile of a download\n\n")
+		p("`perf record -p PID` of the process holding the WireGuard device during one download, self time by symbol (stripped binaries show their own code as addresses).\n\n")
+		p("```\n%s```\n", rep.TputProfile)
+	}
 	p("\n## How it is measured\n\n")
-	p(`- The topology is the tests': a client namespace, a peer namespace running Debian's wireguard-go as the WireGuard server, and an "internet" host behind it, without NAT. Nothing touches the machine's own networking.
+	p(`- The topology is the tests': a client namespace, a peer namespace running a current wireguard-go (built from the module the helper embeds) as the WireGuard server, and an "internet" host behind it, without NAT. Nothing touches the machine's own networking.
 - wgtray: ` + "`wgtray-helper`" + ` runs as the D-Bus service in the client namespace on a private system bus with polkitd; the bench calls Connect and Disconnect as root through ` + "`ipc.Client`" + `. Connect replies once routes, rules and firewall are in place.
-- wg-quick: Debian's ` + "`wg-quick up/down`" + ` with ` + "`WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go`" + ` on the same config, run with ` + "`nsenter --net`" + ` in the same client namespace (one extra exec, no remount). After ` + "`down`" + ` the bench waits, untimed, for the daemonized wireguard-go to exit.
+- wg-quick: Debian's ` + "`wg-quick up/down`" + ` with ` + "`WG_QUICK_USERSPACE_IMPLEMENTATION`" + ` naming the same current wireguard-go (Debian's 0.0.20220316 is a second, labelled row in the throughput table) on the same config, run with ` + "`nsenter --net`" + ` in the same client namespace (one extra exec, no remount). After ` + "`down`" + ` the bench waits, untimed, for the daemonized wireguard-go to exit.
 - Cycles alternate which system goes first, so that machine noise hits both alike; one untimed warm-up cycle of each comes first.
 - "First reply": a TCP connection from the client to an echo server on the internet host, whose reply names the tunnel's address as the source it saw; timed from the Connect call (or wg-quick's start), so it includes the handshake.
 - Throughput: iperf3 from the client to the internet host, runs interleaved: no tunnel, wgtray, wg-quick; the peer's WireGuard counters prove the tunnel runs went through WireGuard. Client, peer and internet host share the machine's cores.

@@ -46,6 +46,10 @@ var common = []entry{
 	{"/usr/share/icons/hicolor/scalable/apps/wgtray-connecting.svg", "-rw-r--r--"},
 	{"/usr/share/icons/hicolor/scalable/apps/wgtray-disconnected.svg", "-rw-r--r--"},
 	{"/usr/share/icons/hicolor/scalable/apps/wgtray-problem.svg", "-rw-r--r--"},
+	{"/usr/share/icons/hicolor/symbolic/apps/wgtray-connected-symbolic.svg", "-rw-r--r--"},
+	{"/usr/share/icons/hicolor/symbolic/apps/wgtray-connecting-symbolic.svg", "-rw-r--r--"},
+	{"/usr/share/icons/hicolor/symbolic/apps/wgtray-disconnected-symbolic.svg", "-rw-r--r--"},
+	{"/usr/share/icons/hicolor/symbolic/apps/wgtray-problem-symbolic.svg", "-rw-r--r--"},
 	{"/usr/share/man/man1/wgtray.1.gz", "-rw-r--r--"},
 	{"/usr/share/man/man8/wgtray-helper.8.gz", "-rw-r--r--"},
 	// Configs with private keys: root only, as wg-quick wants it.
@@ -284,6 +288,9 @@ func TestDebInstall(t *testing.T) {
 		deps := run(t, "dpkg-query", "-W", "-f=${Depends}", "wgtray")
 		if deps != "libc6, dbus, polkitd, passwd" {
 			t.Errorf("Depends: %s", deps)
+		}
+		if sug := run(t, "dpkg-query", "-W", "-f=${Suggests}", "wgtray"); sug != "gnome-shell-extension-appindicator, xapp-sn-watcher" {
+			t.Errorf("Suggests: %s", sug)
 		}
 	})
 

@@ -302,7 +302,7 @@ func (a *App) actionDone(action Action, name, verb string, err error) {
 func (a *App) startImport(ctx context.Context) {
 	a.model.Attempt(ActionImport, "")
 	go func() {
-		path, err := ChooseFile(ctx, a.session, "Import WireGuard tunnel")
+		path, err := ChooseFile(ctx, a.signalConn(), "Import WireGuard tunnel")
 		select {
 		case a.do <- func() { a.chosen(ctx, path, err) }:
 		case <-ctx.Done():

@@ -10,12 +10,11 @@ import (
 func (a *App) render(ctx context.Context) {
 	now := a.now()
 	if icon := a.model.Icon(now); icon != a.icon {
-		systray.SetIcon(icon.PNG())
+		a.showIcon(icon)
 		a.icon = icon
 	}
 	if tip := a.model.Tooltip(now); tip != a.tooltip {
-		systray.SetTooltip(tip)
-		systray.SetTitle("wgtray")
+		a.showTooltip(tip)
 		a.tooltip = tip
 	}
 	entries := a.model.Menu(now)
@@ -149,6 +148,6 @@ func (a *App) clicked(ctx context.Context, i int, gen chan struct{}) {
 	case EntryLockdown:
 		a.setOption(ctx, "", "lockdown", !e.Checked)
 	case EntryQuit:
-		systray.Quit()
+		quit()
 	}
 }

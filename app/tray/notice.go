@@ -13,6 +13,9 @@ type Notice struct {
 	Summary string
 	Body    string
 	Urgent  bool
+	// Actions are the notification's buttons (notify_actions.go); the
+	// notification server may not show them.
+	Actions []NoticeAction
 }
 
 // NoticeFor says what a StateChanged signal tells the user, if anything:

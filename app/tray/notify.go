@@ -14,6 +14,9 @@ type Notifier struct {
 
 	mu  sync.Mutex
 	ids map[string]uint32 // the last notification of each key, to replace
+	// actions maps a shown notification's id to its actions, for
+	// ActionInvoked (notify_actions.go).
+	actions map[uint32][]NoticeAction
 }
 
 // NewNotifier sends on conn, a session bus connection.
@@ -37,12 +40,13 @@ func (n *Notifier) Show(ctx context.Context, no Notice) error {
 	var id uint32
 	err := n.conn.Object("org.freedesktop.Notifications", "/org/freedesktop/Notifications").CallWithContext(ctx,
 		"org.freedesktop.Notifications.Notify", 0,
-		"wgtray", replaces, "network-vpn", no.Summary, no.Body, []string{}, hints, int32(-1)).Store(&id)
+		"wgtray", replaces, "network-vpn", no.Summary, no.Body, actionList(no.Actions), hints, int32(-1)).Store(&id)
 	if err != nil {
 		return fmt.Errorf("notify %q: %w", no.Summary, err)
 	}
 	n.mu.Lock()
 	n.ids[no.Key] = id
+	n.shown(id, no)
 	n.mu.Unlock()
 	return nil
 }

@@ -60,28 +60,64 @@ func Main(stderr io.Writer, t Timeouts) error {
 		return fmt.Errorf("claim %s: %w", BusName, err)
 	}
 	if reply != dbus.RequestNameReplyPrimaryOwner {
+		// The running tray shows itself: its no-host advice with a Quit
+		// button if it still has no tray host, else its status.
+		if err := presentOther(sctx, session); err != nil {
+			fmt.Fprintf(stderr, "wgtray: ask the running tray to show itself: %v\n", err)
+		}
 		return ErrAlreadyRunning
 	}
-	var hasWatcher bool
-	session.BusObject().CallWithContext(sctx, "org.freedesktop.DBus.NameHasOwner", 0, "org.kde.StatusNotifierWatcher").Store(&hasWatcher)
-	if !hasWatcher {
-		fmt.Fprintln(stderr, "wgtray: no system tray host (StatusNotifierWatcher) on this desktop, so the icon cannot be shown yet.\n"+
-			"  On GNOME, install and enable the AppIndicator extension (Debian/Ubuntu: gnome-shell-extension-appindicator).\n"+
-			"  wgtray keeps running and shows its icon as soon as a tray host appears.")
+	var advice string
+	if !hasOwner(sctx, session, WatcherName) {
+		advice = Advice(os.Getenv("XDG_CURRENT_DESKTOP"))
+		fmt.Fprintln(stderr, "wgtray: no system tray host (StatusNotifierWatcher) on this desktop, so the icon cannot be shown yet.\n  "+
+			advice+"\n  wgtray keeps running and shows its icon as soon as a tray host appears.")
 	}
 	quietRuntime()
 	logger := log.New(stderr, "wgtray: ", 0)
+	// systray takes the item's Id from the title set when it exports the
+	// item: set it before, never after.
+	systray.SetTitle(ItemID)
+	systray.SetIcon(IconDisconnected.PNG())
+	// The external loop's start returns once systray's objects are
+	// exported, so that the tray's own item interface replaces them for
+	// good (sni_linux.go); Run would export them while onReady runs.
+	start, end := systray.RunWithExternalLoop(nil, nil)
+	start()
+	symbolic := wantsSymbolic(os.Getenv("XDG_CURRENT_DESKTOP"))
+	themeDir, err := symbolicThemeDir()
+	if err == nil {
+		err = writeSymbolicTheme(themeDir)
+	}
+	if err != nil {
+		logger.Printf("symbolic icons: %v", err)
+		themeDir, symbolic = "", false
+	}
+	item, err := exportItem(session, themeDir, symbolic, IconDisconnected, "wgtray")
+	if err != nil {
+		logger.Printf("%v: left and middle clicks will do nothing", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	systray.Run(func() {
-		app := New(session, logger, t)
-		go func() {
-			defer close(done)
-			app.Run(ctx)
-		}()
-	}, func() {
-		cancel()
-		<-done
-	})
+	app := New(session, logger, t)
+	app.desk.item, app.desk.advice = item, advice
+	if private, err := dbus.ConnectSessionBus(); err != nil {
+		logger.Printf("a second session bus connection: %v: a restarted panel may not show the icon again", err)
+	} else {
+		defer private.Close()
+		app.desk.signals = private
+		app.notifier = NewNotifier(private)
+	}
+	if advice != "" {
+		app.notify(noticeNoHost(advice, false))
+	}
+	go func() {
+		defer close(done)
+		app.Run(ctx)
+	}()
+	<-quitting
+	cancel()
+	<-done
+	end()
 	return nil
 }

@@ -89,6 +89,7 @@ type App struct {
 	// loggedIn is set once the tunnels to connect at login were
 	// connected (or found connected), at the first list of tunnels.
 	loggedIn bool
+	desk     desktopState // the panel's side: desktop.go
 }
 
 // New returns the tray app; session is the session bus connection that
@@ -117,6 +118,7 @@ func New(session *dbus.Conn, logger *log.Logger, t Timeouts) *App {
 // the user's clicks.
 func (a *App) Run(ctx context.Context) {
 	go a.showNotices(ctx)
+	a.followDesktop(ctx)
 	opened := forwardOpened(ctx)
 	a.dial(ctx)
 	a.render(ctx)
@@ -150,6 +152,7 @@ func (a *App) Run(ctx context.Context) {
 				a.busLost(ctx)
 				break
 			}
+			a.noteUsed(ev)
 			a.handle(ctx, ev)
 		case <-tickC:
 			a.refreshStats(ctx)

@@ -6,8 +6,6 @@ import (
 	"log"
 	"net"
 	"os"
-	"runtime"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -39,6 +37,7 @@ type Manager struct {
 	kernel   map[string]int // kernel links this process created, by ifindex
 	ctrl     *wgctrl.Client
 	release  *time.Timer // pending releaseSoon
+	limits   MemoryLimits
 }
 
 type userDevice struct {
@@ -135,6 +134,7 @@ func (m *Manager) createUserspace(name string) error {
 		}
 	}()
 	m.user[name] = ud
+	m.applyLimitLocked()
 	return nil
 }
 
@@ -226,10 +226,9 @@ func (m *Manager) Delete(name string, index int) error {
 const releaseDelay = 2 * time.Second
 
 // releaseSoon gives the memory of closed devices back to the system once
-// no device has closed for releaseDelay. wireguard-go keeps pools of
-// 64 KiB message buffers, hundreds of them after traffic, and an idle
-// helper would otherwise hold them for a long time: two collections
-// empty sync.Pool's victim cache too, then FreeOSMemory returns the pages.
+// no device has closed for releaseDelay (see releaseMemory). wireguard-go keeps
+// pools of 64 KiB message buffers, hundreds of them after traffic, and an
+// idle helper would otherwise hold them for a long time.
 func (m *Manager) releaseSoon() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -237,10 +236,7 @@ func (m *Manager) releaseSoon() {
 		m.release.Reset(releaseDelay)
 		return
 	}
-	m.release = time.AfterFunc(releaseDelay, func() {
-		runtime.GC()
-		debug.FreeOSMemory()
-	})
+	m.release = time.AfterFunc(releaseDelay, m.releaseMemory)
 }
 
 // Close closes every embedded device and the wgctrl client.

@@ -37,8 +37,8 @@ func (s *Session) FindItem(tb testing.TB) *Item {
 		if len(items) == 0 {
 			return false
 		}
-		service, path, _ := strings.Cut(items[0], "/")
-		it = &Item{s: s, Service: service, Path: dbus.ObjectPath("/" + path)}
+		service, path := splitItem(items[0])
+		it = &Item{s: s, Service: service, Path: path}
 		return true
 	})
 	return it
@@ -109,4 +109,38 @@ func (it *Item) Menu(tb testing.TB) []MenuEntry {
 		out = append(out, e)
 	}
 	return out
+}
+
+// Items lists the items registered with the watcher (its
+// RegisteredStatusNotifierItems), none if there is no watcher.
+func (s *Session) Items() []string { return s.items() }
+
+// FindItemOf waits for an item of process pid to register with the
+// watcher: a desktop may have items of its own.
+func (s *Session) FindItemOf(tb testing.TB, pid int) *Item {
+	tb.Helper()
+	var it *Item
+	netns.WaitFor(tb, 30*time.Second, "the tray's StatusNotifierItem to register", func() bool {
+		for _, item := range s.items() {
+			service, path := splitItem(item)
+			var owner uint32
+			if s.Conn.BusObject().Call("org.freedesktop.DBus.GetConnectionUnixProcessID", 0, service).Store(&owner) != nil || int(owner) != pid {
+				continue
+			}
+			it = &Item{s: s, Service: service, Path: path}
+			return true
+		}
+		return false
+	})
+	return it
+}
+
+// splitItem parses a registered item: "SERVICE/PATH" (KDE's watcher and
+// most), or "SERVICE@/PATH" (GNOME's AppIndicator extension).
+func splitItem(item string) (string, dbus.ObjectPath) {
+	if service, path, ok := strings.Cut(item, "@/"); ok {
+		return service, dbus.ObjectPath("/" + path)
+	}
+	service, path, _ := strings.Cut(item, "/")
+	return service, dbus.ObjectPath("/" + path)
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -39,6 +40,20 @@ type Options struct {
 	NoPortal bool
 	// NoPanel starts no panel; StartPanel starts it later.
 	NoPanel bool
+	// Dunstrc, if set, is dunst's configuration (a dmenu for its
+	// context menu, say).
+	Dunstrc string
+	// NoDunst starts no notification daemon: the desktop's shell brings
+	// its own (shells.go).
+	NoDunst bool
+	// Screen is Xvfb's screen, "800x300x24" if empty.
+	Screen string
+	// Env is added to every process's environment (Env, Spawn).
+	Env []string
+	// HideServices are D-Bus service files of /usr/share/dbus-1/services
+	// that the session bus must not know of, so that what they start
+	// is missing as on a desktop without the package.
+	HideServices []string
 }
 
 // Session is a running desktop session.
@@ -48,6 +63,7 @@ type Session struct {
 	Dir     string     // the user's HOME and XDG_RUNTIME_DIR live here
 	BusAddr string     // the session bus
 	Conn    *dbus.Conn // the test's own connection to the session bus
+	env     []string   // Options.Env
 }
 
 const panelConfig = `<?xml version="1.0" encoding="UTF-8"?>
@@ -106,7 +122,7 @@ func Start(tb testing.TB, u sysbus.User, o Options) *Session {
 	// u.Dir: the session's services (xfconfd, the portal) outlive its bus
 	// for a moment and write into the home meanwhile; they are ended
 	// before the directory is removed.
-	s := &Session{User: u, Display: freeDisplay(), Dir: u.Dir(tb)}
+	s := &Session{User: u, Display: freeDisplay(), Dir: u.Dir(tb), env: o.Env}
 	run := filepath.Join(s.Dir, "run")
 	conf := filepath.Join(s.Dir, "home/.config/xfce4/xfconf/xfce-perchannel-xml")
 	must := func(err error) {
@@ -118,6 +134,11 @@ func Start(tb testing.TB, u sysbus.User, o Options) *Session {
 	must(os.MkdirAll(conf, 0o755))
 	must(os.Mkdir(run, 0o700))
 	must(os.WriteFile(filepath.Join(conf, "xfce4-panel.xml"), []byte(panelConfig), 0o644))
+	if o.Dunstrc != "" {
+		dunst := filepath.Join(s.Dir, "home/.config/dunst")
+		must(os.MkdirAll(dunst, 0o755))
+		must(os.WriteFile(filepath.Join(dunst, "dunstrc"), []byte(o.Dunstrc), 0o644))
+	}
 	if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", u.UID, u.GID), s.Dir+"/home", run).CombinedOutput(); err != nil {
 		tb.Fatalf("chown the session's home: %v: %s", err, out)
 	}
@@ -127,6 +148,16 @@ func Start(tb testing.TB, u sysbus.User, o Options) *Session {
 		b, err := os.ReadFile("/usr/share/dbus-1/services/org.xfce.Xfconf.service")
 		must(err)
 		must(os.WriteFile(filepath.Join(services, "org.xfce.Xfconf.service"), b, 0o644))
+	} else if len(o.HideServices) > 0 {
+		services := filepath.Join(s.Dir, "data/dbus-1/services")
+		must(os.MkdirAll(services, 0o755))
+		all, err := os.ReadDir("/usr/share/dbus-1/services")
+		must(err)
+		for _, e := range all {
+			if !slices.Contains(o.HideServices, e.Name()) {
+				must(os.Symlink(filepath.Join("/usr/share/dbus-1/services", e.Name()), filepath.Join(services, e.Name())))
+			}
+		}
 	}
 	sock := filepath.Join(run, "bus")
 	s.BusAddr = "unix:path=" + sock
@@ -138,16 +169,20 @@ func Start(tb testing.TB, u sysbus.User, o Options) *Session {
 		os.Remove("/tmp/.X11-unix/X" + s.Display[1:])
 		os.Remove("/tmp/.X" + s.Display[1:] + "-lock")
 	})
-	s.Spawn(tb, false, "Xvfb", s.Display, "-screen", "0", "800x300x24", "-nolisten", "tcp")
+	screen := o.Screen
+	if screen == "" {
+		screen = "800x300x24"
+	}
+	s.Spawn(tb, false, "Xvfb", s.Display, "-screen", "0", screen, "-nolisten", "tcp")
 	netns.WaitFor(tb, 10*time.Second, "Xvfb", func() bool {
 		_, err := os.Stat("/tmp/.X11-unix/X" + s.Display[1:])
 		return err == nil
 	})
 	bus := u.Command("dbus-daemon", "--config-file="+filepath.Join(s.Dir, "session.conf"), "--nofork", "--nopidfile")
 	bus.Env = s.Env()
-	if o.NoPortal {
+	if o.NoPortal || len(o.HideServices) > 0 {
 		// The session bus finds activatable services through
-		// XDG_DATA_DIRS: offer it only xfconf's.
+		// XDG_DATA_DIRS: offer it only xfconf's, or all but the hidden.
 		bus.Env = append(bus.Env, "XDG_DATA_DIRS="+s.Dir+"/data")
 	}
 	if err := bus.Start(); err != nil {
@@ -163,8 +198,10 @@ func Start(tb testing.TB, u sysbus.User, o Options) *Session {
 		return true
 	})
 	tb.Cleanup(func() { s.Conn.Close() })
-	s.Spawn(tb, true, "dunst")
-	s.WaitName(tb, "org.freedesktop.Notifications", 10*time.Second)
+	if !o.NoDunst {
+		s.Spawn(tb, true, "dunst")
+		s.WaitName(tb, "org.freedesktop.Notifications", 10*time.Second)
+	}
 	if !o.NoPanel {
 		s.StartPanel(tb)
 	}
@@ -172,10 +209,11 @@ func Start(tb testing.TB, u sysbus.User, o Options) *Session {
 }
 
 // StartPanel starts xfce4-panel and waits for its systray's watcher.
-func (s *Session) StartPanel(tb testing.TB) {
+func (s *Session) StartPanel(tb testing.TB) *exec.Cmd {
 	tb.Helper()
-	s.Spawn(tb, true, "xfce4-panel")
+	cmd := s.Spawn(tb, true, "xfce4-panel")
 	s.WaitName(tb, "org.kde.StatusNotifierWatcher", 20*time.Second)
+	return cmd
 }
 
 // Env is the user's session environment, plus extra. The portal picks
@@ -184,7 +222,8 @@ func (s *Session) Env(extra ...string) []string {
 	env := append(os.Environ(), "DISPLAY="+s.Display, "DBUS_SESSION_BUS_ADDRESS="+s.BusAddr,
 		"HOME="+s.Dir+"/home", "XDG_CONFIG_HOME="+s.Dir+"/home/.config", "XDG_RUNTIME_DIR="+s.Dir+"/run",
 		"NO_AT_BRIDGE=1", "GTK_A11Y=none", "XDG_CURRENT_DESKTOP=GNOME")
-	return append(env, extra...)
+	// Later duplicates win (os/exec).
+	return append(append(env, s.env...), extra...)
 }
 
 // Spawn runs argv in the session, as the user when asUser, until the test

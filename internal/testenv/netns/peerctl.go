@@ -25,6 +25,6 @@ func (tp *Topology) StopPeer(tb testing.TB) {
 // session with the client until the next handshake.
 func (tp *Topology) StartPeer(tb testing.TB) {
 	tb.Helper()
-	tp.peerProc = startWireguardGo(tb, tp.Peer, tp.PeerIface)
+	tp.peerProc = startWireguardGoBin(tb, tp.Peer, tp.PeerIface, tp.WireguardGo)
 	tp.setUpPeer(tb)
 }

@@ -38,6 +38,17 @@ type Topology struct {
 
 	peerProc    *Proc  // the peer's wireguard-go
 	peerKeyFile string // its private key, for StartPeer
+	// WireguardGo is the peer's wireguard-go binary: Debian's
+	// ("wireguard-go" on PATH) unless Options said otherwise.
+	WireguardGo string
+}
+
+// Options change how New builds a topology. The zero value is New's.
+type Options struct {
+	// WireguardGo is the peer's wireguard-go binary, e.g. one built from
+	// the module the helper embeds; "" is Debian's, found on PATH. Its
+	// file name should stay "wireguard-go", which FindProcs matches.
+	WireguardGo string
 }
 
 // New builds a topology that is torn down when the test ends, also when
@@ -45,6 +56,15 @@ type Topology struct {
 // It first removes what killed earlier runs left behind (CleanStale).
 func New(tb testing.TB) *Topology {
 	tb.Helper()
+	return NewWith(tb, Options{})
+}
+
+// NewWith is New with options.
+func NewWith(tb testing.TB, o Options) *Topology {
+	tb.Helper()
+	if o.WireguardGo == "" {
+		o.WireguardGo = "wireguard-go"
+	}
 	RequireRoot(tb)
 	CleanStale()
 	tp := &Topology{
@@ -56,9 +76,10 @@ func New(tb testing.TB) *Topology {
 		InetAddr6:     netip.MustParseAddr("2001:db8:2::2"),
 		ClientTunnel4: netip.MustParseAddr("203.0.113.2"),
 		ClientTunnel6: netip.MustParseAddr("2001:db8:3::2"),
+		WireguardGo:   o.WireguardGo,
 	}
 	// wireguard-go takes a moment to come up; build the underlay meanwhile.
-	wg := startWireguardGo(tb, tp.Peer, tp.PeerIface)
+	wg := startWireguardGoBin(tb, tp.Peer, tp.PeerIface, tp.WireguardGo)
 
 	// No duplicate address detection on the veths: while a link-local
 	// address is tentative, a router cannot send the neighbour
@@ -152,8 +173,13 @@ func StartWireguardGo(tb testing.TB, ns, iface string) *Proc {
 
 func startWireguardGo(tb testing.TB, ns, iface string) *Proc {
 	tb.Helper()
+	return startWireguardGoBin(tb, ns, iface, "wireguard-go")
+}
+
+func startWireguardGoBin(tb testing.TB, ns, iface, bin string) *Proc {
+	tb.Helper()
 	// LOG_LEVEL=error keeps the log short; errors still reach Stderr.
-	return StartProc(tb, ns, []string{"LOG_LEVEL=error"}, "wireguard-go", "-f", iface)
+	return StartProc(tb, ns, []string{"LOG_LEVEL=error"}, bin, "-f", iface)
 }
 
 // waitSocket waits until wireguard-go p serves iface's UAPI socket. The
