@@ -30,6 +30,7 @@ type Config struct {
 	Idle          time.Duration // each idle window
 	ProfileCycles int           // cycles to record with perf(1); 0: no profile
 	GCTrace       bool          // run the helper with GODEBUG=gctrace=1 and report its live heap
+	HealthRuns    int           // peer stopped and started, to time stalled and ok; 0: none
 	// WireguardGo is a current wireguard-go, built from the module the
 	// helper embeds: the peer runs it, and so does wg-quick's main row.
 	// Debian's, on PATH, is the second comparison.
@@ -82,8 +83,9 @@ type samples struct {
 	idleHelper, idleTray                  int64 // ticks, nothing connected
 	idleHelperUp, idleTrayUp              int64 // ticks, tunnel connected
 	soak                                  soakResult
-	profile                               string // perf's summary, if recorded
-	tputProfile                           string // perf's summary of a download, if recorded
+	profile                               string    // perf's summary, if recorded
+	tputProfile                           string    // perf's summary of a download, if recorded
+	healthStalled, healthBack             []float64 // ms: peer stopped → stalled, peer back → ok
 }
 
 // soakResult is the helper before and after the soak's cycles.
@@ -117,6 +119,9 @@ func run(tb testing.TB, cfg Config) *Report {
 	b.warmUp()
 	b.phaseLatency()
 	b.phaseConnectedIdle()
+	if cfg.HealthRuns > 0 {
+		b.phaseHealth()
+	}
 	b.phaseThroughput()
 	b.phaseSoak()
 	if cfg.ProfileCycles > 0 {
@@ -173,7 +178,7 @@ func (b *bench) setup() {
 		env = append(env, "GODEBUG=gctrace=1")
 	}
 	b.helper = b.bus.StartHelper(tb, b.tp.Client, env, filepath.Join(b.cfg.Bin, "wgtray-helper"),
-		"--config-dir", configDir, "--journal-dir", stateDir, "--wireguard=userspace")
+		"--config-dir", configDir, "--journal-dir", stateDir, "--lib-dir", tb.TempDir(), "--wireguard=userspace")
 	// ip netns exec execs the helper in place: the pid is the helper's.
 	b.helperPid = b.helper.Cmd.Process.Pid
 	b.cl = ipc.NewClient(b.bus.Conn(tb))

@@ -25,7 +25,7 @@ func TestBenchSmoke(t *testing.T) {
 	if out, err := exec.Command(goTool(), "build", "-o", wggo, "golang.zx2c4.com/wireguard").CombinedOutput(); err != nil {
 		t.Fatalf("build wireguard-go: %v: %s", err, out)
 	}
-	cfg := Config{Bin: bin, Iterations: 1, Soak: 3, IperfRuns: 1, IperfSeconds: 1, Idle: time.Second, WireguardGo: wggo}
+	cfg := Config{Bin: bin, Iterations: 1, Soak: 3, IperfRuns: 1, IperfSeconds: 1, Idle: time.Second, WireguardGo: wggo, HealthRuns: 1}
 	if _, err := exec.LookPath("perf"); err == nil {
 		cfg.ProfileCycles = 2
 	}

@@ -29,6 +29,7 @@ func main() {
 	flag.IntVar(&cfg.IperfRuns, "iperf-runs", 3, "iperf3 runs per configuration")
 	flag.IntVar(&cfg.IperfSeconds, "iperf-seconds", 5, "seconds per iperf3 run")
 	idle := flag.Int("idle-seconds", 30, "seconds of each idle window")
+	flag.IntVar(&cfg.HealthRuns, "health-runs", 3, "times the peer is stopped and started to time the way back to ok; 0: none")
 	flag.IntVar(&cfg.ProfileCycles, "profile-cycles", 50, "connect/disconnect `cycles` to profile with perf, if installed; 0: none")
 	flag.StringVar(&cfg.WireguardGo, "wireguard-go", "", "current wireguard-go `binary` for the peer and wg-quick's main row (default: BIN/wireguard-go)")
 	helperEnv := flag.String("helper-env", "", "comma-separated `KEY=VALUE` list added to the helper's environment, for experiments (e.g. GOMEMLIMIT=96MiB)")

@@ -211,6 +211,12 @@ func (b *bench) report(took time.Duration) *Report {
 		"PersistentKeepalive = 25 sends a keepalive every 25 s")
 	ticks("idle_tray_up", "tray, tunnel connected, no traffic", "wgtray", s.idleTrayUp, false, b.trayNote)
 
+	const hl = "Health"
+	add(Row{ID: "health_stalled", Group: hl, Metric: "peer's WireGuard stopped → stalled (pinging through the tunnel)", Unit: "ms",
+		Subject: "wgtray-helper", Value: stats(s.healthStalled), Note: "15 s of unanswered data by definition, plus up to 1 s between readings"})
+	add(Row{ID: "health_peer_back", Group: hl, Metric: "peer's WireGuard back (same key, no session) → ok", Unit: "ms",
+		Subject: "wgtray-helper", Value: stats(s.healthBack), Note: "the heal re-resolves and handshakes at once, then after 1, 2, 4 … s while stalled"})
+
 	so := s.soak
 	rep.Soak = Soak{Cycles: so.Cycles, DumpEqual: so.DumpEqual, DumpDiff: so.DumpDiff,
 		FDsBefore: so.FDsBefore, FDsAfter: so.FDsAfter, GoroutinesBefore: so.GoroutinesBefore, GoroutinesAfter: so.GoAfter,

@@ -13,6 +13,7 @@ import (
 	"github.com/wgtray/wgtray/helper/engine"
 	"github.com/wgtray/wgtray/helper/firewall"
 	topts "github.com/wgtray/wgtray/helper/options"
+	"github.com/wgtray/wgtray/helper/wanted"
 	"github.com/wgtray/wgtray/helper/wgdev"
 )
 
@@ -77,6 +78,8 @@ func blockMode(o options, mode wgdev.Mode, logger *log.Logger) int {
 			}
 		}
 		errs = append(errs, sys.RemoveBlock())
+		// The package goes: no tunnel is wanted up any more.
+		errs = append(errs, wanted.Forget(o.libDir))
 		// The blocks that tunnels kept are gone with the table.
 		if ents, err := os.ReadDir(o.journalDir); err == nil {
 			for _, ent := range ents {

@@ -36,8 +36,14 @@ func startService(t *testing.T, extra ...string) *service {
 // of features that write there (DNS), or in the machine's when fs is nil.
 func startServiceIn(t *testing.T, fs *privatefs.FS, extra ...string) *service {
 	t.Helper()
+	return startServiceWith(t, sysbus.Options{}, fs, extra...)
+}
+
+// startServiceWith is startServiceIn on a bus started with opts.
+func startServiceWith(t *testing.T, opts sysbus.Options, fs *privatefs.FS, extra ...string) *service {
+	t.Helper()
 	netns.RequireRoot(t)
-	s := &service{bus: sysbus.Start(t, sysbus.Options{}), tp: netns.New(t), fs: fs}
+	s := &service{bus: sysbus.Start(t, opts), tp: netns.New(t), fs: fs}
 	s.configDir = filepath.Join(t.TempDir(), "wireguard")
 	s.stateDir = t.TempDir()
 	if err := os.Mkdir(s.configDir, 0o700); err != nil {
@@ -46,6 +52,11 @@ func startServiceIn(t *testing.T, fs *privatefs.FS, extra ...string) *service {
 	// --lib-dir too: the machine's /var/lib/wgtray is not the test's.
 	s.args = append([]string{"--config-dir", s.configDir, "--journal-dir", s.stateDir, "--lib-dir", t.TempDir(), "--wireguard=userspace"}, extra...)
 	s.start(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the helper's stderr:\n%s", s.proc.Stderr())
+		}
+	})
 	return s
 }
 

@@ -261,7 +261,8 @@ func TestBadInputOverDBus(t *testing.T) {
 }
 
 // TestCrashThenRestart kills the helper with a tunnel up; the next helper
-// removes the leftovers at start.
+// removes the leftovers at start, then brings the tunnel, which the user
+// wanted up, up again. Disconnected before the kill, it stays down.
 func TestCrashThenRestart(t *testing.T) {
 	s := startService(t)
 	name := netns.UniqueName("wgc")
@@ -270,14 +271,32 @@ func TestCrashThenRestart(t *testing.T) {
 	if err := s.client(t).Connect(context.Background(), name); err != nil {
 		t.Fatal(err)
 	}
+	up := netns.Dump(t, s.tp.Client)
 	s.proc.Signal(syscall.SIGKILL)
 	s.proc.Wait(t, 20*time.Second)
 	if netns.Dump(t, s.tp.Client) == before {
 		t.Fatal("nothing left after SIGKILL; the test proves nothing")
 	}
 	s.start(t)
+	s.waitRestore(t)
+	if !strings.Contains(s.proc.Stderr(), "restore: 1 of 1 tunnels wanted up brought up again") {
+		t.Errorf("the tunnel was not restored:\n%s", s.proc.Stderr())
+	}
+	if st, err := s.client(t).Status(context.Background(), name); err != nil || st.State != ipc.StateConnected {
+		t.Errorf("after restart: %+v, %v; want connected again", st, err)
+	}
+	if after := netns.Dump(t, s.tp.Client); after != up {
+		t.Errorf("restart did not bring the tunnel up as it was:\n%s", netns.DumpDiff(up, after))
+	}
+	if err := s.client(t).Disconnect(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	s.proc.Signal(syscall.SIGKILL)
+	s.proc.Wait(t, 20*time.Second)
+	s.start(t)
+	s.waitRestore(t)
 	if after := netns.Dump(t, s.tp.Client); after != before {
-		t.Errorf("restart did not remove the leftovers:\n%s", netns.DumpDiff(before, after))
+		t.Errorf("a tunnel disconnected before the kill came back:\n%s", netns.DumpDiff(before, after))
 	}
 	if st, err := s.client(t).Status(context.Background(), name); err != nil || st.State != ipc.StateDisconnected {
 		t.Errorf("after restart: %+v, %v; want disconnected", st, err)

@@ -73,6 +73,7 @@ type options struct {
 	nftOwner     bool
 	version      bool
 	hookTimeout  time.Duration
+	healthSpeed  float64
 }
 
 func main() {
@@ -94,6 +95,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.leakGuard, "leak-guard", true, "block the address family a one-family full tunnel does not carry (-leak-guard=false: wg-quick's behaviour)")
 	fs.StringVar(&o.dns, "dns", "auto", "where configs' DNS goes: `auto` (systemd-resolved, else resolvconf, else /etc/resolv.conf), systemd-resolved, resolvconf, resolv.conf or off")
 	fs.DurationVar(&o.hookTimeout, "hook-timeout", engine.DefaultHookTimeout, "kill a hook command (its whole process group) that runs longer than `duration`, and fail its step")
+	fs.Float64Var(&o.healthSpeed, "health-speed", 1, "run the health monitor's clock `factor` times faster (for tests: minutes of idleness in seconds)")
 	fs.BoolVar(&o.cleanup, "cleanup", false, "undo what a dead helper left behind, then exit")
 	fs.BoolVar(&o.loadLockdown, "load-lockdown", false, "if lockdown is on, put its block in place, then exit")
 	fs.BoolVar(&o.removeBlock, "remove-block", false, "remove the kill switch's and lockdown's block and turn lockdown off, then exit")

@@ -19,6 +19,7 @@ import (
 	"github.com/wgtray/wgtray/helper/monitor"
 	topts "github.com/wgtray/wgtray/helper/options"
 	"github.com/wgtray/wgtray/helper/store"
+	"github.com/wgtray/wgtray/helper/wanted"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -48,7 +49,14 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 	defer conn.Close()
 	up := newUpgrade(e, logger)
 	defer up.Close()
-	srv := daemon.New(ctx, daemon.Deps{
+	wants, err := wanted.Open(o.libDir)
+	if err != nil {
+		logger.Printf("tunnels wanted up: %v; starting with none", err)
+	}
+	var srv *daemon.Server
+	hm := newHealth(o, sys, &srv, logger)
+	defer hm.Close()
+	deps := daemon.Deps{
 		Conn:         conn,
 		Engine:       up.gate,
 		Store:        st,
@@ -61,7 +69,15 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 		AllowScripts: o.allowScripts,
 		Diagnoser:    diagnose.NewGatherer(diagBus(conn), logger),
 		NoLeakGuard:  !o.leakGuard,
-	})
+		Health:       hm,
+		Repair:       e,
+		Healer:       sys,
+		Problems:     hm,
+	}
+	if wants != nil { // nil only when the boot ID cannot be read
+		deps.Wanted = wants
+	}
+	srv = daemon.New(ctx, deps)
 	// Kill switch and lockdown before the name is on the bus: a kept
 	// block is adopted, and Blocking is true from the first answer.
 	e.SetTunnelOptions(srv.TunnelSettings)
@@ -81,12 +97,17 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 				srv.LinkGone(name)
 			}
 		}
+		netEvent(ev, e, srv, hm)
 	}, func(err error) { logger.Printf("link watch: %v", err) })
 	if err != nil {
 		return err
 	}
 	defer mon.Close() // on the early returns; Close may be called twice
+	watchSleep(ctx, conn, hm, logger)
 	logger.Printf("ready: %s on the system bus, configs in %q", ipc.BusName, o.configDir)
+	// After the start-up cleanup (withEngine), with the name owned so
+	// that clients see the tunnels come up.
+	go srv.Restore(ctx)
 	// SIGUSR1, which only root can send to this process, prints debug
 	// counts on stdout: the tests check for goroutine leaks with it.
 	usr1 := make(chan os.Signal, 1)
@@ -97,7 +118,8 @@ serving:
 		select {
 		case <-ctx.Done():
 		case <-usr1:
-			fmt.Fprintf(stdout, "debug: goroutines=%d\n", runtime.NumGoroutine())
+			// The health clock too: a test that runs it fast waits on it.
+			fmt.Fprintf(stdout, "debug: goroutines=%d health-clock=%d\n", runtime.NumGoroutine(), hm.Now().Unix())
 		case <-up.Poke():
 			if up.Retire() {
 				// At once: the bus then sends the next call's activation
@@ -110,6 +132,7 @@ serving:
 	// Stop watching before Shutdown, so that our own deletions are not
 	// handled as a tunnel's interface vanishing.
 	mon.Close()
+	hm.Close() // no heal runs while the tunnels go down
 	logger.Print("stopping: taking every tunnel down")
 	// ctx has ended, and with it every change in progress; Shutdown waits
 	// for them to roll back, but no longer than its deadline, so that

@@ -49,8 +49,8 @@ func startActivation(t *testing.T, bin string) *activated {
 	a.bus = sysbus.Start(t, sysbus.Options{ServiceDir: services})
 	// sh records how each run ended; env puts it on this bus; ip runs it
 	// in the client namespace.
-	execLine := fmt.Sprintf(`/bin/sh -c 'exec 2>>"$0"; "$@"; echo "wgtray-helper exited with status $?" >&2' %s /usr/bin/env %s %s netns exec %s %s --config-dir %s --journal-dir %s --wireguard=userspace`,
-		a.log, a.bus.Env(), ipPath, a.tp.Client, bin, a.configDir, a.stateDir)
+	execLine := fmt.Sprintf(`/bin/sh -c 'exec 2>>"$0"; "$@"; echo "wgtray-helper exited with status $?" >&2' %s /usr/bin/env %s %s netns exec %s %s --config-dir %s --journal-dir %s --lib-dir %s --wireguard=userspace`,
+		a.log, a.bus.Env(), ipPath, a.tp.Client, bin, a.configDir, a.stateDir, t.TempDir())
 	text := fmt.Sprintf("[D-BUS Service]\nName=%s\nExec=%s\nUser=root\n", ipc.BusName, execLine)
 	if err := os.WriteFile(filepath.Join(services, ipc.BusName+".service"), []byte(text), 0o644); err != nil {
 		t.Fatal(err)

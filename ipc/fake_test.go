@@ -96,6 +96,14 @@ func (f *fakeHelper) emit(t *testing.T, name string, state State, msg string) {
 	}
 }
 
+// emitHealth sends HealthChanged.
+func (f *fakeHelper) emitHealth(t *testing.T, h HealthChange) {
+	t.Helper()
+	if err := f.conn.Emit(ObjectPath, Interface+"."+SignalHealthChanged, h.Name, string(h.Health), h.Peer, h.Since, h.Reason); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (f *fakeHelper) record(msg dbus.Message, method string, args ...any) *dbus.Error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

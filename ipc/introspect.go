@@ -61,6 +61,13 @@ const IntrospectXML = `<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object I
 			<arg name="state" type="s"></arg>
 			<arg name="message" type="s"></arg>
 		</signal>
+		<signal name="HealthChanged">
+			<arg name="name" type="s"></arg>
+			<arg name="health" type="s"></arg>
+			<arg name="peer" type="s"></arg>
+			<arg name="since" type="x"></arg>
+			<arg name="reason" type="s"></arg>
+		</signal>
 		<signal name="BlockRepaired">
 			<arg name="message" type="s"></arg>
 		</signal>

@@ -49,6 +49,7 @@ func TestIntrospectContract(t *testing.T) {
 				},
 				Signals: []introspect.Signal{
 					{Name: SignalStateChanged, Args: []introspect.Arg{sig("name", "s"), sig("state", "s"), sig("message", "s")}},
+					{Name: SignalHealthChanged, Args: []introspect.Arg{sig("name", "s"), sig("health", "s"), sig("peer", "s"), sig("since", "x"), sig("reason", "s")}},
 					{Name: SignalBlockRepaired, Args: []introspect.Arg{sig("message", "s")}},
 				},
 				Properties: []introspect.Property{{

@@ -35,6 +35,21 @@ type Status struct {
 	// Peers lists the peers' public keys, in the config's order (key
 	// Peers, as). Public keys are not secrets.
 	Peers []string
+	// Health is the connected tunnel's health (key Health, s): see the
+	// Health constants; "" when not connected.
+	Health Health
+	// HealthPeer is the public key of the peer that stalled (key
+	// HealthPeer, s); "" otherwise.
+	HealthPeer string
+	// HealthSince is unix seconds (key HealthSince, x): for stalled the
+	// last time the peer was heard from, otherwise when this health
+	// began; 0 when not connected.
+	HealthSince int64
+	// HealthReason says why a stalled tunnel is (key HealthReason, s).
+	HealthReason string
+	// Autoconnect is the tunnel's autoconnect option (key Autoconnect,
+	// s): "off", or "boot" to come up at boot.
+	Autoconnect string
 	// KillSwitch says whether the tunnel blocks traffic outside itself
 	// while connecting, connected or after its helper died (key
 	// KillSwitch, b): the kill-switch option, on by default for a full
@@ -76,6 +91,11 @@ func (s Status) ToMap() map[string]dbus.Variant {
 	m["LeakGuard"] = dbus.MakeVariant(nonNil(s.LeakGuard))
 	m["LeakGuardSkipped"] = dbus.MakeVariant(s.LeakGuardSkipped)
 	m["Peers"] = dbus.MakeVariant(nonNil(s.Peers))
+	m["Health"] = dbus.MakeVariant(string(s.Health))
+	m["HealthPeer"] = dbus.MakeVariant(s.HealthPeer)
+	m["HealthSince"] = dbus.MakeVariant(s.HealthSince)
+	m["HealthReason"] = dbus.MakeVariant(s.HealthReason)
+	m["Autoconnect"] = dbus.MakeVariant(s.Autoconnect)
 	m["KillSwitch"] = dbus.MakeVariant(s.KillSwitch)
 	m["AllowLAN"] = dbus.MakeVariant(s.AllowLAN)
 	m["Blocking"] = dbus.MakeVariant(s.Blocking)
@@ -125,6 +145,18 @@ func StatusFromMap(m map[string]dbus.Variant) (Status, error) {
 			err = take(k, v, &s.LeakGuardSkipped)
 		case "Peers":
 			err = take(k, v, &s.Peers)
+		case "Health":
+			var h string
+			err = take(k, v, &h)
+			s.Health = Health(h)
+		case "HealthPeer":
+			err = take(k, v, &s.HealthPeer)
+		case "HealthSince":
+			err = take(k, v, &s.HealthSince)
+		case "HealthReason":
+			err = take(k, v, &s.HealthReason)
+		case "Autoconnect":
+			err = take(k, v, &s.Autoconnect)
 		case "KillSwitch":
 			err = take(k, v, &s.KillSwitch)
 		case "AllowLAN":

@@ -21,6 +21,8 @@ func fullStatus() Status {
 		FullTunnel: true, LastHandshake: 1700000000, RxBytes: 1 << 40, TxBytes: 2, Error: "step 3: boom",
 		DNS: []string{"203.0.113.1", "corp.example"}, DNSManager: "systemd-resolved", LeakGuard: []string{"IPv6"},
 		LeakGuardSkipped: "none skipped", Peers: []string{"xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="},
+		Health: HealthStalled, HealthPeer: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", HealthSince: 1700000100,
+		HealthReason: "nothing came back for 15 s while sending", Autoconnect: "boot",
 		KillSwitch: true, AllowLAN: true, Blocking: true,
 		Extra: map[string]dbus.Variant{
 			"Killswitch": dbus.MakeVariant(true),
@@ -51,6 +53,7 @@ func TestStatusWireTypes(t *testing.T) {
 		"Name": "s", "State": "s", "Interface": "s", "Addresses": "as", "Endpoint": "s", "PublicKey": "s",
 		"FullTunnel": "b", "LastHandshake": "x", "RxBytes": "t", "TxBytes": "t", "Error": "s",
 		"DNS": "as", "DNSManager": "s", "LeakGuard": "as", "LeakGuardSkipped": "s", "Peers": "as",
+		"Health": "s", "HealthPeer": "s", "HealthSince": "x", "HealthReason": "s", "Autoconnect": "s",
 		"KillSwitch": "b", "AllowLAN": "b", "Blocking": "b",
 	}
 	got := map[string]string{}

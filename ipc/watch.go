@@ -21,6 +21,8 @@ const (
 	// comes back a client should reload the list, since it missed the
 	// signals in between.
 	EventHelper
+	// EventHealth is a HealthChanged signal: Event.Health holds it.
+	EventHealth
 )
 
 // String returns the kind's name, for logs.
@@ -30,6 +32,8 @@ func (k EventKind) String() string {
 		return "state"
 	case EventHelper:
 		return "helper"
+	case EventHealth:
+		return "health"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
@@ -44,8 +48,9 @@ type StateChange struct {
 // Event is what Watch delivers.
 type Event struct {
 	Kind     EventKind
-	Change   StateChange // for EventState
-	HelperUp bool        // for EventHelper
+	Change   StateChange  // for EventState
+	Health   HealthChange // for EventHealth
+	HelperUp bool         // for EventHelper
 }
 
 // cleanupTimeout bounds the removal of match rules once a Watch ends, so
@@ -74,6 +79,17 @@ func stateRule() []dbus.MatchOption {
 	}
 }
 
+// healthRule matches the helper's HealthChanged, as stateRule its
+// StateChanged.
+func healthRule() []dbus.MatchOption {
+	return []dbus.MatchOption{
+		dbus.WithMatchSender(BusName),
+		dbus.WithMatchObjectPath(ObjectPath),
+		dbus.WithMatchInterface(Interface),
+		dbus.WithMatchMember(SignalHealthChanged),
+	}
+}
+
 // ownerRule matches the helper's name changing owner.
 func ownerRule() []dbus.MatchOption {
 	return []dbus.MatchOption{
@@ -85,7 +101,7 @@ func ownerRule() []dbus.MatchOption {
 	}
 }
 
-// Watch delivers the helper's StateChanged signals, in order, and its
+// Watch delivers the helper's StateChanged and HealthChanged signals, in order, and its
 // coming and going on the bus, until ctx ends or the connection closes.
 // Then it removes its match rules and closes the channel; nothing is
 // left running. Nothing is polled. The reader must keep draining the
@@ -110,7 +126,7 @@ func (c *Client) Watch(ctx context.Context) (<-chan Event, error) {
 			_ = c.conn.RemoveMatchSignalContext(cctx, r...)
 		}
 	}
-	for _, r := range [][]dbus.MatchOption{stateRule(), ownerRule()} {
+	for _, r := range [][]dbus.MatchOption{stateRule(), healthRule(), ownerRule()} {
 		if err := c.conn.AddMatchSignalContext(sctx, r...); err != nil {
 			cleanup()
 			return nil, fmt.Errorf("watch the helper: add match rule: %w", err)
@@ -189,6 +205,19 @@ func (w *watcher) event(s *dbus.Signal) (Event, bool) {
 			return Event{}, false
 		}
 		return Event{Kind: EventState, Change: StateChange{Name: name, State: State(state), Message: msg}}, true
+	case Interface + "." + SignalHealthChanged:
+		if w.owner == "" || s.Sender != w.owner || s.Path != ObjectPath || len(s.Body) != 5 {
+			return Event{}, false
+		}
+		name, ok1 := s.Body[0].(string)
+		health, ok2 := s.Body[1].(string)
+		peer, ok3 := s.Body[2].(string)
+		since, ok4 := s.Body[3].(int64)
+		reason, ok5 := s.Body[4].(string)
+		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
+			return Event{}, false
+		}
+		return Event{Kind: EventHealth, Health: HealthChange{Name: name, Health: Health(health), Peer: peer, Since: since, Reason: reason}}, true
 	case busName + ".NameOwnerChanged":
 		// The bus sets the sender of every message, so only the bus can
 		// send this with its name.

@@ -57,6 +57,25 @@ func TestWatchStateChanges(t *testing.T) {
 	expect(t, events, stateEvent("home", StateDisconnected, "failed: step 2: boom"))
 }
 
+// TestWatchHealthChanges: HealthChanged arrives as EventHealth, in order
+// with StateChanged.
+func TestWatchHealthChanges(t *testing.T) {
+	addr := privbus.Start(t)
+	f := startHelper(t, addr)
+	c := NewClient(privbus.Connect(t, addr))
+	events, err := c.Watch(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled := HealthChange{Name: "home", Health: HealthStalled, Peer: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", Since: 1700000000, Reason: "nothing came back for 15 s while sending"}
+	f.emit(t, "home", StateConnected, "connected")
+	f.emitHealth(t, stalled)
+	f.emitHealth(t, HealthChange{Name: "home", Health: HealthOK, Since: 1700000060})
+	expect(t, events, stateEvent("home", StateConnected, "connected"))
+	expect(t, events, Event{Kind: EventHealth, Health: stalled})
+	expect(t, events, Event{Kind: EventHealth, Health: HealthChange{Name: "home", Health: HealthOK, Since: 1700000060}})
+}
+
 // TestWatchIgnoresImpostors checks that only the helper speaks for the
 // helper: a broadcast from another connection is not matched, and one
 // sent to the client directly, which no match rule filters, is dropped.
@@ -211,7 +230,7 @@ func TestWatchOnClosedConnection(t *testing.T) {
 }
 
 func TestEventKindString(t *testing.T) {
-	for k, want := range map[EventKind]string{EventState: "state", EventHelper: "helper", 0: "EventKind(0)"} {
+	for k, want := range map[EventKind]string{EventState: "state", EventHelper: "helper", EventHealth: "health", 0: "EventKind(0)"} {
 		if got := k.String(); got != want {
 			t.Errorf("%d: %q, want %q", int(k), got, want)
 		}

@@ -33,6 +33,7 @@ var common = []entry{
 	{"/usr/libexec/wgtray", "drwxr-xr-x"},
 	{"/usr/libexec/wgtray/wgtray-helper", "-rwxr-xr-x"},
 	{"/usr/lib/systemd/system/wgtray-helper.service", "-rw-r--r--"},
+	{"/usr/lib/systemd/system/wgtray-autoconnect.service", "-rw-r--r--"},
 	{"/usr/lib/systemd/system/wgtray-lockdown.service", "-rw-r--r--"},
 	{"/usr/lib/tmpfiles.d/wgtray.conf", "-rw-r--r--"},
 	{"/usr/share/dbus-1/system-services/org.wgtray.Helper1.service", "-rw-r--r--"},
@@ -295,8 +296,9 @@ func TestDebInstall(t *testing.T) {
 
 	t.Run("systemd-analyze verify", func(t *testing.T) {
 		needTool(t, "systemd-analyze", "systemd")
-		// The installed unit, with its binary and man page in place.
-		out, err := exec.Command("systemd-analyze", "verify", "/usr/lib/systemd/system/wgtray-helper.service").CombinedOutput()
+		// The installed units, with their binary and man page in place.
+		out, err := exec.Command("systemd-analyze", "verify", "/usr/lib/systemd/system/wgtray-helper.service",
+			"/usr/lib/systemd/system/wgtray-autoconnect.service").CombinedOutput()
 		if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 			t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 		}

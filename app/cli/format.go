@@ -16,7 +16,9 @@ func jsonStatus(s ipc.Status) map[string]any {
 		"endpoint": s.Endpoint, "publicKey": s.PublicKey, "fullTunnel": s.FullTunnel,
 		"lastHandshake": s.LastHandshake, "rxBytes": s.RxBytes, "txBytes": s.TxBytes, "error": s.Error,
 		"dns": list(s.DNS), "dnsManager": s.DNSManager, "leakGuard": list(s.LeakGuard),
-		"killSwitch": s.KillSwitch, "allowLAN": s.AllowLAN, "blocking": s.Blocking,
+		"health": s.Health, "healthPeer": s.HealthPeer, "healthSince": s.HealthSince, "healthReason": s.HealthReason,
+		"autoconnect": s.Autoconnect,
+		"killSwitch":  s.KillSwitch, "allowLAN": s.AllowLAN, "blocking": s.Blocking,
 	}
 	for k, v := range s.Extra {
 		m[k] = v.Value()
@@ -63,11 +65,29 @@ func writeStatus(w io.Writer, s ipc.Status, now time.Time) {
 	if s.Blocking {
 		line("blocking", "traffic outside the tunnel is blocked")
 	}
+	line("autoconnect", s.Autoconnect)
 	if s.State == ipc.StateConnected {
+		line("health", healthLine(s))
 		line("handshake", present.Handshake(s.LastHandshake, now))
 		line("transfer", present.Transfer(s.RxBytes, s.TxBytes))
 	}
 	line("last error", s.Error)
+}
+
+// healthLine is the helper's judgement of a connected tunnel: "ok", or
+// "stalled since 14:05: nothing came back for 15 s while sending".
+func healthLine(s ipc.Status) string {
+	if s.Health != ipc.HealthStalled {
+		return string(s.Health)
+	}
+	h := "stalled"
+	if s.HealthSince != 0 {
+		h += ", no reply since " + time.Unix(s.HealthSince, 0).Format("15:04")
+	}
+	if s.HealthReason != "" {
+		h += ": " + s.HealthReason
+	}
+	return h
 }
 
 // list makes a missing list an empty JSON array.

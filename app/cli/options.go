@@ -9,7 +9,7 @@ import (
 // allow-lan, and machine-wide lockdown. The helper validates keys and
 // values; these only say what they did.
 func init() {
-	commands["set"] = command{"NAME KEY on|off", "Set an option of tunnel NAME: kill-switch (block traffic outside a full tunnel; on by default) or allow-lan (let the block pass the local network; on by default).",
+	commands["set"] = command{"NAME KEY VALUE", "Set an option of tunnel NAME: kill-switch on|off (block traffic outside a full tunnel; on by default), allow-lan on|off (let the block pass the local network; on by default) or autoconnect off|boot (bring the tunnel up at boot, before anyone logs in; off by default).",
 		[2]int{3, 3}, false, false, cmdSet, true, "wgtray status %s"}
 	commands["lockdown"] = command{"[on|off]", "Without an argument, say whether lockdown is on. on: block all traffic outside a tunnel, even when none is connected, across restarts and reboots; off: stop.",
 		[2]int{0, 1}, false, false, cmdLockdown, true, "wgtray lockdown"}

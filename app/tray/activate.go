@@ -65,8 +65,8 @@ func (a *App) statusNotice() Notice {
 				if t.Handshake != 0 {
 					l += ", handshake " + present.Handshake(t.Handshake, now)
 				}
-				if t.Lost(now) {
-					l += " (connection lost)"
+				if t.Stalled() {
+					l += " (" + t.NoReply() + ")"
 				}
 				lines = append(lines, l)
 			case t.State != ipc.StateDisconnected:

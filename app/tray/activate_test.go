@@ -36,7 +36,7 @@ func TestStatusNotice(t *testing.T) {
 		{"first tunnel", Model{HelperUp: true, Tunnels: []Tunnel{{Name: "a"}, {Name: "b"}}}, "", "wgtray: disconnected", "", "Connect a"},
 		{"last used", Model{HelperUp: true, Tunnels: []Tunnel{{Name: "a"}, {Name: "b"}}}, "b", "wgtray: disconnected", "", "Connect b"},
 		{"last used is gone", Model{HelperUp: true, Tunnels: []Tunnel{{Name: "a"}}}, "b", "wgtray: disconnected", "", "Connect a"},
-		{"connected", Model{HelperUp: true, Tunnels: []Tunnel{{Name: "a"}, {Name: "b", State: ipc.StateConnected, Endpoint: "192.0.2.1:51820", Handshake: now.Unix() - 5, Since: now}}}, "a",
+		{"connected", Model{HelperUp: true, Tunnels: []Tunnel{{Name: "a"}, {Name: "b", State: ipc.StateConnected, Endpoint: "192.0.2.1:51820", Handshake: now.Unix() - 5}}}, "a",
 			"wgtray: b connected", "b: connected to 192.0.2.1:51820, handshake 5 s ago", "Disconnect b"},
 		{"failed", Model{HelperUp: true, Failed: "boom", Tunnels: []Tunnel{{Name: "a"}}}, "", "wgtray: disconnected", "Last error: boom", "Connect a"},
 	} {

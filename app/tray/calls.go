@@ -162,7 +162,8 @@ func (a *App) reload(ctx context.Context) {
 			a.helperDown()
 		} else {
 			a.model.HelperUp = true
-			a.model.SetList(ts, a.now())
+			a.model.SetList(ts)
+			a.connectAtLogin(ctx)
 			a.refreshBlock(ctx)
 			if a.downShown {
 				a.notify(noticeHelper(true))
@@ -218,14 +219,13 @@ func (a *App) refreshStats(ctx context.Context) {
 	})
 }
 
-// applyStats puts statuses into the model and announces a connection lost
-// or restored.
+// applyStats puts statuses into the model, with the health the helper
+// judged (which a tray started during a stall learns here).
 func (a *App) applyStats(got map[string]ipc.Status) {
-	now := a.now()
 	for i := range a.model.Tunnels {
 		t := &a.model.Tunnels[i]
 		if t.State != ipc.StateConnected {
-			delete(a.lost, t.Name)
+			a.clearHealth(t)
 			continue
 		}
 		st, ok := got[t.Name]
@@ -235,14 +235,8 @@ func (a *App) applyStats(got map[string]ipc.Status) {
 		t.Endpoint, t.Handshake, t.Rx, t.Tx = st.Endpoint, st.LastHandshake, st.RxBytes, st.TxBytes
 		t.DNS, t.Blocked = st.DNSManager, st.LeakGuard
 		t.FullTunnel, t.KillSwitch, t.Blocking = st.FullTunnel, st.KillSwitch, st.Blocking
-		lost := t.Lost(now)
-		if lost != a.lost[t.Name] {
-			if lost {
-				a.notify(noticeLost(t.Name))
-			} else {
-				a.notify(noticeRestored(t.Name))
-			}
-			a.lost[t.Name] = lost
+		if st.Health != "" {
+			a.setHealth(t, st.Health, st.HealthPeer, st.HealthSince)
 		}
 	}
 }

@@ -25,7 +25,7 @@ func (a *App) render(ctx context.Context) {
 			}
 			it := a.items[i]
 			it.SetTitle(e.Title)
-			if e.Kind == EntryTunnel || e.Kind == EntryKillSwitch || e.Kind == EntryLockdown {
+			if checkable(e.Kind) {
 				if e.Checked {
 					it.Check()
 				} else {
@@ -42,6 +42,11 @@ func (a *App) render(ctx context.Context) {
 		return
 	}
 	a.rebuild(ctx, entries)
+}
+
+// checkable reports whether a menu line of kind k has a check mark.
+func checkable(k EntryKind) bool {
+	return k == EntryTunnel || k == EntryKillSwitch || k == EntryLockdown || k == EntryLogin || k == EntryAutostart
 }
 
 func sameShape(a, b []Entry) bool {
@@ -73,6 +78,8 @@ func (a *App) rebuild(ctx context.Context, entries []Entry) {
 			continue
 		case EntryTunnel:
 			it = systray.AddMenuItemCheckbox(e.Title, "Connect or disconnect "+e.Tunnel, e.Checked)
+		case EntryLogin, EntryAutostart:
+			it = systray.AddMenuItemCheckbox(e.Title, "", e.Checked)
 		case EntryKillSwitch:
 			it = systray.AddMenuItemCheckbox(e.Title, "Block every packet that does not go through "+e.Tunnel, e.Checked)
 		case EntryLockdown:
@@ -128,6 +135,14 @@ func (a *App) clicked(ctx context.Context, i int, gen chan struct{}) {
 		a.startImport(ctx)
 	case EntryRetry:
 		a.retry(ctx)
+	case EntryLogin:
+		if err := a.model.Login.setConnect(e.Tunnel, !e.Checked); err != nil {
+			a.model.Failed = err.Error()
+		}
+	case EntryAutostart:
+		if err := a.model.Login.setAutostart(!e.Checked); err != nil {
+			a.model.Failed = err.Error()
+		}
 	case EntryKillSwitch:
 		a.setOption(ctx, e.Tunnel, "kill-switch", !e.Checked)
 	case EntryLockdown:

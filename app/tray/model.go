@@ -12,12 +12,6 @@ import (
 	"github.com/wgtray/wgtray/ipc"
 )
 
-// LostAfter is how long a connected tunnel may go without a handshake
-// before the tray calls the connection lost. WireGuard re-handshakes every
-// two minutes while traffic flows, so three minutes without one means
-// the peer is not answering.
-const LostAfter = 180 * time.Second
-
 // Tunnel is what the tray knows of one tunnel.
 type Tunnel struct {
 	Name      string
@@ -27,10 +21,14 @@ type Tunnel struct {
 	Rx, Tx    uint64
 	DNS       string   // the DNS manager given the tunnel's servers, "" if none
 	Blocked   []string // families the leak guard blocks ("IPv6")
+	// Health is the helper's judgement of a connected tunnel (the tray
+	// makes none of its own): HealthChanged and Status say it.
+	Health      ipc.Health
+	HealthPeer  string // the stalled peer's public key
+	HealthSince int64  // unix seconds: for stalled, when the peer was last heard from
 	// FullTunnel, KillSwitch and Blocking are the helper's Status keys:
 	// a full tunnel gets the "Block traffic outside the tunnel" line.
 	FullTunnel, KillSwitch, Blocking bool
-	Since                            time.Time // when it became connected, for "lost" before the first handshake
 }
 
 // Model is the tray's state. It is plain data: the menu, icon and tooltip
@@ -45,6 +43,9 @@ type Model struct {
 	Tunnels []Tunnel
 	// Checking holds the tunnels whose "Check connection…" runs.
 	Checking map[string]bool
+	// Login, when set, are the user's login settings, shown in the menu
+	// under the tunnels.
+	Login *LoginPrefs
 	// Lockdown and Blocking are the helper's properties: lockdown is on,
 	// and the block (a kill switch's or lockdown's) is in place.
 	Lockdown, Blocking bool
@@ -57,7 +58,7 @@ func (m *Model) BlockedNow(now time.Time) bool {
 		return false
 	}
 	for _, t := range m.Tunnels {
-		if t.State == ipc.StateConnected && !t.Lost(now) {
+		if t.State == ipc.StateConnected && !t.Stalled() {
 			return false
 		}
 	}
@@ -77,16 +78,27 @@ func (m *Model) SetPending(tunnel string, waiting bool) {
 	m.Pending[tunnel] = true
 }
 
-// Lost reports whether t is connected but silent for LostAfter.
-func (t Tunnel) Lost(now time.Time) bool {
-	if t.State != ipc.StateConnected {
-		return false
+// Stalled reports whether the helper says t is connected but its peer
+// does not answer.
+func (t Tunnel) Stalled() bool {
+	return t.State == ipc.StateConnected && t.Health == ipc.HealthStalled
+}
+
+// NoReply describes a stall: "no reply from 192.0.2.1:51820 since
+// 14:05", in local time.
+func (t Tunnel) NoReply() string {
+	peer := t.Endpoint
+	if peer == "" {
+		peer = "the peer"
+		if len(t.HealthPeer) >= 8 {
+			peer = "peer " + t.HealthPeer[:8] + "…"
+		}
 	}
-	last := t.Since
-	if t.Handshake != 0 {
-		last = time.Unix(t.Handshake, 0)
+	s := "no reply from " + peer
+	if t.HealthSince != 0 {
+		s += " since " + time.Unix(t.HealthSince, 0).Format("15:04")
 	}
-	return !last.IsZero() && now.Sub(last) > LostAfter
+	return s
 }
 
 // Find returns the tunnel called name.
@@ -101,16 +113,13 @@ func (m *Model) Find(name string) *Tunnel {
 
 // SetList replaces the tunnel list, keeping what is known of tunnels that
 // stay.
-func (m *Model) SetList(ts []ipc.Tunnel, now time.Time) {
+func (m *Model) SetList(ts []ipc.Tunnel) {
 	var out []Tunnel
 	for _, t := range ts {
 		nt := Tunnel{Name: t.Name, State: t.State}
 		if old := m.Find(t.Name); old != nil {
 			nt = *old
 			nt.State = t.State
-		}
-		if nt.State == ipc.StateConnected && nt.Since.IsZero() {
-			nt.Since = now
 		}
 		out = append(out, nt)
 	}
@@ -135,7 +144,7 @@ func (m *Model) Icon(now time.Time) Icon {
 	icon := IconDisconnected
 	for _, t := range m.Tunnels {
 		switch {
-		case t.Lost(now):
+		case t.Stalled():
 			return IconProblem
 		case t.State == ipc.StateConnecting || t.State == ipc.StateDisconnecting:
 			icon = IconConnecting
@@ -154,13 +163,19 @@ func (m *Model) Tooltip(now time.Time) string {
 	case m.refusedAction(ActionConnect):
 		return "wgtray: not allowed to connect tunnels"
 	case m.BlockedNow(now):
-		return "wgtray: " + TextBlocked
+		s := "wgtray: " + TextBlocked
+		for _, t := range m.Tunnels {
+			if t.Stalled() {
+				s += "; " + t.Name + ": " + t.NoReply()
+			}
+		}
+		return s
 	}
 	var parts []string
 	for _, t := range m.Tunnels {
 		switch {
-		case t.Lost(now):
-			parts = append(parts, t.Name+" connection lost")
+		case t.Stalled():
+			parts = append(parts, t.Name+": "+t.NoReply())
 		case t.State != ipc.StateDisconnected:
 			parts = append(parts, t.Name+" "+string(t.State))
 		}
@@ -196,6 +211,8 @@ const (
 	EntryKillSwitch                  // checkable: a full tunnel's kill switch on or off
 	EntryLockdown                    // checkable: lockdown on or off
 	EntryCheck                       // "Check connection…" under a connected tunnel
+	EntryLogin                       // checkable "Connect at login: NAME"
+	EntryAutostart                   // checkable "Start wgtray at login"
 )
 
 // Entry is one menu line.
@@ -218,6 +235,8 @@ const (
 	TextImport            = "Import tunnel from file…"
 	TextQuit              = "Quit"
 	TextWaiting           = " (waiting for wgtray-helper…)"
+	TextLogin             = "Connect at login: "
+	TextAutostart         = "Start wgtray at login"
 	TextKillSwitch        = "    Block traffic outside the tunnel"
 	TextLockdown          = "Lockdown"
 	TextBlocked           = "blocked — traffic outside the tunnel is blocked"
@@ -261,8 +280,8 @@ func (m *Model) Menu(now time.Time) []Entry {
 		case ipc.StateDisconnecting:
 			title += " (disconnecting…)"
 		}
-		if t.Lost(now) {
-			title += " (connection lost)"
+		if t.Stalled() {
+			title += " (" + t.NoReply() + ")"
 		}
 		pending := m.Pending[t.Name]
 		if pending {
@@ -304,6 +323,13 @@ func (m *Model) Menu(now time.Time) []Entry {
 	out = append(out, Entry{Kind: EntrySeparator})
 	if m.HelperUp {
 		out = append(out, Entry{Kind: EntryLockdown, Title: TextLockdown, Checked: m.Lockdown, Enabled: true})
+	}
+	if m.Login != nil {
+		for _, t := range m.Tunnels {
+			out = append(out, Entry{Kind: EntryLogin, Title: TextLogin + t.Name, Tunnel: t.Name,
+				Checked: m.Login.ConnectsAtLogin(t.Name), Enabled: true})
+		}
+		out = append(out, Entry{Kind: EntryAutostart, Title: TextAutostart, Checked: m.Login.Autostart, Enabled: true})
 	}
 	out = append(out,
 		Entry{Kind: EntryImport, Title: TextImport, Enabled: true},

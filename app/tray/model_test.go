@@ -3,6 +3,7 @@ package tray
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,9 +46,14 @@ func TestIconTooltipMenu(t *testing.T) {
 			IconConnected, "wgtray: home connected",
 			[]string{"home", "    handshake 12 s ago", "    ↓ 0 B ↑ 0 B", "    DNS through the tunnel (systemd-resolved)",
 				"    IPv6 blocked (leak guard)", TextCheck, "", TextLockdown, TextImport, TextQuit}},
-		{"lost", Model{HelperUp: true, Tunnels: []Tunnel{{Name: "home", State: ipc.StateConnected, Handshake: now.Unix() - 200}}},
-			IconProblem, "wgtray: home connection lost",
-			[]string{"home (connection lost)", "    handshake 3 min ago", "    ↓ 0 B ↑ 0 B", TextCheck, "", TextLockdown, TextImport, TextQuit}},
+		// The handshake's age alone is no problem: an idle tunnel has an old one.
+		{"idle, old handshake", Model{HelperUp: true, Tunnels: []Tunnel{{Name: "home", State: ipc.StateConnected, Handshake: now.Unix() - 200, Health: ipc.HealthOK}}},
+			IconConnected, "wgtray: home connected",
+			[]string{"home", "    handshake 3 min ago", "    ↓ 0 B ↑ 0 B", TextCheck, "", TextLockdown, TextImport, TextQuit}},
+		{"stalled", Model{HelperUp: true, Tunnels: []Tunnel{{Name: "home", State: ipc.StateConnected, Endpoint: "192.0.2.1:51820", Handshake: now.Unix() - 200,
+			Health: ipc.HealthStalled, HealthSince: time.Date(2026, 12, 2, 14, 5, 0, 0, time.Local).Unix()}}},
+			IconProblem, "wgtray: home: no reply from 192.0.2.1:51820 since 14:05",
+			[]string{"home (no reply from 192.0.2.1:51820 since 14:05)", "    endpoint 192.0.2.1:51820", "    handshake 3 min ago", "    ↓ 0 B ↑ 0 B", TextCheck, "", TextLockdown, TextImport, TextQuit}},
 		{"connect refused", Model{HelperUp: true, Refusals: []Refusal{{Action: ActionConnect}}, Tunnels: []Tunnel{{Name: "home", State: ipc.StateDisconnected}}},
 			IconProblem, "wgtray: not allowed to connect tunnels", []string{TextNotAllowedConnect, "home", "", TextLockdown, TextImport, TextQuit}},
 		{"import refused", Model{HelperUp: true, Refusals: []Refusal{{Action: ActionImport}}, Tunnels: []Tunnel{{Name: "home", State: ipc.StateDisconnected}}},
@@ -191,13 +197,13 @@ func TestRefusals(t *testing.T) {
 
 func TestSetListKeepsStats(t *testing.T) {
 	m := Model{HelperUp: true}
-	m.SetList([]ipc.Tunnel{{Name: "b", State: "connected"}, {Name: "a", State: "disconnected"}}, now)
-	if m.Tunnels[0].Name != "a" || m.Tunnels[1].Since != now {
+	m.SetList([]ipc.Tunnel{{Name: "b", State: "connected"}, {Name: "a", State: "disconnected"}})
+	if m.Tunnels[0].Name != "a" || m.Tunnels[1].Name != "b" {
 		t.Fatalf("%+v", m.Tunnels)
 	}
-	m.Tunnels[1].Rx = 5
-	m.SetList([]ipc.Tunnel{{Name: "b", State: "connected"}}, now.Add(time.Minute))
-	if len(m.Tunnels) != 1 || m.Tunnels[0].Rx != 5 || m.Tunnels[0].Since != now {
+	m.Tunnels[1].Rx, m.Tunnels[1].Health = 5, ipc.HealthOK
+	m.SetList([]ipc.Tunnel{{Name: "b", State: "connected"}})
+	if len(m.Tunnels) != 1 || m.Tunnels[0].Rx != 5 || m.Tunnels[0].Health != ipc.HealthOK {
 		t.Errorf("%+v", m.Tunnels)
 	}
 }
@@ -229,6 +235,24 @@ func TestIconsArePNG(t *testing.T) {
 		if b := i.PNG(); len(b) < 100 || string(b[1:4]) != "PNG" {
 			t.Errorf("icon %v is not a PNG", i)
 		}
+	}
+}
+
+// TestMenuLogin: with the login settings, the menu ends with one
+// "Connect at login" line per tunnel and "Start wgtray at login", checked
+// as set.
+func TestMenuLogin(t *testing.T) {
+	m := Model{HelperUp: true, Tunnels: []Tunnel{{Name: "home", State: ipc.StateDisconnected}, {Name: "work", State: ipc.StateDisconnected}},
+		Login: &LoginPrefs{Connect: []string{"work"}, Autostart: true}}
+	var got []string
+	for _, e := range m.Menu(now) {
+		if e.Kind == EntryLogin || e.Kind == EntryAutostart {
+			got = append(got, fmt.Sprintf("%s %v", e.Title, e.Checked))
+		}
+	}
+	want := []string{"Connect at login: home false", "Connect at login: work true", "Start wgtray at login true"}
+	if !slices.Equal(got, want) {
+		t.Errorf("login lines %q, want %q", got, want)
 	}
 }
 

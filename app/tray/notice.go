@@ -38,8 +38,15 @@ func NoticeFor(ch ipc.StateChange) (Notice, bool) {
 }
 
 // Notices about the connection and the helper.
-func noticeLost(name string) Notice {
-	return Notice{Key: name, Summary: "Connection to " + name + " lost", Body: "No handshake with the peer for more than 3 minutes.", Urgent: true}
+func noticeStalled(t Tunnel) Notice {
+	return Notice{Key: t.Name, Summary: "Connection to " + t.Name + " stalled", Body: capitalize(t.NoReply()) + "; wgtray-helper is trying to reconnect.", Urgent: true}
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func noticeRestored(name string) Notice {

@@ -3,6 +3,7 @@ package tray
 import (
 	"context"
 	"log"
+	"os"
 	"strings"
 	"time"
 
@@ -84,8 +85,11 @@ type App struct {
 	gen     chan struct{} // closed when the menu is rebuilt
 	icon    Icon
 	tooltip string
-	lost    map[string]bool
-	desk    desktopState // the panel's side: desktop.go
+	stalled map[string]bool // tunnels whose stall was announced
+	// loggedIn is set once the tunnels to connect at login were
+	// connected (or found connected), at the first list of tunnels.
+	loggedIn bool
+	desk     desktopState // the panel's side: desktop.go
 }
 
 // New returns the tray app; session is the session bus connection that
@@ -97,10 +101,17 @@ func New(session *dbus.Conn, logger *log.Logger, t Timeouts) *App {
 	if t.Change <= 0 {
 		t.Change = ChangeTimeout
 	}
-	return &App{
+	a := &App{
 		session: session, notifier: NewNotifier(session), logger: logger, now: time.Now, timeouts: t,
-		do: make(chan func(), 16), notices: make(chan Notice, 32), icon: -1, lost: map[string]bool{},
+		do: make(chan func(), 16), notices: make(chan Notice, 32), icon: -1, stalled: map[string]bool{},
 	}
+	// The login settings are the user's, in their XDG config directory;
+	// without one (no HOME) the menu leaves them out.
+	if dir, err := os.UserConfigDir(); err == nil {
+		p := loadLogin(dir)
+		a.model.Login = &p
+	}
+	return a
 }
 
 // Run drives the tray until ctx ends: it follows the helper's signals and
@@ -198,22 +209,29 @@ func (a *App) handle(ctx context.Context, ev ipc.Event) {
 		t.State = ch.State
 		switch ch.State {
 		case ipc.StateConnected:
-			t.Since = a.now()
 			a.model.Failed = ""
 			a.refreshStats(ctx)
 		case ipc.StateDisconnected:
-			t.Since, t.Handshake, t.Rx, t.Tx = time.Time{}, 0, 0, 0
+			t.Handshake, t.Rx, t.Tx = 0, 0, 0
 			t.DNS, t.Blocked = "", nil
-			delete(a.lost, ch.Name)
+			a.clearHealth(t)
 			if strings.HasPrefix(ch.Message, "failed: ") {
 				a.model.Failed = strings.TrimPrefix(ch.Message, "failed: ")
 			}
+		}
+		if ch.State != ipc.StateConnected {
+			a.clearHealth(t)
 		}
 		if n, ok := NoticeFor(ch); ok {
 			a.notify(n)
 		}
 		// A kill switch comes and goes with its tunnel.
 		a.refreshBlock(ctx)
+	case ipc.EventHealth:
+		h := ev.Health
+		if t := a.model.Find(h.Name); t != nil {
+			a.setHealth(t, h.Health, h.Peer, h.Since)
+		}
 	}
 }
 

@@ -116,6 +116,7 @@ func (s *Server) connect(ctx context.Context, name string, scriptsOK bool) error
 				// Its block stays until this one holds its own.
 				s.downKeeping(ctx, other, fmt.Sprintf("disconnected because full tunnel %q is connecting", name))
 				replaced = append(replaced, other)
+				s.want(other, false) // replaced by the user's choice
 			}
 		}
 	}
@@ -202,6 +203,7 @@ func (s *Server) remove(ctx context.Context, name string) error {
 		}
 	}
 	s.c.Logger.Printf("removed %q", name)
+	s.refreshAutoconnect()
 	return nil
 }
 

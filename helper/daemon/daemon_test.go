@@ -43,7 +43,7 @@ func TestDaemonListStatus(t *testing.T) {
 		Name: "work", State: ipc.StateDisconnected,
 		Addresses: []string{"203.0.113.2/24", "2001:db8:8::2/64"}, Endpoint: "vpn.example:51820",
 		PublicKey: st.PublicKey, FullTunnel: true, DNS: []string{"203.0.113.1", "corp.example"},
-		Peers: []string{peerKey.String()}, KillSwitch: true, AllowLAN: true,
+		Peers: []string{peerKey.String()}, KillSwitch: true, AllowLAN: true, Autoconnect: "off",
 	}
 	if diff := cmp.Diff(want, st, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("Status (-want +got):\n%s", diff)

@@ -125,7 +125,11 @@ func (o object) Connect(msg dbus.Message, name string) *dbus.Error {
 	}
 	ctx, cancel := context.WithTimeout(o.s.ctx, changeTimeout)
 	defer cancel()
-	return toDBus(o.s.connect(ctx, name, scriptsOK))
+	err = o.s.connect(ctx, name, scriptsOK)
+	if err == nil {
+		o.s.want(name, true)
+	}
+	return toDBus(err)
 }
 
 // Disconnect takes a tunnel down; a tunnel that is down is not an error.
@@ -150,6 +154,7 @@ func (o object) Disconnect(msg dbus.Message, name string) *dbus.Error {
 	}
 	ctx, cancel := context.WithTimeout(o.s.ctx, changeTimeout)
 	defer cancel()
+	o.s.want(name, false) // whatever becomes of the disconnect
 	return toDBus(o.s.disconnect(ctx, name, "disconnected"))
 }
 
@@ -217,6 +222,7 @@ func (o object) Remove(msg dbus.Message, name string) *dbus.Error {
 	}
 	ctx, cancel := context.WithTimeout(o.s.ctx, changeTimeout)
 	defer cancel()
+	o.s.want(name, false)
 	return toDBus(o.s.remove(ctx, name))
 }
 
@@ -258,6 +264,7 @@ func (s *Server) status(name string) (ipc.Status, error) {
 	}
 	ks := s.settings(name, cfg)
 	out.KillSwitch, out.AllowLAN = ks.killSwitch, ks.allowLAN
+	out.Autoconnect = s.autoconnect(name)
 	out.Blocking = s.tunnelBlocking(name)
 	if cfg != nil {
 		out.PublicKey = cfg.Interface.PrivateKey.PublicKey().String()
@@ -283,6 +290,7 @@ func (s *Server) status(name string) (ipc.Status, error) {
 		return out, nil
 	}
 	out.Interface = name
+	s.statusHealth(&out)
 	if p := s.c.Engine.State(name).Plan; p != nil {
 		out.FullTunnel = p.FullTunnel
 		if p.DNS != nil {

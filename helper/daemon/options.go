@@ -126,6 +126,9 @@ func (s *Server) setTunnelOption(ctx context.Context, name, key, value string) e
 		return fmt.Errorf("%w: set %s of %q: %v", ipc.ErrFailed, key, name, err)
 	}
 	s.c.Logger.Printf("option %s of %q set to %s", key, name, value)
+	if key == options.Autoconnect {
+		s.refreshAutoconnect()
+	}
 	after := s.settings(name, cfg)
 	b, ok := s.c.Engine.(Blocker)
 	if !ok || after == before {

@@ -75,6 +75,15 @@ type Deps struct {
 	// NoLeakGuard is the helper's --leak-guard=false, which Diagnose
 	// reports.
 	NoLeakGuard bool
+	// Health, when set, judges the connected tunnels' health.
+	Health Health
+	// Repair, Healer and Problems, when set, are the routing guard's
+	// and the healing's (see RoutingDeleted and Heal).
+	Repair   Repairer
+	Healer   Healer
+	Problems Problems
+	// Wanted, when set, keeps which tunnels are wanted up, durably.
+	Wanted Wanted
 }
 
 // Server is the exported helper object.
@@ -84,6 +93,7 @@ type Server struct {
 
 	calls *callGate
 	locks *changeLocks
+	guard *guard
 	// stopping is set by Shutdown: from then on no tunnel is connected.
 	stopping atomic.Bool
 	// props are the exported properties, set by Export.
@@ -96,7 +106,7 @@ type Server struct {
 // from ctx, with a deadline of its own; ctx ending cancels them all, and
 // the changes they wait for or are making.
 func New(ctx context.Context, c Deps) *Server {
-	s := &Server{c: c, ctx: ctx, calls: newCallGate(), locks: newChangeLocks()}
+	s := &Server{c: c, ctx: ctx, calls: newCallGate(), locks: newChangeLocks(), guard: newGuard()}
 	c.Engine.Observe(s.changed)
 	return s
 }
@@ -105,8 +115,14 @@ func New(ctx context.Context, c Deps) *Server {
 func (s *Server) changed(ch engine.Change) {
 	st := ipcState(ch.Phase)
 	s.c.Logger.Printf("%q is %s: %s", ch.Tunnel, st, ch.Message)
+	if ch.Phase != engine.Up {
+		s.followHealth(ch) // stop judging before anyone hears of the change
+	}
 	if err := s.c.Conn.Emit(ipc.ObjectPath, ipc.Interface+"."+ipc.SignalStateChanged, ch.Tunnel, string(st), ch.Message); err != nil {
 		s.c.Logger.Printf("emit StateChanged: %v", err)
+	}
+	if ch.Phase == engine.Up {
+		s.followHealth(ch) // connected first, then its health
 	}
 }
 

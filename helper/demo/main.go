@@ -63,7 +63,7 @@ func demo(r *tbrun.Runner, bin string) {
 		r.Fatal(err)
 	}
 	helper := bus.StartHelper(r, tp.Client, nil, filepath.Join(bin, "wgtray-helper"),
-		"--config-dir", confDir, "--journal-dir", r.TempDir())
+		"--config-dir", confDir, "--journal-dir", r.TempDir(), "--lib-dir", r.TempDir())
 	fmt.Println("   wgtray-helper owns", ipc.BusName)
 
 	port := tp.InetAddr4.String() + ":8080"

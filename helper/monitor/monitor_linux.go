@@ -41,7 +41,11 @@ type Monitor struct {
 // Event is one change the Monitor saw.
 type Event struct {
 	Kind Kind
-	Link string // the interface's name; "" for Resynced
+	Link string // the interface's name, for LinkDeleted; "" otherwise
+	// Index is the interface an address or route event is about (a
+	// route's output interface), 0 when it has none (a rule, an
+	// unreachable route).
+	Index int
 }
 
 // Kind says what changed.
@@ -57,6 +61,15 @@ const (
 	// whatever it cares about (the links of its tunnels). Later changes
 	// are reported as usual.
 	Resynced
+	// RuleDeleted: a policy routing rule was deleted (RTM_DELRULE).
+	RuleDeleted
+	// RouteDeleted: a route was deleted (RTM_DELROUTE), of any table.
+	RouteDeleted
+	// NetChanged: an address was added or a route added (RTM_NEWADDR,
+	// RTM_NEWROUTE): the network may have changed under the tunnels.
+	NetChanged
+	// AddrDeleted: an address was deleted (RTM_DELADDR).
+	AddrDeleted
 )
 
 // Bounds of the wait before subscribing again after a failure: it doubles
@@ -82,7 +95,7 @@ func New(handle func(Event), onErr func(error)) (*Monitor, error) {
 	sock, err := subscribe(ns)
 	if err != nil {
 		ns.Close()
-		return nil, fmt.Errorf("subscribe to link changes: %w", err)
+		return nil, fmt.Errorf("subscribe to network changes: %w", err)
 	}
 	m := &Monitor{handle: handle, onErr: onErr, ns: ns, sock: sock,
 		stop: make(chan struct{}), done: make(chan struct{})}
@@ -130,7 +143,7 @@ func (m *Monitor) run(sock *nl.NetlinkSocket) {
 	}
 }
 
-// read hands sock's link deletions to the handler until a receive fails.
+// read hands sock's events to the handler until a receive fails.
 func (m *Monitor) read(sock *nl.NetlinkSocket) error {
 	for {
 		msgs, from, err := sock.Receive()
@@ -138,17 +151,49 @@ func (m *Monitor) read(sock *nl.NetlinkSocket) error {
 			return err
 		}
 		if from.Pid != nl.PidKernel {
-			continue // only the kernel speaks on this group
+			continue // only the kernel speaks on these groups
 		}
 		for i := range msgs {
-			if msgs[i].Header.Type != unix.RTM_DELLINK {
-				continue
-			}
-			if name, ok := linkName(&msgs[i]); ok {
-				m.handle(Event{Kind: LinkDeleted, Link: name})
+			switch msgs[i].Header.Type {
+			case unix.RTM_DELLINK:
+				if name, ok := linkName(&msgs[i]); ok {
+					m.handle(Event{Kind: LinkDeleted, Link: name})
+				}
+			case unix.RTM_DELRULE:
+				m.handle(Event{Kind: RuleDeleted})
+			case unix.RTM_DELROUTE:
+				m.handle(Event{Kind: RouteDeleted, Index: routeIndex(&msgs[i])})
+			case unix.RTM_NEWROUTE:
+				m.handle(Event{Kind: NetChanged, Index: routeIndex(&msgs[i])})
+			case unix.RTM_NEWADDR:
+				m.handle(Event{Kind: NetChanged, Index: addrIndex(&msgs[i])})
+			case unix.RTM_DELADDR:
+				m.handle(Event{Kind: AddrDeleted, Index: addrIndex(&msgs[i])})
 			}
 		}
 	}
+}
+
+// routeIndex returns the RTA_OIF of a route message, 0 if it has none.
+func routeIndex(msg *syscall.NetlinkMessage) int {
+	attrs, err := syscall.ParseNetlinkRouteAttr(msg)
+	if err != nil {
+		return 0
+	}
+	for _, a := range attrs {
+		if a.Attr.Type == unix.RTA_OIF && len(a.Value) >= 4 {
+			return int(nl.NativeEndian().Uint32(a.Value))
+		}
+	}
+	return 0
+}
+
+// addrIndex returns the interface of an address message (ifa_index).
+func addrIndex(msg *syscall.NetlinkMessage) int {
+	if len(msg.Data) < unix.SizeofIfAddrmsg {
+		return 0
+	}
+	return int(nl.NativeEndian().Uint32(msg.Data[4:8]))
 }
 
 // linkName returns the IFLA_IFNAME of a link message.

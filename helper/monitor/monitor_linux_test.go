@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -184,4 +185,30 @@ func TestResyncAfterOverflow(t *testing.T) {
 	}
 	netns.IP(t, ns, "link del "+later)
 	w.waitFor(t, deleted(later))
+}
+
+// TestRoutingEvents: a deleted rule, a deleted route, an added and a
+// deleted address are reported, the routes and addresses with their
+// interface.
+func TestRoutingEvents(t *testing.T) {
+	ns := netns.NewNS(t)
+	links := vethPairs(t, ns, 1)
+	netns.IP(t, ns, "link set "+links[0]+" up", "rule add pref 1234 lookup 1234", "route add 198.51.100.0/24 dev "+links[0]+" table 1234")
+	w := watch(t, ns, nil)
+	var index int
+	netns.In(ns, func() error {
+		l, err := net.InterfaceByName(links[0])
+		if err == nil {
+			index = l.Index
+		}
+		return err
+	})
+	netns.IP(t, ns, "rule del pref 1234")
+	w.waitFor(t, Event{Kind: RuleDeleted})
+	netns.IP(t, ns, "route flush table 1234")
+	w.waitFor(t, Event{Kind: RouteDeleted, Index: index})
+	netns.IP(t, ns, "addr add 192.0.2.9/24 dev "+links[0])
+	w.waitFor(t, Event{Kind: NetChanged, Index: index})
+	netns.IP(t, ns, "addr del 192.0.2.9/24 dev "+links[0])
+	w.waitFor(t, Event{Kind: AddrDeleted, Index: index})
 }

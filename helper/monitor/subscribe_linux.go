@@ -9,8 +9,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// subscribe opens a netlink socket on the link multicast group of network
-// namespace ns. A socket belongs to the namespace it was made in for good,
+// groups are the multicast groups the Monitor listens to: links (their
+// deletion), rules and routes (the routing guard), addresses and routes
+// (network changes).
+var groups = []uint{unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_RULE, unix.RTNLGRP_IPV6_RULE,
+	unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR}
+
+// subscribe opens a netlink socket on the Monitor's multicast groups of
+// network namespace ns. A socket belongs to the namespace it was made in for good,
 // whichever thread reads it later. The helper runs in one namespace and
 // no thread moves; the tests run a Monitor in a namespace of their own,
 // and a new subscription made from another thread must still watch that
@@ -34,7 +40,7 @@ func subscribe(ns vnetns.NsHandle) (*nl.NetlinkSocket, error) {
 		}
 		defer cur.Close()
 		if cur.Equal(ns) {
-			s, err := nl.Subscribe(unix.NETLINK_ROUTE, unix.RTNLGRP_LINK)
+			s, err := nl.Subscribe(unix.NETLINK_ROUTE, groups...)
 			runtime.UnlockOSThread()
 			res <- result{s, err}
 			return
@@ -43,7 +49,7 @@ func subscribe(ns vnetns.NsHandle) (*nl.NetlinkSocket, error) {
 			res <- result{nil, fmt.Errorf("enter the watched network namespace: %w", err)}
 			return
 		}
-		s, err := nl.Subscribe(unix.NETLINK_ROUTE, unix.RTNLGRP_LINK)
+		s, err := nl.Subscribe(unix.NETLINK_ROUTE, groups...)
 		if berr := vnetns.Set(cur); berr != nil {
 			if s != nil {
 				s.Close()

@@ -32,7 +32,14 @@ const (
 	// AllowLAN lets the block pass the directly connected networks,
 	// link-local addresses and local multicast.
 	AllowLAN = "allow-lan"
+	// Autoconnect is when the helper brings the tunnel up by itself:
+	// off, or boot (when the helper starts at boot, before anyone logs
+	// in).
+	Autoconnect = "autoconnect"
 )
+
+// Boot is the value of autoconnect that brings a tunnel up at boot.
+const Boot = "boot"
 
 // Keys of the machine-wide options.
 const (
@@ -57,8 +64,9 @@ type Key struct {
 
 // Tunnel lists the per-tunnel options. Adding one is one entry here.
 var Tunnel = map[string]Key{
-	KillSwitch: {Values: []string{On, Off}, Help: "block traffic outside a full tunnel (default on for a full tunnel)"},
-	AllowLAN:   {Values: []string{On, Off}, Default: On, Help: "let the kill switch pass the local network"},
+	KillSwitch:  {Values: []string{On, Off}, Help: "block traffic outside a full tunnel (default on for a full tunnel)"},
+	AllowLAN:    {Values: []string{On, Off}, Default: On, Help: "let the kill switch pass the local network"},
+	Autoconnect: {Values: []string{Off, Boot}, Default: Off, Help: "boot: bring the tunnel up at boot, before anyone logs in"},
 }
 
 // Machine lists the machine-wide options.

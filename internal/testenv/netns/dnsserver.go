@@ -39,3 +39,10 @@ func (d *DNSServer) WaitQuery(tb testing.TB, name string, source netip.Addr) str
 	tb.Helper()
 	return d.proc.WaitLine(tb, fmt.Sprintf("%s from %s", name, source), 20*time.Second)
 }
+
+// Stop stops the server (to start another with other answers).
+func (d *DNSServer) Stop(tb testing.TB) {
+	tb.Helper()
+	d.proc.Kill()
+	d.proc.Wait(tb, 10*time.Second)
+}

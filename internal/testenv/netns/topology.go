@@ -36,6 +36,8 @@ type Topology struct {
 	ClientTunnel4 netip.Addr     // 203.0.113.2
 	ClientTunnel6 netip.Addr     // 2001:db8:3::2
 
+	peerProc    *Proc  // the peer's wireguard-go
+	peerKeyFile string // its private key, for StartPeer
 	// WireguardGo is the peer's wireguard-go binary: Debian's
 	// ("wireguard-go" on PATH) unless Options said otherwise.
 	WireguardGo string
@@ -142,8 +144,15 @@ func (tp *Topology) configurePeer(tb testing.TB, wg *Proc) {
 	if err := os.WriteFile(keyFile, []byte(peerKey.String()+"\n"), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	waitSocket(tb, wg, tp.PeerIface)
-	MustRun(tb, tp.Peer, "wg", "set", tp.PeerIface, "private-key", keyFile, "listen-port", "51820",
+	tp.peerProc, tp.peerKeyFile = wg, keyFile
+	tp.setUpPeer(tb)
+}
+
+// setUpPeer configures the peer's running wireguard-go.
+func (tp *Topology) setUpPeer(tb testing.TB) {
+	tb.Helper()
+	waitSocket(tb, tp.peerProc, tp.PeerIface)
+	MustRun(tb, tp.Peer, "wg", "set", tp.PeerIface, "private-key", tp.peerKeyFile, "listen-port", "51820",
 		"peer", tp.ClientPrivateKey.PublicKey().String(), "allowed-ips", "203.0.113.2/32,2001:db8:3::2/128")
 	IP(tb, tp.Peer,
 		"addr add 203.0.113.1/24 dev "+tp.PeerIface,

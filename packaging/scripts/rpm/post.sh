@@ -23,6 +23,9 @@ fi
 # lockdown is on (ConditionPathExists=/var/lib/wgtray/lockdown-on).
 if command -v systemctl >/dev/null; then
 	systemctl --no-reload enable wgtray-lockdown.service >/dev/null 2>&1 || :
+	# So is the boot unit, which does nothing unless a tunnel is set to
+	# autoconnect boot (ConditionPathExists=/var/lib/wgtray/autoconnect).
+	systemctl --no-reload enable wgtray-autoconnect.service >/dev/null 2>&1 || :
 fi
 if command -v dbus-send >/dev/null && [ -S /run/dbus/system_bus_socket ]; then
 	dbus-send --system --type=method_call --dest=org.freedesktop.DBus \

@@ -10,6 +10,8 @@ if [ "$1" = 0 ]; then
 		groupdel wgtray || :
 		rm -f "$marker"
 	fi
+	# The tunnels wanted up and those set to autoconnect boot.
+	rm -f /var/lib/wgtray/wanted.json /var/lib/wgtray/autoconnect
 	# wgtray's machine-wide options (lockdown), and lockdown's marker.
 	rm -f /var/lib/wgtray/options /var/lib/wgtray/lockdown-on
 	rmdir /var/lib/wgtray 2>/dev/null || :

@@ -41,6 +41,7 @@ if [ "$1" = 0 ]; then
 	"$helper" --remove-block || :
 	if command -v systemctl >/dev/null; then
 		systemctl --no-reload disable wgtray-lockdown.service >/dev/null 2>&1 || :
+		systemctl --no-reload disable wgtray-autoconnect.service >/dev/null 2>&1 || :
 	fi
 fi
 exit 0
