@@ -66,7 +66,10 @@ func healthChecks(t *Tunnel, now time.Time, resolved map[int]Resolved) []ipc.Che
 		case "ok":
 			c.Verdict, c.Summary = ipc.VerdictOK, "The helper's health watch says the tunnel works."
 		case "waiting":
-			c.Verdict, c.Summary = ipc.VerdictWarning, "The helper's health watch is waiting for the first handshake."
+			// Connected moments ago: a state the watch leaves within 15 s,
+			// for ok or stalled. The handshake check above already says
+			// whether one has happened.
+			c.Verdict, c.Summary = ipc.VerdictOK, "The tunnel connected moments ago; the helper's health watch has not yet seen its first handshake (it says stalled if none comes within 15 s)."
 		case "stalled":
 			c.Verdict, c.Summary = ipc.VerdictProblem, "The helper's health watch says the tunnel has stalled: packets go out, nothing comes back."
 			c.Fix = "Check that the peer is up; reconnect."

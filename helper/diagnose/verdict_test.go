@@ -162,6 +162,12 @@ func TestHealthVerdicts(t *testing.T) {
 	if checks[1].ID != "health.state" || checks[1].Verdict != ipc.VerdictProblem || len(checks[1].Details) != 1 {
 		t.Errorf("health key: %+v", checks[1])
 	}
+	// Waiting is the first seconds of every tunnel, no warning.
+	tn.Status = map[string]dbus.Variant{"Health": dbus.MakeVariant("waiting")}
+	checks = healthChecks(&tn, now, nil)
+	if checks[1].ID != "health.state" || checks[1].Verdict != ipc.VerdictOK {
+		t.Errorf("waiting: %+v", checks[1])
+	}
 	tn.Status = map[string]dbus.Variant{"Health": dbus.MakeVariant("")}
 	if checks := healthChecks(&tn, now, nil); len(checks) != 2 {
 		t.Errorf("an empty health key made a check: %+v", checks)
