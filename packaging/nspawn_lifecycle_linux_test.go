@@ -94,9 +94,18 @@ func (b *booted) killAndRestart(t *testing.T, kill func(pid int), byStopPost boo
 	})
 	// The tunnel is a full one, so its kill switch is on: the crash
 	// cleanup undoes the rest but keeps the block, which the restarted
-	// helper adopts; the user's Disconnect then takes it away.
+	// helper adopts; the user connected the tunnel, so the restarted
+	// helper brings it back up (health's wanted state); the user's
+	// Disconnect then takes it all away.
 	if out, err := b.c.Run(t, nil, "nft", "list", "table", "inet", "wgtray"); err != nil {
 		t.Errorf("the kill switch's block did not outlive the killed helper: %v\n%s", err, out)
+	}
+	b.c.WaitFor(t, 30*time.Second, 200*time.Millisecond, "the restarted helper to bring the tunnel back", func() bool {
+		out, err := b.cli(t, memberUser, "status", "--json", tunnel)
+		return err == nil && strings.Contains(out, `"state": "connected"`)
+	})
+	if err := b.ping(t); err != nil {
+		t.Errorf("no answer through the tunnel the restarted helper brought back: %v", err)
 	}
 	b.mustCLI(t, memberUser, "disconnect", tunnel)
 	b.checkClean(t, "after the helper was killed with a tunnel up and the user disconnected")
