@@ -436,7 +436,10 @@ func TestConcurrentClients(t *testing.T) {
 		t.Errorf("left over after the final disconnects:\n%s", netns.DumpDiff(before, after))
 	}
 	s.alive(t)
-	if fds := countFDs(t, pid); fds != fds0 {
+	// More is a leak; fewer is not: right after the warm-up's last
+	// Disconnect a closing device or the health watch may still hold a
+	// descriptor for a moment (seen: 21, then 19).
+	if fds := countFDs(t, pid); fds > fds0 {
 		out, _ := exec.Command("sh", "-c", fmt.Sprintf("ls -l /proc/%[1]d/fd; for f in netlink udp udp6 unix tcp tcp6 raw; do echo == $f; cat /proc/%[1]d/net/$f; done", pid)).CombinedOutput()
 		t.Errorf("helper's file descriptors went from %d to %d:\n%s", fds0, fds, out)
 	}
