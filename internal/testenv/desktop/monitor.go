@@ -83,6 +83,29 @@ func (m *Monitor) Since(mark int) []Call {
 	return append([]Call(nil), m.calls[mark:]...)
 }
 
+// Called waits up to timeout for a call after mark that satisfies match,
+// and reports whether one came: for a click that a panel still starting
+// may miss, and that the test then repeats.
+func (m *Monitor) Called(mark int, timeout time.Duration, match func(Call) bool) bool {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		m.mu.Lock()
+		calls, changed := m.calls[mark:], m.changed
+		m.mu.Unlock()
+		for _, c := range calls {
+			if match(c) {
+				return true
+			}
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return false
+		}
+	}
+}
+
 // WaitCall waits until a call after mark satisfies match and returns it.
 func (m *Monitor) WaitCall(tb testing.TB, mark int, timeout time.Duration, what string, match func(Call) bool) Call {
 	tb.Helper()
