@@ -233,18 +233,9 @@ func (e *Engine) SetKillSwitch(ctx context.Context, link string, on, allowLAN bo
 	if on {
 		b := blockOfPlan(p)
 		b.AllowLAN = allowLAN
-		hold := plan.Op{Kind: plan.KSHold, Link: link, Block: &b}
-		inv, _ := hold.Inverse()
-		if err := j.Append(inv); err != nil {
+		if err := e.holdBlock(ctx, t, j, link, b); err != nil {
 			return err
 		}
-		if _, err := e.sys.Apply(ctx, hold); err != nil {
-			return err
-		}
-		e.mu.Lock()
-		t.undo = append(withoutKind(t.undo, plan.KSRelease), inv)
-		t.plan.Block = &b
-		e.mu.Unlock()
 		return e.Unblock(ctx, link)
 	}
 	// The marker first: a crash from here on must not keep what the user
@@ -399,26 +390,11 @@ func (e *Engine) FollowEndpoints(ctx context.Context, link string, cfg *config.C
 	if slices.Equal(old.Endpoints, now) {
 		return false, nil
 	}
-	hold := func(b plan.Block) error {
-		op := plan.Op{Kind: plan.KSHold, Link: link, Block: &b}
-		inv, _ := op.Inverse()
-		if err := j.Append(inv); err != nil {
-			return err
-		}
-		if _, err := e.sys.Apply(ctx, op); err != nil {
-			return err
-		}
-		e.mu.Lock()
-		t.undo = append(withoutKind(t.undo, plan.KSRelease), inv)
-		t.plan.Block = &b
-		e.mu.Unlock()
-		return nil
-	}
 	blocked := p.Block != nil
 	if blocked {
 		both := old
 		both.Endpoints = plan.SortEndpoints(append(slices.Clone(old.Endpoints), now...))
-		if err := hold(both); err != nil {
+		if err := e.holdBlock(ctx, t, j, link, both); err != nil {
 			return false, fmt.Errorf("follow endpoints of %q: %w", link, err)
 		}
 	}
@@ -428,12 +404,31 @@ func (e *Engine) FollowEndpoints(ctx context.Context, link string, cfg *config.C
 	if blocked {
 		nb := old
 		nb.Endpoints = now
-		if err := hold(nb); err != nil {
+		if err := e.holdBlock(ctx, t, j, link, nb); err != nil {
 			return false, fmt.Errorf("follow endpoints of %q: %w", link, err)
 		}
 	}
 	e.logger.Printf("tunnel %q: endpoints now %v", link, now)
 	return true, nil
+}
+
+// holdBlock makes b the block of the up tunnel t (link): its inverse
+// journaled first, then applied, then recorded as t's one ks-release and
+// its plan's block.
+func (e *Engine) holdBlock(ctx context.Context, t *entry, j *journal.Journal, link string, b plan.Block) error {
+	op := plan.Op{Kind: plan.KSHold, Link: link, Block: &b}
+	inv, _ := op.Inverse()
+	if err := j.Append(inv); err != nil {
+		return err
+	}
+	if _, err := e.sys.Apply(ctx, op); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	t.undo = append(withoutKind(t.undo, plan.KSRelease), inv)
+	t.plan.Block = &b
+	e.mu.Unlock()
+	return nil
 }
 
 // EndpointResolver is a System that resolves a config's endpoints without
