@@ -109,35 +109,22 @@ func (m *Monitor) Called(mark int, timeout time.Duration, match func(Call) bool)
 // WaitCall waits until a call after mark satisfies match and returns it.
 func (m *Monitor) WaitCall(tb testing.TB, mark int, timeout time.Duration, what string, match func(Call) bool) Call {
 	tb.Helper()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		m.mu.Lock()
-		calls, changed := m.calls[mark:], m.changed
-		m.mu.Unlock()
-		for _, c := range calls {
+	if m.Called(mark, timeout, match) {
+		for _, c := range m.Since(mark) {
 			if match(c) {
 				return c
 			}
 		}
-		select {
-		case <-changed:
-			continue
-		case <-timer.C:
-		}
-		break
 	}
-	{
-		var seen []string
-		for _, c := range m.Since(mark) {
-			a := c.Args
-			if len(a) > 160 {
-				a = a[:160] + "…"
-			}
-			seen = append(seen, c.Member+"("+a+")")
+	var seen []string
+	for _, c := range m.Since(mark) {
+		a := c.Args
+		if len(a) > 160 {
+			a = a[:160] + "…"
 		}
-		tb.Fatalf("no %s within %v; calls seen: %s", what, timeout, strings.Join(seen, ", "))
+		seen = append(seen, c.Member+"("+a+")")
 	}
+	tb.Fatalf("no %s within %v; calls seen: %s", what, timeout, strings.Join(seen, ", "))
 	return Call{}
 }
 
