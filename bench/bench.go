@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wgtray/wgtray/helper/spans"
 	"github.com/wgtray/wgtray/internal/testenv/netns"
 	"github.com/wgtray/wgtray/internal/testenv/sysbus"
 	"github.com/wgtray/wgtray/internal/uapisock"
@@ -38,6 +39,11 @@ type Config struct {
 	// HelperEnv is added to the helper's environment, for experiments
 	// (GOMEMLIMIT=…, GOGC=…); the report names it.
 	HelperEnv []string
+	// LatencyOnly runs the warm-up and the latency cycles and nothing
+	// else (no tray, idle, throughput, health, soak or profile): a quick
+	// look at Connect's and Disconnect's breakdown while the machine is
+	// shared. Its report leaves the other figures out.
+	LatencyOnly bool
 }
 
 // callTimeout bounds one D-Bus call or one wg-quick run: far above any
@@ -86,6 +92,8 @@ type samples struct {
 	profile                               string    // perf's summary, if recorded
 	tputProfile                           string    // perf's summary of a download, if recorded
 	healthStalled, healthBack             []float64 // ms: peer stopped → stalled, peer back → ok
+	// The latency cycles' Connect and Disconnect, step by step.
+	connectSteps, disconnectSteps breakdown
 }
 
 // soakResult is the helper before and after the soak's cycles.
@@ -115,6 +123,11 @@ func run(tb testing.TB, cfg Config) *Report {
 	b := &bench{tb: tb, cfg: cfg, loadStart: loadavg()}
 	started := time.Now()
 	b.setup()
+	if cfg.LatencyOnly {
+		b.warmUp()
+		b.phaseLatency()
+		return b.report(time.Since(started))
+	}
 	b.phaseIdle()
 	b.warmUp()
 	b.phaseLatency()
@@ -171,7 +184,10 @@ func (b *bench) setup() {
 	b.wqIface = netns.UniqueName("wgbq")
 	b.wqConf = netns.WriteConf(tb, tb.TempDir(), b.wqIface, conf)
 
-	env := append([]string(nil), b.cfg.HelperEnv...)
+	// The helper logs each Connect's and Disconnect's steps (package
+	// spans): a few clock readings per step, the line written after the
+	// reply is on its way.
+	env := append([]string{spans.Env + "=1"}, b.cfg.HelperEnv...)
 	if b.cfg.GCTrace {
 		// One line per garbage collection on stderr, with the live heap:
 		// it tells a leak from memory the runtime merely keeps.
@@ -188,6 +204,10 @@ func (b *bench) setup() {
 	srv := netns.StartProc(tb, b.tp.Inet, nil, "iperf3", "--server", "--bind", b.tp.InetAddr4.String(), "--forceflush")
 	srv.WaitLine(tb, "Server listening", 10*time.Second)
 
+	if b.cfg.LatencyOnly {
+		b.trayNote = "not measured: -latency-only"
+		return
+	}
 	if tool := missingDesktopTool(); tool != "" {
 		b.trayNote = tool + " not installed"
 		b.logf("tray not measured: %s", b.trayNote)
@@ -225,27 +245,38 @@ func (b *bench) helperTicks() int64 {
 // connect asks the helper to connect the tunnel and returns the time to
 // its reply and the helper's CPU time meanwhile.
 func (b *bench) connect() (wall time.Duration, cpu int64) {
-	return b.timedCall("Connect", b.cl.Connect)
+	return b.timedCall("Connect", b.cl.Connect, nil)
 }
 
 // disconnect is connect's counterpart.
 func (b *bench) disconnect() (wall time.Duration, cpu int64) {
-	return b.timedCall("Disconnect", b.cl.Disconnect)
+	return b.timedCall("Disconnect", b.cl.Disconnect, nil)
 }
 
 // timedCall makes one D-Bus call about the tunnel and returns the time to
-// its reply and the helper's CPU time meanwhile.
-func (b *bench) timedCall(method string, call func(context.Context, string) error) (wall time.Duration, cpu int64) {
+// its reply and the helper's CPU time meanwhile. With bd it also records
+// the call's steps there.
+func (b *bench) timedCall(method string, call func(context.Context, string) error, bd *breakdown) (wall time.Duration, cpu int64) {
 	ctx, cancel := b.ctx()
 	defer cancel()
+	from := 0
+	if bd != nil {
+		from = b.helper.StderrLen()
+	}
 	c0 := b.helperTicks()
+	m0 := spans.Monotonic()
 	t0 := time.Now()
 	err := call(ctx, b.tunnel)
 	wall = time.Since(t0)
+	m1 := spans.Monotonic()
 	if err != nil {
 		b.tb.Fatalf("%s(%s): %v; helper stderr: %s", method, b.tunnel, err, b.helper.Stderr())
 	}
-	return wall, b.helperTicks() - c0
+	cpu = b.helperTicks() - c0
+	if bd != nil {
+		bd.add(m0, m1, b.timingLine(from, method))
+	}
+	return wall, cpu
 }
 
 // firstReply connects from the client to the internet host's echo server
@@ -341,9 +372,9 @@ func (b *bench) phaseLatency() {
 	b.logf("latency: %d interleaved cycles of helper Connect/Disconnect and wg-quick up/down", b.cfg.Iterations)
 	for i := range b.cfg.Iterations {
 		helperCycle := func() {
-			c, cc := b.connect()
+			c, cc := b.timedCall("Connect", b.cl.Connect, &b.s.connectSteps)
 			f := b.firstReply()
-			d, dc := b.disconnect()
+			d, dc := b.timedCall("Disconnect", b.cl.Disconnect, &b.s.disconnectSteps)
 			b.s.connect = append(b.s.connect, ms(c))
 			b.s.firstReply = append(b.s.firstReply, ms(c+f))
 			b.s.disconnect = append(b.s.disconnect, ms(d))

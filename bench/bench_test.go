@@ -5,10 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wgtray/wgtray/helper/spans"
 	"github.com/wgtray/wgtray/internal/testenv/netns"
 	"github.com/wgtray/wgtray/internal/testenv/sysbus"
 )
@@ -70,6 +72,9 @@ func TestBenchSmoke(t *testing.T) {
 		{"connect_reply", true, true, false},
 		{"connect_first_reply", true, true, false},
 		{"disconnect_reply", true, true, false},
+		{"connect_over_engine", true, false, false},
+		{"connect_over_engine_work", true, false, false},
+		{"disconnect_over_engine_work", true, false, false},
 		{"connect_cpu", false, true, false},
 		{"disconnect_cpu", false, true, false},
 		{"tput_veth", true, false, false},
@@ -122,6 +127,21 @@ func TestBenchSmoke(t *testing.T) {
 				sane(t, c.id+" reference", *r.Ref, c.positive)
 			}
 		}
+	}
+	// The breakdown: the helper's own steps, and the bus on either side.
+	for _, steps := range [][]BreakdownStep{got.ConnectSteps, got.DisconnectSteps} {
+		names := map[string]Stats{}
+		for _, s := range steps {
+			names[s.Step] = s.MS
+		}
+		for _, want := range []string{stepWall, stepRequest, stepReply, stepMethod, "polkit", "engine", "engine/journal"} {
+			if st, ok := names[want]; !ok || st.N != cfg.Iterations || st.Median < 0 {
+				t.Errorf("breakdown step %q: %+v (present %v), want %d cycles; steps %+v", want, st, ok, cfg.Iterations, steps)
+			}
+		}
+	}
+	if !strings.Contains(string(text), "### Where Connect and Disconnect spend their time") {
+		t.Errorf("the Markdown lacks the breakdown:\n%s", text)
 	}
 	// Three cycles are too few to tell RSS growth from the garbage
 	// collector's timing: only leftovers, fds and goroutines count here.
@@ -182,5 +202,37 @@ func TestMarkdownMarksMissedTargets(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+// TestBreakdown checks how a call's timing line becomes the breakdown:
+// the bus on either side from the clocks, steps summed, a step a cycle
+// did not take counted as 0, and the engine's own steps not counted
+// twice in the time outside any step.
+func TestBreakdown(t *testing.T) {
+	var bd breakdown
+	ms := int64(1e6)
+	bd.add(100*ms, 130*ms, spans.Line{StartMono: 101 * ms, EndMono: 129 * ms, Steps: []spans.Step{
+		{Name: "polkit", NS: 1 * ms, N: 1}, {Name: "engine/signals", NS: 2 * ms, N: 2}, {Name: "engine", NS: 20 * ms, N: 1},
+	}})
+	bd.add(200*ms, 220*ms, spans.Line{StartMono: 202 * ms, EndMono: 219 * ms, Steps: []spans.Step{
+		{Name: "engine", NS: 10 * ms, N: 1}, {Name: "wanted", NS: 3 * ms, N: 1},
+	}})
+	got := map[string][]float64{}
+	for _, r := range bd.rows() {
+		got[r.Step] = r.Samples
+	}
+	want := map[string][]float64{
+		stepWall: {30, 20}, stepRequest: {1, 2}, stepReply: {1, 1}, stepMethod: {28, 17},
+		"polkit": {1, 0}, "engine/signals": {2, 0}, "engine": {20, 10}, "wanted": {0, 3},
+		stepOther: {7, 4},
+	}
+	for name, w := range want {
+		if !slices.Equal(got[name], w) {
+			t.Errorf("%s: %v, want %v", name, got[name], w)
+		}
+	}
+	if g := bd.gap(stepWall, "engine", "-engine/signals"); !slices.Equal(g, []float64{12, 10}) {
+		t.Errorf("wall - engine + its signals: %v, want [12 10]", g)
 	}
 }

@@ -33,6 +33,7 @@ func main() {
 	flag.IntVar(&cfg.ProfileCycles, "profile-cycles", 50, "connect/disconnect `cycles` to profile with perf, if installed; 0: none")
 	flag.StringVar(&cfg.WireguardGo, "wireguard-go", "", "current wireguard-go `binary` for the peer and wg-quick's main row (default: BIN/wireguard-go)")
 	helperEnv := flag.String("helper-env", "", "comma-separated `KEY=VALUE` list added to the helper's environment, for experiments (e.g. GOMEMLIMIT=96MiB)")
+	flag.BoolVar(&cfg.LatencyOnly, "latency-only", false, "run only the warm-up and the latency cycles, with their breakdown (the report leaves out every other figure)")
 	flag.BoolVar(&cfg.GCTrace, "gctrace", true, "run the helper with GODEBUG=gctrace=1 to report its live Go heap")
 	out := flag.String("out", "docs/BENCHMARKS.md", "Markdown report `file`")
 	js := flag.String("json", "docs/BENCHMARKS.json", "JSON report `file`")

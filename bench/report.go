@@ -22,6 +22,10 @@ type Report struct {
 	// TputProfile is perf's summary of one download through the helper
 	// and through the current wireguard-go.
 	TputProfile string `json:"throughput_profile,omitempty"`
+	// ConnectSteps and DisconnectSteps are where the latency cycles'
+	// calls spent their time (breakdown.go).
+	ConnectSteps    []BreakdownStep `json:"connect_steps,omitempty"`
+	DisconnectSteps []BreakdownStep `json:"disconnect_steps,omitempty"`
 }
 
 // Machine is what the bench ran on.
@@ -48,6 +52,8 @@ type Settings struct {
 	IdleWindow   string `json:"idle_window"`
 	// HelperEnv is what -helper-env added to the helper's environment.
 	HelperEnv []string `json:"helper_env,omitempty"`
+	// LatencyOnly is -latency-only: only the latency rows were measured.
+	LatencyOnly bool `json:"latency_only,omitempty"`
 }
 
 // Row is one metric: wgtray's figures, those of what it is compared
@@ -139,8 +145,10 @@ func (b *bench) report(took time.Duration) *Report {
 		Duration: took.Round(time.Second).String(),
 		Machine:  machine(b),
 		Settings: Settings{Iterations: b.cfg.Iterations, SoakCycles: b.cfg.Soak, IperfRuns: b.cfg.IperfRuns,
-			IperfSeconds: b.cfg.IperfSeconds, IdleWindow: b.cfg.Idle.String(), HelperEnv: b.cfg.HelperEnv},
+			IperfSeconds: b.cfg.IperfSeconds, IdleWindow: b.cfg.Idle.String(), HelperEnv: b.cfg.HelperEnv,
+			LatencyOnly: b.cfg.LatencyOnly},
 		Profile: s.profile, TputProfile: s.tputProfile,
+		ConnectSteps: s.connectSteps.rows(), DisconnectSteps: s.disconnectSteps.rows(),
 	}
 	add := func(r Row) *Row {
 		rep.Rows = append(rep.Rows, r)
@@ -156,6 +164,17 @@ func (b *bench) report(took time.Duration) *Report {
 	add(Row{ID: "disconnect_reply", Group: lat, Metric: "Disconnect: call → reply", Unit: "ms",
 		Subject: "wgtray (D-Bus)", Value: stats(s.disconnect), Reference: "wg-quick down", Ref: stats(s.wqDown)}).
 		faster("wg-quick down median / Disconnect median", 20)
+	add(Row{ID: "connect_over_engine", Group: lat, Metric: "Connect over D-Bus minus the engine's up inside the same call (see the breakdown)", Unit: "ms",
+		Subject: "wgtray (D-Bus)", Value: stats(s.connectSteps.gap(stepWall, "engine")),
+		Note: "the bench's call → reply, less the helper's Engine.Up: what the bus, polkit, the config, the locks and the wish add"})
+	r := add(Row{ID: "connect_over_engine_work", Group: lat, Metric: "Connect over D-Bus minus the engine's own work (its up less the signals it has the daemon send)", Unit: "ms",
+		Subject: "wgtray (D-Bus)", Value: stats(s.connectSteps.gap(stepWall, "engine", "-engine/signals")), Target: "≤ 2 ms",
+		Note: "the engine bench (make bench-engine) has no observer: StateChanged and HealthChanged, sent before the reply, are D-Bus's cost"})
+	if r.Value != nil {
+		r.Met = met(r.Value.Median <= 2)
+	}
+	add(Row{ID: "disconnect_over_engine_work", Group: lat, Metric: "Disconnect over D-Bus minus the engine's own work (its down less its signals)", Unit: "ms",
+		Subject: "wgtray (D-Bus)", Value: stats(s.disconnectSteps.gap(stepWall, "engine", "-engine/signals"))})
 	add(Row{ID: "connect_cpu", Group: lat, Metric: "CPU time per connect", Unit: "ms",
 		Subject: "helper process", Value: stats(s.connectCPU), Reference: "wg-quick up and its children", Ref: stats(s.wqUpCPU),
 		Note: "helper: /proc ticks (10 ms) around each call, averaged over cycles; wg-quick: rusage, without the daemonized wireguard-go"}).
@@ -164,10 +183,13 @@ func (b *bench) report(took time.Duration) *Report {
 		Subject: "helper process", Value: stats(s.disconnectCPU), Reference: "wg-quick down and its children", Ref: stats(s.wqDownCPU)}).
 		faster("wg-quick CPU / helper CPU", 0)
 
+	if b.cfg.LatencyOnly {
+		return rep
+	}
 	b.tputRows(add)
 
 	const mem = "Memory (RSS)"
-	r := add(Row{ID: "rss_helper_idle", Group: mem, Metric: "helper, idle (nothing ever connected)", Unit: "MiB",
+	r = add(Row{ID: "rss_helper_idle", Group: mem, Metric: "helper, idle (nothing ever connected)", Unit: "MiB",
 		Subject: "wgtray-helper", Value: stats(s.helperRSSIdle), Target: "≤ 20 MiB"})
 	if r.Value != nil {
 		r.Met = met(r.Value.Max <= 20)
@@ -362,6 +384,19 @@ func (rep *Report) markdown() string {
 		}
 		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", metric, r.Unit, v[0], v[1], v[2],
 			r.Reference, ref[0], ref[1], ref[2], ratio, r.Target, ok)
+	}
+	var gap *Stats
+	for _, r := range rep.Rows {
+		if r.ID == "connect_over_engine_work" {
+			gap = r.Value
+		}
+	}
+	if bd := breakdownMarkdown(rep.ConnectSteps, rep.DisconnectSteps, gap); bd != "" {
+		p("\n%s", bd)
+	}
+	if s.LatencyOnly {
+		p("\nOnly the latency cycles were run (-latency-only).\n")
+		return b.String()
 	}
 	so := rep.Soak
 	p("\n## Soak in detail\n\n")

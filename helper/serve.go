@@ -18,6 +18,7 @@ import (
 	"github.com/wgtray/wgtray/helper/engine"
 	"github.com/wgtray/wgtray/helper/monitor"
 	topts "github.com/wgtray/wgtray/helper/options"
+	"github.com/wgtray/wgtray/helper/spans"
 	"github.com/wgtray/wgtray/helper/store"
 	"github.com/wgtray/wgtray/helper/wanted"
 	"github.com/wgtray/wgtray/ipc"
@@ -63,7 +64,7 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 		Devices:      sys.Devices(),
 		Links:        sys,
 		Options:      opts,
-		Auth:         daemon.Polkit{Conn: conn},
+		Auth:         &daemon.Polkit{Conn: conn},
 		Logger:       logger,
 		Version:      Version,
 		AllowScripts: o.allowScripts,
@@ -73,6 +74,7 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 		Repair:       e,
 		Healer:       sys,
 		Problems:     hm,
+		Timing:       os.Getenv(spans.Env) == "1",
 	}
 	if wants != nil { // nil only when the boot ID cannot be read
 		deps.Wanted = wants

@@ -10,6 +10,7 @@ import (
 	"github.com/wgtray/wgtray/helper/config"
 	"github.com/wgtray/wgtray/helper/engine"
 	"github.com/wgtray/wgtray/helper/plan"
+	"github.com/wgtray/wgtray/helper/spans"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -80,17 +81,26 @@ func (s *Server) connectLocks(name string, cfg *config.Config) lockSet {
 // connect brings name up, first taking down another full tunnel. The
 // config is read again with the locks held: the one the caller was
 // authorized for may have been removed (NotFound) or replaced meanwhile.
-// scriptsOK says whether the caller may run hooks.
-func (s *Server) connect(ctx context.Context, name string, scriptsOK bool) error {
+// scriptsOK says whether the caller may run hooks. first, if not nil, is
+// the config as the caller read it, which chooses the locks to wait for
+// without a read of its own.
+func (s *Server) connect(ctx context.Context, name string, scriptsOK bool, first *config.Config) error {
+	rec := spans.From(ctx)
+	end := rec.Start("locks")
 	var cfg *config.Config
 	release, err := s.lock(ctx, "connect", name, func() (lockSet, error) {
-		c, err := s.loadConfig(name)
-		if err != nil {
-			return lockSet{}, err
+		c := first
+		first = nil // every later ask, with the locks held, reads it again
+		if c == nil {
+			var err error
+			if c, err = s.loadConfig(name); err != nil {
+				return lockSet{}, err
+			}
 		}
 		cfg = c
 		return s.connectLocks(name, c), nil
 	})
+	end()
 	if err != nil {
 		return err
 	}
@@ -114,14 +124,20 @@ func (s *Server) connect(ctx context.Context, name string, scriptsOK bool) error
 		for _, other := range s.c.Engine.Active() {
 			if p := s.c.Engine.State(other).Plan; p != nil && p.FullTunnel {
 				// Its block stays until this one holds its own.
-				s.downKeeping(ctx, other, fmt.Sprintf("disconnected because full tunnel %q is connecting", name))
+				s.downKeeping(spans.With(ctx, rec.Sub("replace")), other, fmt.Sprintf("disconnected because full tunnel %q is connecting", name))
 				replaced = append(replaced, other)
 				s.want(other, false) // replaced by the user's choice
 			}
 		}
 	}
-	defer s.blockingChanged()
-	if _, err := s.c.Engine.Up(ctx, name, cfg); err != nil {
+	defer func() {
+		defer rec.Start("blocking-property")()
+		s.blockingChanged()
+	}()
+	end = rec.Start("engine")
+	_, err = s.c.Engine.Up(spans.With(ctx, rec.Sub("engine")), name, cfg)
+	end()
+	if err != nil {
 		if errors.Is(err, plan.ErrScriptsDisabled) {
 			return fmt.Errorf("%w: %v", ipc.ErrScriptsDisabled, err)
 		}
@@ -132,7 +148,7 @@ func (s *Server) connect(ctx context.Context, name string, scriptsOK bool) error
 		return fmt.Errorf("%w: connect %q: %v", ipc.ErrFailed, name, err)
 	}
 	for _, other := range replaced {
-		if err := s.unblock(ctx, other); err != nil {
+		if err := s.unblock(spans.With(ctx, rec.Sub("replace")), other); err != nil {
 			s.c.Logger.Print(err)
 		}
 	}
@@ -147,15 +163,22 @@ func (s *Server) lockUp(ctx context.Context, what, name string) (func(), error) 
 // disconnect is the user's own Disconnect: the tunnel goes down, and its
 // kill switch with it (also one kept from before).
 func (s *Server) disconnect(ctx context.Context, name, message string) error {
+	rec := spans.From(ctx)
+	end := rec.Start("locks")
 	release, err := s.lockUp(ctx, "disconnect", name)
+	end()
 	if err != nil {
 		return err
 	}
 	defer release()
-	if err := s.disconnectLocked(ctx, name, message); err != nil {
+	end = rec.Start("engine")
+	err = s.disconnectLocked(spans.With(ctx, rec.Sub("engine")), name, message)
+	end()
+	if err != nil {
 		return err
 	}
-	return s.unblock(ctx, name)
+	defer rec.Start("unblock")()
+	return s.unblock(spans.With(ctx, rec.Sub("unblock")), name)
 }
 
 // stop takes name down for the helper stopping, keeping its kill switch.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wgtray/wgtray/helper/config"
 	"github.com/wgtray/wgtray/helper/plan"
+	"github.com/wgtray/wgtray/helper/spans"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -98,6 +99,8 @@ func (o object) Status(msg dbus.Message, name string) (map[string]dbus.Variant, 
 // too, asked before any lock is taken: a password prompt must not hold up
 // other changes.
 func (o object) Connect(msg dbus.Message, name string) *dbus.Error {
+	rec := o.s.timing(ipc.MethodConnect)
+	defer rec.Finish(o.s.c.Logger)
 	leave, e := o.s.calls.enter(msg, ipc.MethodConnect)
 	if e != nil {
 		return e
@@ -106,10 +109,15 @@ func (o object) Connect(msg dbus.Message, name string) *dbus.Error {
 	if e := checkName(name); e != nil {
 		return e
 	}
-	if e := o.authorize(msg, ActionConnect); e != nil {
+	end := rec.Start("polkit")
+	e = o.authorize(msg, ActionConnect)
+	end()
+	if e != nil {
 		return e
 	}
+	end = rec.Start("config")
 	cfg, err := o.s.loadConfig(name)
+	end()
 	if err != nil {
 		return ipc.ToDBus(err)
 	}
@@ -123,17 +131,33 @@ func (o object) Connect(msg dbus.Message, name string) *dbus.Error {
 		}
 		scriptsOK = true
 	}
-	ctx, cancel := context.WithTimeout(o.s.ctx, changeTimeout)
+	ctx, cancel := context.WithTimeout(spans.With(o.s.ctx, rec), changeTimeout)
 	defer cancel()
-	err = o.s.connect(ctx, name, scriptsOK)
-	if err == nil {
+	// The wish is written while the tunnel comes up rather than after
+	// it: the write (a file created and renamed in /var/lib) then costs
+	// the caller nothing, and the reply still waits for it. A Connect
+	// that fails takes back a wish it added.
+	had := o.s.wantedUp(name)
+	wished := make(chan struct{})
+	go func() {
+		defer close(wished)
+		defer rec.Sub("alongside").Start("wanted")()
 		o.s.want(name, true)
+	}()
+	err = o.s.connect(ctx, name, scriptsOK, cfg)
+	end = rec.Start("wanted wait")
+	<-wished
+	end()
+	if err != nil && !had {
+		o.s.want(name, false)
 	}
 	return toDBus(err)
 }
 
 // Disconnect takes a tunnel down; a tunnel that is down is not an error.
 func (o object) Disconnect(msg dbus.Message, name string) *dbus.Error {
+	rec := o.s.timing(ipc.MethodDisconnect)
+	defer rec.Finish(o.s.c.Logger)
 	leave, e := o.s.calls.enter(msg, ipc.MethodDisconnect)
 	if e != nil {
 		return e
@@ -142,19 +166,27 @@ func (o object) Disconnect(msg dbus.Message, name string) *dbus.Error {
 	if e := checkName(name); e != nil {
 		return e
 	}
-	if e := o.authorize(msg, ActionConnect); e != nil {
+	end := rec.Start("polkit")
+	e = o.authorize(msg, ActionConnect)
+	end()
+	if e != nil {
 		return e
 	}
-	if _, err := o.s.c.Store.Read(name); errors.Is(err, fs.ErrNotExist) {
+	end = rec.Start("config")
+	_, err := o.s.c.Store.Read(name)
+	end()
+	if errors.Is(err, fs.ErrNotExist) {
 		// A kill switch kept for a config deleted since is still the
 		// user's to lift with Disconnect.
 		if st, _ := o.s.state(name); st == ipc.StateDisconnected && !o.s.tunnelBlocking(name) {
 			return ipc.ToDBus(fmt.Errorf("%w: no tunnel %q", ipc.ErrNotFound, name))
 		}
 	}
-	ctx, cancel := context.WithTimeout(o.s.ctx, changeTimeout)
+	ctx, cancel := context.WithTimeout(spans.With(o.s.ctx, rec), changeTimeout)
 	defer cancel()
+	end = rec.Start("wanted")
 	o.s.want(name, false) // whatever becomes of the disconnect
+	end()
 	return toDBus(o.s.disconnect(ctx, name, "disconnected"))
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/wgtray/wgtray/helper/engine"
 	"github.com/wgtray/wgtray/helper/options"
 	"github.com/wgtray/wgtray/helper/plan"
+	"github.com/wgtray/wgtray/helper/spans"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -84,6 +85,9 @@ type Deps struct {
 	Problems Problems
 	// Wanted, when set, keeps which tunnels are wanted up, durably.
 	Wanted Wanted
+	// Timing makes Connect and Disconnect log how long each of their
+	// steps took (package spans; the helper's WGTRAY_TIMING=1).
+	Timing bool
 }
 
 // Server is the exported helper object.
@@ -124,6 +128,15 @@ func (s *Server) changed(ch engine.Change) {
 	if ch.Phase == engine.Up {
 		s.followHealth(ch) // connected first, then its health
 	}
+}
+
+// timing returns a Recorder for one call of method if Deps.Timing is set,
+// and nil, which records nothing, otherwise.
+func (s *Server) timing(method string) *spans.Recorder {
+	if !s.c.Timing {
+		return nil
+	}
+	return spans.New(method)
 }
 
 // ipcState names an engine phase as the contract does.

@@ -82,6 +82,11 @@ func (s *Server) want(name string, up bool) {
 	}
 }
 
+// wantedUp reports whether name is wanted up now.
+func (s *Server) wantedUp(name string) bool {
+	return s.c.Wanted != nil && slices.Contains(s.c.Wanted.List(), name)
+}
+
 // Restore brings up the tunnels wanted up, as root would connect them,
 // once at start (after the start-up cleanup): those the helper before
 // this one had up when it crashed or was killed, and those whose
@@ -107,7 +112,7 @@ func (s *Server) Restore(ctx context.Context) {
 	ok := 0
 	for _, name := range names {
 		cctx, cancel := context.WithTimeout(ctx, changeTimeout)
-		err := s.connect(cctx, name, false)
+		err := s.connect(cctx, name, false, nil)
 		cancel()
 		switch {
 		case err == nil:

@@ -19,13 +19,14 @@ import (
 
 	"github.com/wgtray/wgtray/helper/firewall"
 	"github.com/wgtray/wgtray/helper/plan"
+	"github.com/wgtray/wgtray/helper/spans"
 )
 
 // Apply performs one operation.
 func (l *Linux) Apply(ctx context.Context, op plan.Op) (plan.ID, error) {
 	switch op.Kind {
 	case plan.LinkAdd:
-		index, err := l.devices.Create(op.Link)
+		index, err := l.devices.Create(spans.With(ctx, spans.From(ctx).Sub("link-add")), op.Link)
 		if errors.Is(err, os.ErrExist) {
 			return plan.ID{}, fmt.Errorf("link %q %w: %w", op.Link, ErrNotOurs, err)
 		}

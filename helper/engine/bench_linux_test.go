@@ -13,7 +13,16 @@ import (
 // BenchmarkUpDown measures the engine bringing a dual-stack full tunnel up
 // and down in a namespace, in a child process so that the timings exclude
 // process start. It reports up-ns and down-ns per cycle.
-func BenchmarkUpDown(b *testing.B) {
+func BenchmarkUpDown(b *testing.B) { benchUpDown(b) }
+
+// BenchmarkUpDownKillSwitch is BenchmarkUpDown with the kill switch, as
+// the helper gives a full tunnel by default: the same plan as the bench's
+// Connect over D-Bus, for the comparison with it.
+func BenchmarkUpDownKillSwitch(b *testing.B) { benchUpDown(b, "WGTRAY_KILL_SWITCH=1") }
+
+// benchUpDown runs the bench child's up/down cycles with extra
+// environment env.
+func benchUpDown(b *testing.B, env ...string) {
 	netns.RequireRoot(b)
 	tp := netns.New(b)
 	iface := netns.UniqueName("wgb")
@@ -26,8 +35,9 @@ func BenchmarkUpDown(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { os.RemoveAll(state) })
-	out := runChild(b, tp.Client, childEnv("bench", conf, state, "userspace", fmt.Sprintf("WGTRAY_N=%d", b.N),
-		"WGTRAY_TIMING="+os.Getenv("WGTRAY_TIMING"), "WGTRAY_MEMSTATS="+os.Getenv("WGTRAY_MEMSTATS"), "WGTRAY_CPUPROFILE="+os.Getenv("WGTRAY_CPUPROFILE")))
+	out := runChild(b, tp.Client, childEnv("bench", conf, state, "userspace", append([]string{fmt.Sprintf("WGTRAY_N=%d", b.N),
+		"WGTRAY_TIMING=" + os.Getenv("WGTRAY_TIMING"), "WGTRAY_MEMSTATS=" + os.Getenv("WGTRAY_MEMSTATS"), "WGTRAY_CPUPROFILE=" + os.Getenv("WGTRAY_CPUPROFILE"),
+		"WGTRAY_HELPER_MEMORY=" + os.Getenv("WGTRAY_HELPER_MEMORY")}, env...)...))
 	var upNS, downNS int64
 	if _, err := fmt.Sscanf(out, "bench up_ns=%d down_ns=%d", &upNS, &downNS); err != nil {
 		b.Fatalf("child said %q: %v", out, err)

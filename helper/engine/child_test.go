@@ -39,6 +39,10 @@ import (
 //	WGTRAY_WG      auto | kernel | userspace
 //	WGTRAY_FAIL    fail: the Apply call to fail; WGTRAY_FAIL_AFTER=1 fails after applying
 //	WGTRAY_N       bench: iterations
+//	WGTRAY_KILL_SWITCH=1  every Up gets the kill switch (with allow-lan), as
+//	               the helper gives a full tunnel by default
+//	WGTRAY_HELPER_MEMORY=1  the helper's soft memory limits (64 MiB idle,
+//	               104 MiB with a device), as wgtray-helper sets them
 //	WGTRAY_NO_LEAK_GUARD=1  plan without the leak guard, as wg-quick does
 //	WGTRAY_DNS     the DNS manager to use (the tests always name one)
 //	WGTRAY_LIB     the durable directory (dns.Host.LibDir); default WGTRAY_STATE/lib
@@ -64,6 +68,9 @@ func child(role string) int {
 		return fail(err)
 	}
 	defer sys.Close()
+	if os.Getenv("WGTRAY_HELPER_MEMORY") == "1" {
+		sys.Devices().SetMemoryLimits(wgdev.MemoryLimits{Idle: 64 << 20, Active: 104 << 20})
+	}
 	if err := sys.SetDNSManager(os.Getenv("WGTRAY_DNS")); err != nil {
 		return fail(err)
 	}
@@ -88,6 +95,9 @@ func child(role string) int {
 		s = inj
 	}
 	e := New(s, os.Getenv("WGTRAY_STATE"), plan.Options{NoLeakGuard: os.Getenv("WGTRAY_NO_LEAK_GUARD") == "1", AllowScripts: os.Getenv("WGTRAY_ALLOW_SCRIPTS") == "1"}, logger)
+	if os.Getenv("WGTRAY_KILL_SWITCH") == "1" {
+		e.SetTunnelOptions(func(string, *config.Config) (bool, bool) { return true, true })
+	}
 	ctx := context.Background()
 	if role == "cleanup" {
 		if err := e.Cleanup(ctx); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/wgtray/wgtray/helper/config"
 	"github.com/wgtray/wgtray/helper/journal"
 	"github.com/wgtray/wgtray/helper/plan"
+	"github.com/wgtray/wgtray/helper/spans"
 	"github.com/wgtray/wgtray/ipc"
 )
 
@@ -178,17 +179,22 @@ func (e *Engine) Up(ctx context.Context, link string, cfg *config.Config) (*plan
 	if e.State(link).Phase != Down {
 		return nil, ErrActive
 	}
+	rec := spans.From(ctx)
+	end := rec.Start("signals")
 	e.set(link, Connecting, "", "connecting")
+	end()
 	p, err := e.up(ctx, link, cfg)
 	if err != nil {
 		e.set(link, Down, err.Error(), "failed: "+err.Error())
 		return nil, err
 	}
+	defer rec.Start("signals")()
 	e.set(link, Up, "", "connected")
 	return p, nil
 }
 
 func (e *Engine) up(ctx context.Context, link string, cfg *config.Config) (*plan.Plan, error) {
+	rec := spans.From(ctx)
 	// What a dead helper, or a Down of ours that failed, left must go
 	// before the facts are read: its link would make them fail.
 	if path := journal.Path(e.stateDir, link); fileExists(path) {
@@ -198,15 +204,21 @@ func (e *Engine) up(ctx context.Context, link string, cfg *config.Config) (*plan
 			e.setAside(path, err)
 		}
 	}
+	end := rec.Start("facts")
 	facts, err := e.sys.Facts(ctx, link, cfg)
+	end()
 	if err != nil {
 		return nil, fmt.Errorf("read system state: %w", err)
 	}
+	end = rec.Start("options")
 	opts := e.opts
 	if e.tunnelOpts != nil {
 		opts.KillSwitch, opts.AllowLAN = e.tunnelOpts(link, cfg)
 	}
+	end()
+	end = rec.Start("plan")
 	p, err := plan.Build(link, cfg, facts, opts)
+	end()
 	if err != nil {
 		return nil, err
 	}
@@ -216,9 +228,11 @@ func (e *Engine) up(ctx context.Context, link string, cfg *config.Config) (*plan
 	}
 	// Up, and holding its own block if it has the kill switch: one kept
 	// from before is done with.
+	end = rec.Start("unblock")
 	if err := e.Unblock(ctx, link); err != nil {
 		e.logger.Print(err)
 	}
+	end()
 	e.mu.Lock()
 	cur := e.tunnels[link]
 	cur.plan, cur.journal, cur.undo = t.plan, t.journal, t.undo
@@ -229,7 +243,10 @@ func (e *Engine) up(ctx context.Context, link string, cfg *config.Config) (*plan
 func (e *Engine) apply(ctx context.Context, p *plan.Plan) (*entry, error) {
 	// up undid or set aside a dead helper's journal already; one that
 	// is still here belongs to a live process, and Create refuses it.
+	rec := spans.From(ctx)
+	end := rec.Start("journal")
 	j, err := journal.Create(e.stateDir, p.Link)
+	end()
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +259,10 @@ func (e *Engine) apply(ctx context.Context, p *plan.Plan) (*entry, error) {
 		if hasInv {
 			// The inverse is on disk before the change is made: a crash
 			// right after the change still leaves a way to undo it.
-			if err := j.Append(inv); err != nil {
+			end := rec.Start("journal")
+			err := j.Append(inv)
+			end()
+			if err != nil {
 				return nil, fail(err)
 			}
 			t.undo = append(t.undo, inv)
@@ -250,7 +270,9 @@ func (e *Engine) apply(ctx context.Context, p *plan.Plan) (*entry, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, fail(err)
 		}
+		end := rec.StartIn("apply", string(op.Kind))
 		id, err := e.sys.Apply(ctx, op)
+		end()
 		if err != nil {
 			if hasInv && notMade(op, err) {
 				e.notApplied(t)
@@ -266,12 +288,18 @@ func (e *Engine) apply(ctx context.Context, p *plan.Plan) (*entry, error) {
 		}
 		if hasInv && !id.IsZero() {
 			t.undo[len(t.undo)-1].ID = id
-			if err := j.Append(plan.Op{Kind: plan.Owned, Link: p.Link, ID: id}); err != nil {
+			end := rec.Start("journal")
+			err := j.Append(plan.Op{Kind: plan.Owned, Link: p.Link, ID: id})
+			end()
+			if err != nil {
 				return nil, fail(err)
 			}
 		}
 	}
-	if err := j.Append(plan.Op{Kind: plan.Completed, Link: p.Link}); err != nil {
+	end = rec.Start("journal")
+	err = j.Append(plan.Op{Kind: plan.Completed, Link: p.Link})
+	end()
+	if err != nil {
 		return nil, e.rollback(ctx, t, &StepError{Step: len(p.Ops) - 1, Op: "journal", Err: err})
 	}
 	return t, nil
@@ -326,10 +354,14 @@ func withoutHooks(ops []plan.Op) []plan.Op {
 // as much as possible is undone, and returns the inverses that failed, in
 // their original order, with all their errors.
 func (e *Engine) undo(ctx context.Context, inverses []plan.Op) ([]plan.Op, error) {
+	rec := spans.From(ctx)
 	var errs []error
 	var failed []plan.Op
 	for _, op := range slices.Backward(inverses) {
-		if _, err := e.sys.Apply(ctx, op); err != nil {
+		end := rec.StartIn("apply", string(op.Kind))
+		_, err := e.sys.Apply(ctx, op)
+		end()
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", op, err))
 			failed = append(failed, op)
 		}
@@ -373,7 +405,10 @@ func (e *Engine) DownBecause(ctx context.Context, link, why string) error {
 	if !up {
 		return nil
 	}
+	rec := spans.From(ctx)
+	end := rec.Start("signals")
 	e.set(link, Disconnecting, "", "disconnecting")
+	end()
 	if failed, err := e.undo(context.WithoutCancel(ctx), undo); err != nil {
 		// Keep what failed so that the next Up or --cleanup finishes the
 		// job; the rest is done.
@@ -384,7 +419,10 @@ func (e *Engine) DownBecause(ctx context.Context, link, why string) error {
 		e.set(link, Down, err.Error(), "disconnected with errors: "+err.Error())
 		return err
 	}
+	end = rec.Start("journal")
 	err := j.Remove()
+	end()
+	defer rec.Start("signals")()
 	e.set(link, Down, "", why)
 	return err
 }

@@ -1,6 +1,7 @@
 package wgdev
 
 import (
+	"context"
 	"io"
 	"log"
 	"runtime/debug"
@@ -40,7 +41,7 @@ func TestMemoryLimitFollowsDevices(t *testing.T) {
 		t.Fatalf("no device: limit %d, want the idle %d", got, idle)
 	}
 	name := netns.UniqueName("wgm")
-	if err := netns.In(ns, func() error { _, err := m.Create(name); return err }); err != nil {
+	if err := netns.In(ns, func() error { _, err := m.Create(context.Background(), name); return err }); err != nil {
 		t.Fatal(err)
 	}
 	if got := debug.SetMemoryLimit(-1); got != active {

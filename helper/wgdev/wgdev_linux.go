@@ -1,6 +1,7 @@
 package wgdev
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log"
@@ -21,6 +22,7 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"github.com/wgtray/wgtray/helper/spans"
 	"github.com/wgtray/wgtray/internal/uapisock"
 )
 
@@ -57,7 +59,9 @@ func NewManager(mode Mode, nl *netlink.Handle, logger *log.Logger) *Manager {
 // failure so that later tunnels go straight to the embedded device. A link
 // of that name that exists already is an error wrapping os.ErrExist: it is
 // someone else's.
-func (m *Manager) Create(name string) (int, error) {
+//
+// With a spans.Recorder in ctx it times the embedded device's steps.
+func (m *Manager) Create(ctx context.Context, name string) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.mode == Kernel || (m.mode == Auto && !m.noKernel) {
@@ -78,9 +82,11 @@ func (m *Manager) Create(name string) (int, error) {
 		}
 		m.noKernel = true
 	}
-	if err := m.createUserspace(name); err != nil {
+	rec := spans.From(ctx)
+	if err := m.createUserspace(rec, name); err != nil {
 		return 0, err
 	}
+	defer rec.Start("index")()
 	l, err := m.nl.LinkByName(name)
 	if err != nil {
 		return 0, fmt.Errorf("find the new link %q: %w", name, err)
@@ -88,19 +94,25 @@ func (m *Manager) Create(name string) (int, error) {
 	return l.Attrs().Index, nil
 }
 
-func (m *Manager) createUserspace(name string) error {
+func (m *Manager) createUserspace(rec *spans.Recorder, name string) error {
 	if _, ok := m.user[name]; ok {
 		return fmt.Errorf("embedded WireGuard device %q: %w", name, os.ErrExist)
 	}
 	// The link must not exist: TUNSETIFF would otherwise attach to an
 	// existing tun device of that name, someone else's.
-	if _, err := m.nl.LinkByName(name); err == nil {
+	end := rec.Start("exists")
+	_, err := m.nl.LinkByName(name)
+	end()
+	if err == nil {
 		return fmt.Errorf("create embedded WireGuard device: link %q: %w", name, os.ErrExist)
 	}
+	end = rec.Start("tun")
 	tdev, err := tun.CreateTUN(name, device.DefaultMTU)
+	end()
 	if err != nil {
 		return fmt.Errorf("create TUN %q: %w", name, err)
 	}
+	end = rec.Start("uapi")
 	uapiFile, err := uapiOpen(name)
 	if err != nil {
 		tdev.Close()
@@ -113,6 +125,8 @@ func (m *Manager) createUserspace(name string) error {
 		os.Remove(uapisock.Path(name))
 		return fmt.Errorf("listen on UAPI socket for %q: %w", name, err)
 	}
+	end()
+	defer rec.Start("device")()
 	prefix := fmt.Sprintf("wireguard %q: ", name)
 	logger := &device.Logger{
 		Verbosef: device.DiscardLogf,

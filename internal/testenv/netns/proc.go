@@ -51,7 +51,7 @@ func StartProc(tb testing.TB, ns string, env []string, argv ...string) *Proc {
 	if p.stdin, err = cmd.StdinPipe(); err != nil {
 		tb.Fatal(err)
 	}
-	cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
+	cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr, cond: p.cond}
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("start %v: %v", argv, err)
 	}
@@ -77,14 +77,18 @@ func StartProc(tb testing.TB, ns string, env []string, argv ...string) *Proc {
 	return p
 }
 
+// lockedWriter collects stderr under the Proc's lock and wakes those
+// waiting for a line of it (WaitStderrFrom).
 type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
+	mu   *sync.Mutex
+	w    io.Writer
+	cond *sync.Cond
 }
 
 func (l *lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer l.cond.Broadcast()
 	return l.w.Write(b)
 }
 
@@ -107,18 +111,75 @@ func (p *Proc) WaitLineFrom(tb testing.TB, from int, substr string, timeout time
 	defer timer.Stop()
 	deadline := time.Now().Add(timeout)
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	for i := from; ; {
 		for ; i < len(p.lines); i++ {
 			if strings.Contains(p.lines[i], substr) {
-				return p.lines[i]
+				line := p.lines[i]
+				p.mu.Unlock()
+				return line
 			}
 		}
+		// Fatal runs the cleanups, and the Proc's needs the lock.
 		if p.done {
-			tb.Fatalf("process exited (%v) before printing %q; stdout %q; stderr: %s", p.err, substr, p.lines, p.stderr.String())
+			msg := fmt.Sprintf("process exited (%v) before printing %q; stdout %q; stderr: %s", p.err, substr, p.lines, p.stderr.String())
+			p.mu.Unlock()
+			tb.Fatal(msg)
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("no %q from the process within %v; stdout %q; stderr: %s", substr, timeout, p.lines, p.stderr.String())
+			msg := fmt.Sprintf("no %q from the process within %v; stdout %q; stderr: %s", substr, timeout, p.lines, p.stderr.String())
+			p.mu.Unlock()
+			tb.Fatal(msg)
+		}
+		p.cond.Wait()
+	}
+}
+
+// StderrLen returns how many bytes the process has written to stderr so
+// far: the from of a WaitStderrFrom for its next line.
+func (p *Proc) StderrLen() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.Len()
+}
+
+// WaitStderrFrom waits until a whole line that stderr got after its first
+// from bytes contains substr, and returns that line. It fails the test if
+// the process exits first or the deadline passes.
+func (p *Proc) WaitStderrFrom(tb testing.TB, from int, substr string, timeout time.Duration) string {
+	tb.Helper()
+	timer := time.AfterFunc(timeout, func() {
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	defer timer.Stop()
+	deadline := time.Now().Add(timeout)
+	p.mu.Lock()
+	for {
+		out := p.stderr.Bytes()[from:]
+		// Only whole lines: a line may arrive in more than one write.
+		for len(out) > 0 {
+			line, rest, ok := bytes.Cut(out, []byte("\n"))
+			if !ok {
+				break
+			}
+			if bytes.Contains(line, []byte(substr)) {
+				s := string(line)
+				p.mu.Unlock()
+				return s
+			}
+			out = rest
+		}
+		// Fatal runs the cleanups, and the Proc's needs the lock.
+		if p.done {
+			msg := fmt.Sprintf("process exited (%v) before writing %q to stderr; stderr: %s", p.err, substr, p.stderr.String())
+			p.mu.Unlock()
+			tb.Fatal(msg)
+		}
+		if time.Now().After(deadline) {
+			msg := fmt.Sprintf("no %q on the process's stderr within %v; stderr: %s", substr, timeout, p.stderr.String())
+			p.mu.Unlock()
+			tb.Fatal(msg)
 		}
 		p.cond.Wait()
 	}
