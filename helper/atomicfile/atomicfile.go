@@ -17,13 +17,27 @@ import (
 // An error leaves path as it was and no temporary file behind; it wraps
 // the system's error, so callers can tell EROFS or EBUSY apart.
 func Write(path string, data []byte, mode fs.FileMode, uid, gid int) error {
+	return write(path, data, mode, uid, gid, true)
+}
+
+// WriteUnsynced is Write without the syncs: readers see the old content
+// or the new, never a part, but a power cut may lose the change or leave
+// an empty or partial file. It is for files that a reboot voids anyway
+// (package wanted's, valid for one boot ID), where waiting for the disk
+// would only delay the caller: a process crash loses nothing, since the
+// page cache outlives the process.
+func WriteUnsynced(path string, data []byte, mode fs.FileMode, uid, gid int) error {
+	return write(path, data, mode, uid, gid, false)
+}
+
+func write(path string, data []byte, mode fs.FileMode, uid, gid int, sync bool) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".wgtray-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	name := tmp.Name()
-	if err := fill(tmp, data, mode, uid, gid); err != nil {
+	if err := fill(tmp, data, mode, uid, gid, sync); err != nil {
 		tmp.Close()
 		os.Remove(name)
 		return fmt.Errorf("write %s: %w", path, err)
@@ -36,10 +50,13 @@ func Write(path string, data []byte, mode fs.FileMode, uid, gid int) error {
 		os.Remove(name)
 		return fmt.Errorf("replace %s: %w", path, err)
 	}
+	if !sync {
+		return nil
+	}
 	return SyncDir(dir)
 }
 
-func fill(f *os.File, data []byte, mode fs.FileMode, uid, gid int) error {
+func fill(f *os.File, data []byte, mode fs.FileMode, uid, gid int, sync bool) error {
 	if _, err := f.Write(data); err != nil {
 		return err
 	}
@@ -48,6 +65,9 @@ func fill(f *os.File, data []byte, mode fs.FileMode, uid, gid int) error {
 	}
 	if err := f.Chmod(mode); err != nil {
 		return err
+	}
+	if !sync {
+		return nil
 	}
 	return f.Sync()
 }

@@ -8,6 +8,15 @@
 // boot ID, and after a reboot the wishes are void. Coming up at boot is
 // what a tunnel's autoconnect option is for; a tunnel connected once on a
 // café's network should not come up by itself at every boot.
+//
+// Because of that the wishes are written atomically but not synced: what
+// they must survive is the helper's own death, and the page cache outlives
+// it. Only a power cut or a kernel crash could lose a change or tear the
+// file, and either means a reboot, after which no wish holds whatever the
+// file says (a torn file reads as an error, and the Store starts empty).
+// Two fsyncs on the disk of /var/lib took milliseconds of every Connect
+// and Disconnect. The autoconnect file (SetBoot) is synced: it is read at
+// the next boot.
 package wanted
 
 import (
@@ -118,8 +127,8 @@ func (s *Store) change(edit func([]string) []string) error {
 	}
 	if len(next) == 0 {
 		// Nothing wanted: no file, as before the first wish.
-		if err := atomicfile.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
+		if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", s.path, err)
 		}
 		s.tunnels = nil
 		return nil
@@ -131,7 +140,7 @@ func (s *Store) change(edit func([]string) []string) error {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		return fmt.Errorf("write %s: %w", s.path, err)
 	}
-	if err := atomicfile.Write(s.path, append(data, '\n'), 0o600, 0, 0); err != nil {
+	if err := atomicfile.WriteUnsynced(s.path, append(data, '\n'), 0o600, 0, 0); err != nil {
 		return err
 	}
 	s.tunnels = next
