@@ -84,6 +84,15 @@ type Deps struct {
 	Problems Problems
 	// Wanted, when set, keeps which tunnels are wanted up, durably.
 	Wanted Wanted
+	// Claimer, when set, is told of each tunnel that is up, so that the
+	// machine's network manager leaves its link alone (package
+	// networkmanager).
+	Claimer Claimer
+}
+
+// Claimer marks a tunnel's link as not the network manager's own.
+type Claimer interface {
+	Claim(link string)
 }
 
 // Server is the exported helper object.
@@ -123,6 +132,9 @@ func (s *Server) changed(ch engine.Change) {
 	}
 	if ch.Phase == engine.Up {
 		s.followHealth(ch) // connected first, then its health
+		if s.c.Claimer != nil {
+			s.c.Claimer.Claim(ch.Tunnel)
+		}
 	}
 }
 
