@@ -88,6 +88,15 @@ type Deps struct {
 	// Timing makes Connect and Disconnect log how long each of their
 	// steps took (package spans; the helper's WGTRAY_TIMING=1).
 	Timing bool
+	// Claimer, when set, is told of each tunnel that is up, so that the
+	// machine's network manager leaves its link alone (package
+	// networkmanager).
+	Claimer Claimer
+}
+
+// Claimer marks a tunnel's link as not the network manager's own.
+type Claimer interface {
+	Claim(link string)
 }
 
 // Server is the exported helper object.
@@ -127,6 +136,9 @@ func (s *Server) changed(ch engine.Change) {
 	}
 	if ch.Phase == engine.Up {
 		s.followHealth(ch) // connected first, then its health
+		if s.c.Claimer != nil {
+			s.c.Claimer.Claim(ch.Tunnel)
+		}
 	}
 }
 
