@@ -101,6 +101,7 @@ func (o object) Status(msg dbus.Message, name string) (map[string]dbus.Variant, 
 func (o object) Connect(msg dbus.Message, name string) *dbus.Error {
 	rec := o.s.timing(ipc.MethodConnect)
 	defer rec.Finish(o.s.c.Logger)
+	defer o.s.timeChanges(name, rec)()
 	leave, e := o.s.calls.enter(msg, ipc.MethodConnect)
 	if e != nil {
 		return e
@@ -158,6 +159,7 @@ func (o object) Connect(msg dbus.Message, name string) *dbus.Error {
 func (o object) Disconnect(msg dbus.Message, name string) *dbus.Error {
 	rec := o.s.timing(ipc.MethodDisconnect)
 	defer rec.Finish(o.s.c.Logger)
+	defer o.s.timeChanges(name, rec)()
 	leave, e := o.s.calls.enter(msg, ipc.MethodDisconnect)
 	if e != nil {
 		return e

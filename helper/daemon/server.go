@@ -113,6 +113,11 @@ type Server struct {
 	props *prop.Properties
 	// machineMu serializes changes of the machine-wide options.
 	machineMu sync.Mutex
+	// timed are the Recorders of the Connects and Disconnects in
+	// progress, by tunnel, with Deps.Timing: changed, which the engine
+	// calls without a context, times its parts into them.
+	timedMu sync.Mutex
+	timed   map[string]*spans.Recorder
 }
 
 // New returns a server. Each method call works under a context derived
@@ -126,15 +131,24 @@ func New(ctx context.Context, c Deps) *Server {
 
 // changed tells the log and the bus of a tunnel's transition.
 func (s *Server) changed(ch engine.Change) {
+	rec := s.timedOf(ch.Tunnel)
 	st := ipcState(ch.Phase)
+	end := rec.Start("log")
 	s.c.Logger.Printf("%q is %s: %s", ch.Tunnel, st, ch.Message)
+	end()
 	if ch.Phase != engine.Up {
+		end = rec.Start("health")
 		s.followHealth(ch) // stop judging before anyone hears of the change
+		end()
 	}
-	if err := s.c.Conn.Emit(ipc.ObjectPath, ipc.Interface+"."+ipc.SignalStateChanged, ch.Tunnel, string(st), ch.Message); err != nil {
+	end = rec.Start("StateChanged")
+	err := s.c.Conn.Emit(ipc.ObjectPath, ipc.Interface+"."+ipc.SignalStateChanged, ch.Tunnel, string(st), ch.Message)
+	end()
+	if err != nil {
 		s.c.Logger.Printf("emit StateChanged: %v", err)
 	}
 	if ch.Phase == engine.Up {
+		defer rec.Start("health")()
 		s.followHealth(ch) // connected first, then its health
 		if s.c.Claimer != nil {
 			s.c.Claimer.Claim(ch.Tunnel)
@@ -149,6 +163,37 @@ func (s *Server) timing(method string) *spans.Recorder {
 		return nil
 	}
 	return spans.New(method)
+}
+
+// timeChanges makes changed time its parts for tunnel into rec's
+// "engine/signals/…" until the returned function is called. A nil rec
+// does nothing.
+func (s *Server) timeChanges(tunnel string, rec *spans.Recorder) (done func()) {
+	if rec == nil {
+		return func() {}
+	}
+	s.timedMu.Lock()
+	defer s.timedMu.Unlock()
+	if s.timed == nil {
+		s.timed = map[string]*spans.Recorder{}
+	}
+	s.timed[tunnel] = rec.Sub("engine").Sub("signals")
+	return func() {
+		s.timedMu.Lock()
+		defer s.timedMu.Unlock()
+		delete(s.timed, tunnel)
+	}
+}
+
+// timedOf returns the Recorder that changed times tunnel's parts into,
+// or nil.
+func (s *Server) timedOf(tunnel string) *spans.Recorder {
+	if !s.c.Timing {
+		return nil
+	}
+	s.timedMu.Lock()
+	defer s.timedMu.Unlock()
+	return s.timed[tunnel]
 }
 
 // ipcState names an engine phase as the contract does.
