@@ -79,7 +79,7 @@ func (l *Linux) SetHookTimeout(d time.Duration) { l.hookTimeout = d }
 // instead of the first one found.
 func (l *Linux) SetDNSManager(m string) error {
 	if !dns.ValidManager(m) {
-		return fmt.Errorf("unknown DNS manager %q (want one of systemd-resolved, resolvconf, resolv.conf, off)", m)
+		return fmt.Errorf("unknown DNS manager %q (want one of systemd-resolved, NetworkManager, resolvconf, resolv.conf, off)", m)
 	}
 	l.dns.Manager = m
 	return nil

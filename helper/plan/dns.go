@@ -13,6 +13,11 @@ import (
 const (
 	// DNSResolved is systemd-resolved, configured per link over D-Bus.
 	DNSResolved = "systemd-resolved"
+	// DNSNetworkManager is NetworkManager writing /etc/resolv.conf
+	// itself, given the servers as its global DNS configuration over
+	// D-Bus: a file written by anyone else would be overwritten at NM's
+	// next re-activation.
+	DNSNetworkManager = "NetworkManager"
 	// DNSResolvconf is resolvconf(8), Debian's or openresolv, as wg-quick
 	// uses it.
 	DNSResolvconf = "resolvconf"
@@ -25,8 +30,8 @@ const (
 
 // DNSFacts is what the planner needs to know to set a tunnel's DNS.
 type DNSFacts struct {
-	// Manager is the first of DNSResolved, DNSResolvconf and DNSFile that
-	// this machine has.
+	// Manager is the first of DNSResolved, DNSNetworkManager,
+	// DNSResolvconf and DNSFile that this machine has.
 	Manager string `json:"manager"`
 	// ResolvconfPrefix is wg-quick's interface-order prefix ("tun."), ""
 	// when there is none.
@@ -170,7 +175,7 @@ func planDNS(link string, cfg *config.Config, facts DNSFacts, full bool) (*DNS, 
 		}
 	}
 	switch facts.Manager {
-	case DNSResolved:
+	case DNSResolved, DNSNetworkManager:
 	case DNSResolvconf:
 		d.Name = facts.ResolvconfPrefix + link
 	case DNSFile:

@@ -54,16 +54,30 @@ var BootPackages = []string{"systemd", "systemd-sysv", "dbus"}
 // by its package), and the tools the tests use inside the container: a
 // WireGuard peer (Debian's wireguard-go and wg), ip and nft to read the
 // state, ping, dnsmasq as the tunnel's DNS server, and man-db, which
-// systemd-analyze verify runs for a unit's Documentation=man:.
+// systemd-analyze verify runs for a unit's Documentation=man:. And the
+// network managers whose coexistence packaging's TestNetworkManagers
+// checks, NetworkManager and (Debian 13 has it in a package of its own)
+// systemd-networkd, with tcpdump to count what leaks: installed but
+// disabled (see Managers), so that the other tests' containers are left
+// alone by them.
 var Packages = []string{
 	"polkitd", "libpam-systemd", "systemd-resolved", "passwd",
 	"iproute2", "nftables", "wireguard-go", "wireguard-tools",
 	"iputils-ping", "procps", "dnsmasq-base", "man-db",
+	"network-manager", "tcpdump",
+}
+
+// Managers are the network managers' units, disabled in the tree: a test
+// that wants one enables and starts it in its own boot (--volatile keeps
+// the tree as built).
+var Managers = []string{
+	"NetworkManager.service", "NetworkManager-wait-online.service", "NetworkManager-dispatcher.service",
+	"systemd-networkd.service", "systemd-networkd.socket", "systemd-networkd-wait-online.service",
 }
 
 // layout is part of the cache key: bump it when the way a tree is made
 // changes in a way the package lists do not show.
-const layout = "1"
+const layout = "2"
 
 // Image is a cached Debian tree ready to boot.
 type Image struct {
@@ -145,11 +159,18 @@ func build(tb testing.TB, suite, mirror, dir string) error {
 		return err
 	}
 	install := append([]string{"-o", "DPkg::Lock::Timeout=600", "install", "-y", "--no-install-recommends"}, Packages...)
-	for _, args := range [][]string{{"update", "-qq"}, install, {"clean"}} {
+	for _, args := range [][]string{{"update", "-qq"}, install} {
 		out, err := runUnbooted(ctx, dir, append([]string{"apt-get"}, args...)...)
 		if err != nil {
 			return fmt.Errorf("apt-get %s in the %s tree: %w\n%s", args[0], suite, err, tail(out, 40))
 		}
+	}
+	// systemd-networkd is a package of its own from Debian 13 on, part
+	// of systemd before.
+	networkd := `if apt-cache show systemd-networkd >/dev/null 2>&1; then apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends systemd-networkd; fi; ` +
+		`for u in ` + strings.Join(Managers, " ") + `; do if [ -e /lib/systemd/system/$u ]; then systemctl disable $u; fi; done; apt-get clean`
+	if out, err := runUnbooted(ctx, dir, "/bin/sh", "-ec", networkd); err != nil {
+		return fmt.Errorf("network managers in the %s tree: %w\n%s", suite, err, tail(out, 40))
 	}
 	return nil
 }
