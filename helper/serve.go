@@ -73,6 +73,7 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 		Repair:       e,
 		Healer:       sys,
 		Problems:     hm,
+		DNS:          sys,
 	}
 	if wants != nil { // nil only when the boot ID cannot be read
 		deps.Wanted = wants

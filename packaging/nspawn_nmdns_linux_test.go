@@ -42,6 +42,9 @@ func TestDNSUnderNetworkManager(t *testing.T) {
 				fn   func(*testing.T)
 			}{
 				{"connected", b.checkNMConnected},
+				// nmcli returns once the connection is activated, its DNS
+				// committed: NM's resolv.conf is what it is to be, and
+				// NM leaves the file alone when its text stays the same.
 				{"re-activation", func(t *testing.T) {
 					b.c.MustRun(t, "nmcli", "connection", "up", nmConn)
 					b.checkTunnelDNS(t, "reactivated")
@@ -55,6 +58,7 @@ func TestDNSUnderNetworkManager(t *testing.T) {
 				{"disconnect", func(t *testing.T) { b.disconnectNM(t, "a{sv} 0") }},
 				{"helper killed", b.checkNMKill},
 				{"user's global DNS kept", b.checkNMUserGlobal},
+				{"global DNS in NM's configuration", b.checkNMConfigGlobal},
 			}
 			for _, s := range steps {
 				if !t.Run(s.name, s.fn) {
@@ -188,19 +192,97 @@ func (b *booted) checkTunnelDNS(t *testing.T, step string) {
 	b.c.WaitFor(t, 20*time.Second, 100*time.Millisecond, "resolv.conf to name "+peerTunnel4.String()+" only", func() bool {
 		return b.resolvConfServers() == peerTunnel4.String()
 	})
-	if got := b.resolve(t, step); got != dnsAnswer.String() {
-		t.Errorf("%s: %s resolves to %q, want the tunnel's answer %s; resolv.conf names %q", step, dnsName, got, dnsAnswer, b.resolvConfServers())
+	for i := range lookups {
+		if got := b.resolve(t, step); got != dnsAnswer.String() {
+			t.Errorf("%s: lookup %d: %s resolves to %q, want the tunnel's answer %s; resolv.conf names %q", step, i, dnsName, got, dnsAnswer, b.resolvConfServers())
+		}
 	}
 	var tun int
-	b.c.WaitFor(t, 10*time.Second, 100*time.Millisecond, "the tunnel's dnsmasq to log the query", func() bool {
+	b.c.WaitFor(t, 10*time.Second, 100*time.Millisecond, "the tunnel's dnsmasq to log the queries", func() bool {
 		tun = b.queries(t, tunDNSUnit, step)
-		return tun > 0
+		return tun >= lookups
 	})
 	lan := b.queries(t, lanDNSUnit, step)
 	t.Logf("%s: queries seen at the tunnel's server %d, at the LAN's %d", step, tun, lan)
 	if lan != 0 {
 		t.Errorf("%s: %d queries went to the LAN's server", step, lan)
 	}
+}
+
+// lookups is how many names each step resolves.
+const lookups = 5
+
+// afterNMRewrite runs action, which makes NetworkManager write
+// resolv.conf with another text, and waits until it has: NM replaces the
+// file, so its inode changes.
+func (b *booted) afterNMRewrite(t *testing.T, action func()) {
+	t.Helper()
+	before := b.resolvConfIno(t)
+	action()
+	b.c.WaitFor(t, 20*time.Second, 100*time.Millisecond, "NetworkManager to rewrite resolv.conf", func() bool {
+		return b.resolvConfIno(t) != before
+	})
+}
+
+// resolvConfIno returns the inode of /etc/resolv.conf, as a string.
+func (b *booted) resolvConfIno(t *testing.T) string {
+	t.Helper()
+	return strings.TrimSpace(b.c.MustRun(t, "stat", "-c", "%i", "/etc/resolv.conf"))
+}
+
+// checkNMConfigGlobal: a global DNS in NM's own configuration cannot be
+// changed over D-Bus, so the tunnel's DNS goes to the file, watched.
+// Once NM replaces the file, the packaged unit's sandbox cannot put it
+// back (it sees the file it started with, bind-mounted): the helper
+// must say so in its log and in Status, and disconnect must leave NM's
+// file.
+func (b *booted) checkNMConfigGlobal(t *testing.T) {
+	conf := "/etc/NetworkManager/conf.d/95-wgtray-test-global.conf"
+	b.c.WriteFile(t, conf, []byte("[global-dns-domain-*]\nservers="+lanDNS+"\n"), 0o644)
+	b.c.MustRun(t, "systemctl", "restart", "NetworkManager")
+	b.waitLANUp(t)
+	b.c.WaitFor(t, 20*time.Second, 100*time.Millisecond, "NetworkManager to write "+lanDNS+" to resolv.conf", func() bool {
+		return b.resolvConfServers() == lanDNS
+	})
+	// The helper starts after NM wrote the file, as at boot.
+	b.c.MustRun(t, "systemctl", "restart", helperUnit)
+	b.mustCLI(t, memberUser, "connect", tunnel)
+	if status := b.mustCLI(t, memberUser, "status", tunnel); !strings.Contains(status, "dns set via:   resolv.conf") {
+		t.Errorf("status does not say the DNS went to resolv.conf:\n%s", status)
+	}
+	b.checkTunnelDNS(t, "configglobal")
+	// Its global DNS fixed, NM's text of the file does not change at a
+	// re-activation, and NM writes the file only when its text changes:
+	// a DNS change of a connection or a reload does it.
+	b.afterNMRewrite(t, func() { b.c.MustRun(t, "nmcli", "general", "reload", "dns-rc") })
+	b.c.WaitFor(t, 10*time.Second, 100*time.Millisecond, "the helper to report the replaced file", func() bool {
+		return strings.Contains(b.c.Journal(t, "-u", helperUnit), "was replaced by another program")
+	})
+	if status := b.mustCLI(t, memberUser, "status", tunnel); !strings.Contains(status, "not in effect") {
+		t.Errorf("status does not say the tunnel's DNS is not in effect:\n%s", status)
+	}
+	// What the helper reports is what happens: resolv.conf names the
+	// LAN's server, to which the kill switch (on for a full tunnel)
+	// lets no query through. Nothing leaks; names do not resolve.
+	if got := b.resolvConfServers(); got != lanDNS {
+		t.Errorf("NM's rewrite left resolv.conf naming %q, want %s", got, lanDNS)
+	}
+	for range lookups {
+		if got := b.resolve(t, "replaced"); got != "" {
+			t.Errorf("with NM's file back and the kill switch on, %s resolves to %q", dnsName, got)
+		}
+	}
+	tun, lan := b.queries(t, tunDNSUnit, "replaced"), b.queries(t, lanDNSUnit, "replaced")
+	t.Logf("replaced: queries seen at the tunnel's server %d, at the LAN's %d (reported; the kill switch drops them)", tun, lan)
+	if lan != 0 {
+		t.Errorf("%d queries leaked to the LAN's server", lan)
+	}
+	b.mustCLI(t, memberUser, "disconnect", tunnel)
+	if got := b.resolvConfServers(); got != lanDNS {
+		t.Errorf("after disconnect resolv.conf names %q, want NetworkManager's %s", got, lanDNS)
+	}
+	b.c.MustRun(t, "rm", conf)
+	b.c.MustRun(t, "systemctl", "restart", "NetworkManager")
 }
 
 // checkNMConnected: the tunnel's DNS goes to NetworkManager, which writes

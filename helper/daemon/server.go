@@ -84,6 +84,14 @@ type Deps struct {
 	Problems Problems
 	// Wanted, when set, keeps which tunnels are wanted up, durably.
 	Wanted Wanted
+	// DNS, when set, says what Status must add to a tunnel's DNS manager.
+	DNS DNSNoter
+}
+
+// DNSNoter says what is wrong with a DNS manager's settings now: ""
+// when nothing is, else a few words for Status (see dns.Host.Note).
+type DNSNoter interface {
+	DNSNote(manager string) string
 }
 
 // Server is the exported helper object.

@@ -47,6 +47,11 @@ type Host struct {
 	bus *dbus.Conn
 	// nmAPI, when set, stands for NetworkManager's global DNS in tests.
 	nmAPI globalDNSAPI
+	// watch watches resolv.conf while tunnels share it with another
+	// manager; replaced is set when that manager replaced the file in a
+	// way the helper cannot undo (see fileWatch).
+	watch    *fileWatch
+	replaced string
 }
 
 // DefaultTimeout is how long a resolvconf run or a D-Bus call may take:
@@ -66,8 +71,10 @@ func ValidManager(m string) bool {
 // ErrNoLink is what LinkIndex returns for a link that does not exist.
 var ErrNoLink = errors.New("no such link")
 
-// Close closes the system bus connection, if one was opened.
+// Close ends the watch on resolv.conf and closes the system bus
+// connection, if one was opened.
 func (h *Host) Close() {
+	h.stopWatch()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.bus != nil {
@@ -132,7 +139,7 @@ func (h *Host) fileFacts(nmOwned bool) (plan.DNSFacts, error) {
 	if err != nil {
 		return plan.DNSFacts{}, err
 	}
-	return plan.DNSFacts{Manager: plan.DNSFile, ResolvConf: st}, nil
+	return plan.DNSFacts{Manager: plan.DNSFile, ResolvConf: st, SharedFile: nmOwned}, nil
 }
 
 // Set applies d to link.

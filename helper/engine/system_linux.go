@@ -101,6 +101,10 @@ func (l *Linux) RecoverDNS(ctx context.Context) error {
 	return nil
 }
 
+// DNSNote says what is wrong with the DNS that manager was given, for
+// Status: "" when nothing is (see dns.Host.Note).
+func (l *Linux) DNSNote(manager string) string { return l.dns.Note(manager) }
+
 // Devices returns the WireGuard device manager, for reading device state.
 func (l *Linux) Devices() *wgdev.Manager { return l.devices }
 

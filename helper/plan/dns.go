@@ -38,6 +38,9 @@ type DNSFacts struct {
 	ResolvconfPrefix string `json:"resolvconfPrefix,omitempty"`
 	// ResolvConf is /etc/resolv.conf as it is, read when Manager is DNSFile.
 	ResolvConf FileState `json:"resolvConf"`
+	// SharedFile says that another manager (NetworkManager) also writes
+	// ResolvConf, and may rewrite it while tunnels use it.
+	SharedFile bool `json:"sharedFile,omitempty"`
 }
 
 // FileState is a file as found: absent, a symbolic link, or a regular file
@@ -96,6 +99,9 @@ type DNS struct {
 type FileChange struct {
 	Original FileState `json:"original"`
 	Content  []byte    `json:"content"`
+	// Watch makes the helper watch the file while tunnels use it: another
+	// manager writes it too (DNSFacts.SharedFile).
+	Watch bool `json:"watch,omitempty"`
 }
 
 // Search returns the search domains, the ones resolv.conf can express.
@@ -143,6 +149,9 @@ func (d *DNS) String() string {
 	}
 	if d.File != nil {
 		s += fmt.Sprintf(" (%s was %s)", d.File.Original.Path, d.File.Original)
+		if d.File.Watch {
+			s += " watched"
+		}
 	}
 	return s
 }
@@ -185,7 +194,7 @@ func planDNS(link string, cfg *config.Config, facts DNSFacts, full bool) (*DNS, 
 		}
 		content := fmt.Appendf(nil, "# Written by wgtray for tunnel %s; the previous file comes back when it disconnects.\n", link)
 		content = append(content, d.ResolvConfText()...)
-		d.File = &FileChange{Original: orig, Content: content}
+		d.File = &FileChange{Original: orig, Content: content, Watch: facts.SharedFile}
 	default:
 		return nil, fmt.Errorf("plan DNS: unknown manager %q", facts.Manager)
 	}
