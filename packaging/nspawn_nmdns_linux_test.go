@@ -58,6 +58,7 @@ func TestDNSUnderNetworkManager(t *testing.T) {
 				{"disconnect", func(t *testing.T) { b.disconnectNM(t, "a{sv} 0") }},
 				{"helper killed", b.checkNMKill},
 				{"user's global DNS kept", b.checkNMUserGlobal},
+				{"NetworkManager stopped", b.checkNMStopped},
 				{"global DNS in NM's configuration", b.checkNMConfigGlobal},
 			}
 			for _, s := range steps {
@@ -350,4 +351,28 @@ func (b *booted) checkNMUserGlobal(t *testing.T) {
 	b.mustCLI(t, memberUser, "connect", tunnel)
 	b.checkTunnelDNS(t, "userglobal")
 	b.disconnectNM(t, before)
+	// The next steps start from no global DNS.
+	b.c.MustRun(t, "busctl", "set-property", "org.freedesktop.NetworkManager", "/org/freedesktop/NetworkManager",
+		"org.freedesktop.NetworkManager", "GlobalDnsConfiguration", "a{sv}", "0")
+}
+
+// checkNMStopped: a disconnect while NetworkManager does not run
+// succeeds, and when NM runs again (with the tunnel's global DNS, which
+// it keeps) the helper gives it its original back.
+func (b *booted) checkNMStopped(t *testing.T) {
+	b.mustCLI(t, memberUser, "connect", tunnel)
+	b.checkTunnelDNS(t, "prestop")
+	b.c.MustRun(t, "systemctl", "stop", "NetworkManager")
+	b.mustCLI(t, memberUser, "disconnect", tunnel)
+	b.c.MustRun(t, "systemctl", "start", "NetworkManager")
+	b.waitLANUp(t)
+	b.c.WaitFor(t, 20*time.Second, 100*time.Millisecond, "NM's global DNS to be none again", func() bool {
+		return b.nmGlobalDNS(t) == "a{sv} 0"
+	})
+	b.c.WaitFor(t, 20*time.Second, 100*time.Millisecond, "resolv.conf to name "+lanDNS+" again", func() bool {
+		return b.resolvConfServers() == lanDNS
+	})
+	if _, err := b.c.ReadFile("/var/lib/wgtray/nm-global-dns.json"); err == nil {
+		t.Errorf("the helper's state of NM's global DNS outlived the restore")
+	}
 }

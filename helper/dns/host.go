@@ -52,6 +52,8 @@ type Host struct {
 	// way the helper cannot undo (see fileWatch).
 	watch    *fileWatch
 	replaced string
+	// nmWait, while set, ends nmAwait's wait for NetworkManager.
+	nmWait chan struct{}
 }
 
 // DefaultTimeout is how long a resolvconf run or a D-Bus call may take:
@@ -75,6 +77,7 @@ var ErrNoLink = errors.New("no such link")
 // connection, if one was opened.
 func (h *Host) Close() {
 	h.stopWatch()
+	h.nmStopAwait()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.bus != nil {
@@ -188,12 +191,17 @@ func (h *Host) Recover(ctx context.Context) error {
 
 // withTimeout bounds ctx by Timeout.
 func (h *Host) withTimeout(ctx context.Context) (context.Context, context.CancelFunc, time.Duration) {
-	d := h.Timeout
-	if d <= 0 {
-		d = DefaultTimeout
-	}
+	d := h.timeout()
 	ctx, cancel := context.WithTimeout(ctx, d)
 	return ctx, cancel, d
+}
+
+// timeout is Timeout, DefaultTimeout when 0.
+func (h *Host) timeout() time.Duration {
+	if h.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return h.Timeout
 }
 
 // timedOut makes err say so when it is ctx's own deadline that ended the

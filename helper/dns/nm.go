@@ -225,18 +225,23 @@ func (h *Host) nameHasOwner(ctx context.Context, bus *dbus.Conn, name string) bo
 	return has
 }
 
-// getProperty reads one property (iface.Name) within Timeout.
+// getProperty reads one property (iface.Name) of NetworkManager within
+// Timeout.
 func (h *Host) getProperty(ctx context.Context, obj dbus.BusObject, prop string) (dbus.Variant, error) {
 	ctx, cancel, limit := h.withTimeout(ctx)
 	defer cancel()
 	i := strings.LastIndexByte(prop, '.')
 	var v dbus.Variant
-	err := obj.CallWithContext(ctx, "org.freedesktop.DBus.Properties.Get", 0, prop[:i], prop[i+1:]).Store(&v)
+	// No auto-start: a NetworkManager that was stopped stays stopped.
+	err := obj.CallWithContext(ctx, "org.freedesktop.DBus.Properties.Get", dbus.FlagNoAutoStart, prop[:i], prop[i+1:]).Store(&v)
 	if err != nil {
 		return v, timedOut(ctx, limit, err)
 	}
 	return v, nil
 }
+
+// errNMGone is the error of a call to a NetworkManager that does not run.
+var errNMGone = errors.New("NetworkManager is not running")
 
 // nmGlobal reads NetworkManager's global DNS configuration.
 func (h *Host) nmGlobal(ctx context.Context) (globalDNS, error) {
@@ -245,10 +250,102 @@ func (h *Host) nmGlobal(ctx context.Context) (globalDNS, error) {
 		return globalDNS{}, err
 	}
 	v, err := h.getProperty(ctx, bus.Object(nmName, nmPath), nmIface+"."+nmGlobalProp)
+	var derr dbus.Error
+	if errors.As(err, &derr) && (derr.Name == "org.freedesktop.DBus.Error.ServiceUnknown" || derr.Name == "org.freedesktop.DBus.Error.NameHasNoOwner") {
+		err = fmt.Errorf("%w (%v)", errNMGone, err)
+	}
 	if err != nil {
 		return globalDNS{}, fmt.Errorf("NetworkManager: read %s: %w", nmGlobalProp, err)
 	}
 	return parseGlobalDNS(v)
+}
+
+// nmAwait waits, in the background, for NetworkManager to own its name
+// on the bus again (the bus's NameOwnerChanged signal, no polling), and
+// then gives it what the state composes. Once is enough: a second call
+// while waiting does nothing.
+func (h *Host) nmAwait() {
+	bus, err := h.systemBus()
+	if err != nil {
+		h.Logger.Printf("wait for NetworkManager: %v", err)
+		return
+	}
+	h.mu.Lock()
+	if h.nmWait != nil {
+		h.mu.Unlock()
+		return
+	}
+	// NM takes its name before it exports its objects: the first try
+	// may fail, and the next one waits for NM's next property change,
+	// of which its start has many.
+	owner := []dbus.MatchOption{dbus.WithMatchObjectPath("/org/freedesktop/DBus"), dbus.WithMatchInterface("org.freedesktop.DBus"),
+		dbus.WithMatchMember("NameOwnerChanged"), dbus.WithMatchArg(0, nmName)}
+	props := []dbus.MatchOption{dbus.WithMatchSender(nmName), dbus.WithMatchObjectPath(nmPath),
+		dbus.WithMatchInterface("org.freedesktop.DBus.Properties"), dbus.WithMatchMember("PropertiesChanged")}
+	if err := errors.Join(bus.AddMatchSignal(owner...), bus.AddMatchSignal(props...)); err != nil {
+		bus.RemoveMatchSignal(owner...)
+		bus.RemoveMatchSignal(props...)
+		h.mu.Unlock()
+		h.Logger.Printf("wait for NetworkManager: %v", err)
+		return
+	}
+	ch := make(chan *dbus.Signal, 8)
+	bus.Signal(ch)
+	stop := make(chan struct{})
+	h.nmWait = stop
+	h.mu.Unlock()
+	go func() {
+		defer func() {
+			bus.RemoveSignal(ch)
+			bus.RemoveMatchSignal(owner...)
+			bus.RemoveMatchSignal(props...)
+		}()
+		running, failed := false, ""
+		for {
+			select {
+			case <-stop:
+				return
+			case sig, ok := <-ch:
+				if !ok {
+					return
+				}
+				switch {
+				case sig.Name == "org.freedesktop.DBus.NameOwnerChanged" && len(sig.Body) == 3 && sig.Body[0] == nmName:
+					running = sig.Body[2] != ""
+				case sig.Name == "org.freedesktop.DBus.Properties.PropertiesChanged" && sig.Path == nmPath:
+					running = true
+				default:
+					continue
+				}
+				if !running {
+					continue
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 2*h.timeout())
+				err := h.nmRecover(ctx)
+				cancel()
+				if err == nil {
+					h.nmStopAwait()
+					return
+				}
+				// Logged once per kind of failure: NM's start sends
+				// many changes.
+				if err.Error() != failed {
+					failed = err.Error()
+					h.Logger.Printf("NetworkManager runs again; its global DNS is not set yet: %v", err)
+				}
+			}
+		}
+	}()
+}
+
+// nmStopAwait ends nmAwait's wait.
+func (h *Host) nmStopAwait() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.nmWait != nil {
+		close(h.nmWait)
+		h.nmWait = nil
+	}
 }
 
 // nmSetGlobal sets NetworkManager's global DNS configuration, which NM
@@ -260,7 +357,7 @@ func (h *Host) nmSetGlobal(ctx context.Context, g globalDNS) error {
 	}
 	ctx, cancel, limit := h.withTimeout(ctx)
 	defer cancel()
-	call := bus.Object(nmName, nmPath).CallWithContext(ctx, "org.freedesktop.DBus.Properties.Set", 0,
+	call := bus.Object(nmName, nmPath).CallWithContext(ctx, "org.freedesktop.DBus.Properties.Set", dbus.FlagNoAutoStart,
 		nmIface, nmGlobalProp, dbus.MakeVariant(g.variant()))
 	if call.Err != nil {
 		return fmt.Errorf("NetworkManager: set %s to %s: %w", nmGlobalProp, g, timedOut(ctx, limit, call.Err))

@@ -20,11 +20,20 @@ type fakeNM struct {
 	cur  globalDNS
 	sets int
 	fail error
+	gone bool // NM does not run
 }
 
-func (f *fakeNM) get(context.Context) (globalDNS, error) { return f.cur, nil }
+func (f *fakeNM) get(context.Context) (globalDNS, error) {
+	if f.gone {
+		return globalDNS{}, errNMGone
+	}
+	return f.cur, nil
+}
 
 func (f *fakeNM) set(_ context.Context, g globalDNS) error {
+	if f.gone {
+		return errNMGone
+	}
 	if f.fail != nil {
 		err := f.fail
 		f.fail = nil
@@ -223,5 +232,39 @@ func TestHasGlobalDNSSection(t *testing.T) {
 		if got, want := hasGlobalDNSSection(path), name != "no.conf"; got != want {
 			t.Errorf("%s: %v, want %v", name, got, want)
 		}
+	}
+}
+
+// TestNMGone: a tunnel disconnected while NetworkManager does not run
+// goes (Revert must not fail), and the original is given to NM once it
+// runs again.
+func TestNMGone(t *testing.T) {
+	h, nm, logs := newNMHost(t, userGlobal)
+	ctx := t.Context()
+	if err := h.Set(ctx, "wg0", nmDNS("203.0.113.1")); err != nil {
+		t.Fatal(err)
+	}
+	nm.gone = true
+	if err := h.Revert(ctx, "wg0", nmDNS("203.0.113.1")); err != nil {
+		t.Fatalf("Revert with NM gone: %v", err)
+	}
+	if !strings.Contains(logs.String(), "not running") {
+		t.Errorf("no log of the wait for NM: %q", logs.String())
+	}
+	statePath := filepath.Join(h.LibDir, nmStateName)
+	if _, err := os.Stat(statePath); err != nil {
+		t.Fatalf("the state went while the original was not back: %v", err)
+	}
+	// NM starts again with what it had (its intern file); what the
+	// signal of its return runs:
+	nm.gone = false
+	if err := h.nmRecover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !nm.cur.equal(userGlobal) {
+		t.Errorf("NM back: it has %s, want %s", nm.cur, userGlobal)
+	}
+	if _, err := os.Stat(statePath); err == nil {
+		t.Errorf("the state outlived the restore")
 	}
 }

@@ -187,6 +187,9 @@ func (h *Host) nmTx(ctx context.Context, create bool, change func(st *nmState, c
 		return err
 	}
 	cur, err := h.nmGlobalAPI().get(ctx)
+	if errors.Is(err, errNMGone) && st != nil && !create {
+		return h.nmPending(statePath, st, change)
+	}
 	if err != nil {
 		return err
 	}
@@ -208,10 +211,34 @@ func (h *Host) nmTx(ctx context.Context, create bool, change func(st *nmState, c
 		h.Logger.Printf("NetworkManager's global DNS is now %s (was %s)", target, cur)
 	}
 	if len(st.Tunnels) == 0 {
-		return atomicfile.Remove(statePath)
+		if err := atomicfile.Remove(statePath); err != nil {
+			return err
+		}
+		// A restore that waited for NM is done: nothing else had to wait.
+		h.nmStopAwait()
+		return nil
 	}
 	st.Written, st.Writing = target, nil
 	return saveJSON(statePath, st)
+}
+
+// nmPending is nmTx while NetworkManager does not run: a tunnel that
+// goes must not fail to, so it leaves the state, which stays (even with no
+// tunnel) until NM runs again and is given what the state composes. NM
+// starts again with what it was last given, which is Written.
+func (h *Host) nmPending(statePath string, st *nmState, change func(st *nmState, cur globalDNS) (*nmState, error)) error {
+	next, err := change(st, st.Written)
+	if err != nil || next == nil {
+		return err
+	}
+	if err := saveJSON(statePath, next); err != nil {
+		return err
+	}
+	h.Logger.Printf("NetworkManager is not running: its global DNS becomes %s when it runs again", next.compose())
+	if h.nmAPI == nil {
+		h.nmAwait()
+	}
+	return nil
 }
 
 // globalDNSAPI reads and sets NetworkManager's global DNS: over D-Bus,
