@@ -17,6 +17,7 @@ import (
 	"github.com/wgtray/wgtray/helper/diagnose"
 	"github.com/wgtray/wgtray/helper/engine"
 	"github.com/wgtray/wgtray/helper/monitor"
+	"github.com/wgtray/wgtray/helper/networkmanager"
 	topts "github.com/wgtray/wgtray/helper/options"
 	"github.com/wgtray/wgtray/helper/store"
 	"github.com/wgtray/wgtray/helper/wanted"
@@ -53,6 +54,13 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 	if err != nil {
 		logger.Printf("tunnels wanted up: %v; starting with none", err)
 	}
+	// NetworkManager, when it runs, leaves our links alone.
+	nmc, err := networkmanager.Start(ctx, conn, func(link string) bool { return e.State(link).Phase != engine.Down }, e.Active, logger)
+	if err != nil {
+		logger.Printf("NetworkManager: %v", err)
+	} else {
+		defer nmc.Close()
+	}
 	var srv *daemon.Server
 	hm := newHealth(o, sys, &srv, logger)
 	defer hm.Close()
@@ -74,6 +82,9 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 		Healer:       sys,
 		Problems:     hm,
 		DNS:          sys,
+	}
+	if nmc != nil {
+		deps.Claimer = nmc
 	}
 	if wants != nil { // nil only when the boot ID cannot be read
 		deps.Wanted = wants

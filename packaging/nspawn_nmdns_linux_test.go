@@ -76,9 +76,8 @@ func TestDNSUnderNetworkManager(t *testing.T) {
 // startNM gives the LAN to NetworkManager with DNS in resolv.conf:
 // systemd-resolved stopped and masked, /etc/resolv.conf a regular file,
 // dnsmasq on the LAN's server, a keyfile connection for eth0 with its
-// address and server. The tunnel's link is kept out of NM by its
-// configuration: marking it unmanaged is another part of issue 16, and
-// without it networking off strips the tunnel's addresses.
+// address and server. The helper itself marks the tunnel's link
+// unmanaged (package networkmanager), so that networking off leaves it.
 func (b *booted) startNM(t *testing.T) {
 	t.Helper()
 	b.c.Start(t, "wgt-landns", []string{"NetworkNamespacePath=/run/netns/" + peerNS}, "dnsmasq", "--keep-in-foreground",
@@ -105,9 +104,6 @@ address1=2001:db8:1::2/64,2001:db8:1::1
 	b.c.WriteFile(t, "/etc/NetworkManager/conf.d/90-wgtray-test.conf", []byte(`[main]
 dns=default
 rc-manager=file
-
-[keyfile]
-unmanaged-devices=interface-name:`+tunnel+`
 `), 0o644)
 	b.c.Shell(t, `
 systemctl stop systemd-resolved

@@ -86,12 +86,21 @@ type Deps struct {
 	Wanted Wanted
 	// DNS, when set, says what Status must add to a tunnel's DNS manager.
 	DNS DNSNoter
+	// Claimer, when set, is told of each tunnel that is up, so that the
+	// machine's network manager leaves its link alone (package
+	// networkmanager).
+	Claimer Claimer
 }
 
 // DNSNoter says what is wrong with a DNS manager's settings now: ""
 // when nothing is, else a few words for Status (see dns.Host.Note).
 type DNSNoter interface {
 	DNSNote(manager string) string
+}
+
+// Claimer marks a tunnel's link as not the network manager's own.
+type Claimer interface {
+	Claim(link string)
 }
 
 // Server is the exported helper object.
@@ -131,6 +140,9 @@ func (s *Server) changed(ch engine.Change) {
 	}
 	if ch.Phase == engine.Up {
 		s.followHealth(ch) // connected first, then its health
+		if s.c.Claimer != nil {
+			s.c.Claimer.Claim(ch.Tunnel)
+		}
 	}
 }
 

@@ -262,6 +262,9 @@ func blockOfPlan(p *plan.Plan) plan.Block {
 	}
 	b := plan.Block{Link: p.Link, Mark: p.Table}
 	for _, op := range p.Ops {
+		if op.Kind == plan.AddrAdd {
+			b.Sources = append(b.Sources, op.Addr.Addr())
+		}
 		if op.Kind == plan.Configure && op.Device != nil {
 			for _, peer := range op.Device.Config.Peers {
 				if peer.Endpoint != nil {
@@ -273,6 +276,8 @@ func blockOfPlan(p *plan.Plan) plan.Block {
 		}
 	}
 	b.Endpoints = plan.SortEndpoints(b.Endpoints)
+	slices.SortFunc(b.Sources, func(x, y netip.Addr) int { return x.Compare(y) })
+	b.Sources = slices.Compact(b.Sources)
 	if p.DNS != nil {
 		b.DNS = slices.Clone(p.DNS.Servers)
 	}

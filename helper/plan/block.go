@@ -47,6 +47,14 @@ type Block struct {
 	// DNS follows the other rules.
 	DNS      []netip.Addr `json:"dns,omitempty"`
 	AllowLAN bool         `json:"allowLAN"`
+	// Sources are the tunnel's own addresses, which its encrypted UDP
+	// must never carry as its source: a network manager that puts the
+	// LAN's default route back before the LAN's address (NetworkManager
+	// 1.52 does, during IPv4 duplicate address detection) makes the
+	// kernel pick the tunnel's address for it, and a peer that roams to
+	// that source sends its replies into its own tunnel, a loop that
+	// stops traffic for seconds.
+	Sources []netip.Addr `json:"sources,omitempty"`
 }
 
 func (b Block) String() string {
@@ -65,18 +73,30 @@ func (b Block) String() string {
 	if b.AllowLAN {
 		s += ", lan allowed"
 	}
+	if len(b.Sources) > 0 {
+		var src []string
+		for _, a := range b.Sources {
+			src = append(src, a.String())
+		}
+		s += ", never from [" + strings.Join(src, " ") + "]"
+	}
 	return s + ")"
 }
 
 // Equal reports whether b and o let the same through.
 func (b Block) Equal(o Block) bool {
 	return b.Link == o.Link && b.Mark == o.Mark && b.AllowLAN == o.AllowLAN &&
-		slices.Equal(b.Endpoints, o.Endpoints) && slices.Equal(b.DNS, o.DNS)
+		slices.Equal(b.Endpoints, o.Endpoints) && slices.Equal(b.DNS, o.DNS) && slices.Equal(b.Sources, o.Sources)
 }
 
 // planBlock is the block of a full tunnel planned as link.
-func planBlock(link string, table uint32, peers int, facts Facts, dns *DNS, allowLAN bool) *Block {
+func planBlock(link string, table uint32, peers int, facts Facts, dns *DNS, allowLAN bool, addrs []netip.Prefix) *Block {
 	b := &Block{Link: link, Mark: table, AllowLAN: allowLAN}
+	for _, a := range addrs {
+		b.Sources = append(b.Sources, a.Addr())
+	}
+	slices.SortFunc(b.Sources, func(x, y netip.Addr) int { return x.Compare(y) })
+	b.Sources = slices.Compact(b.Sources)
 	for i, ap := range facts.Endpoints {
 		if i < peers && ap.IsValid() {
 			b.Endpoints = append(b.Endpoints, ap)

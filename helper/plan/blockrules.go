@@ -91,6 +91,14 @@ func BlockRules(b Blocking, facts BlockFacts) []BlockRule {
 	// output
 	add(BlockRule{Chain: "output", OIF: "lo", Verdict: "accept"})
 	for _, h := range holders {
+		// Its encrypted UDP with the tunnel's own address as source is
+		// dropped before it can match the endpoint's rule (see Sources).
+		for _, src := range h.Sources {
+			if h.Mark != 0 {
+				add(BlockRule{Chain: "output", Family: FamilyOf(src), Proto: "udp", Mark: h.Mark,
+					SAddr: netip.PrefixFrom(src, src.BitLen()), Verdict: "drop"})
+			}
+		}
 		for _, ep := range h.Endpoints {
 			add(BlockRule{Chain: "output", Family: FamilyOf(ep.Addr()), Proto: "udp", Mark: h.Mark,
 				DAddr: netip.PrefixFrom(ep.Addr(), ep.Addr().BitLen()), DPort: ep.Port(), Verdict: "accept"})

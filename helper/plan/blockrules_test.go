@@ -17,7 +17,8 @@ func TestBlockRulesGolden(t *testing.T) {
 	lan := BlockFacts{LAN: []netip.Prefix{netip.MustParsePrefix("192.0.2.2/24"), netip.MustParsePrefix("2001:db8:a::2/64"), netip.MustParsePrefix("fe80::1/64")}}
 	tunnel := Block{Link: "wg0", Mark: 51820, AllowLAN: true,
 		Endpoints: []netip.AddrPort{netip.MustParseAddrPort("198.51.100.1:51820"), netip.MustParseAddrPort("[2001:db8:1::1]:51820")},
-		DNS:       []netip.Addr{netip.MustParseAddr("203.0.113.1")}}
+		DNS:       []netip.Addr{netip.MustParseAddr("203.0.113.1")},
+		Sources:   []netip.Addr{netip.MustParseAddr("203.0.113.2"), netip.MustParseAddr("2001:db8:3::2")}}
 	noLAN := tunnel
 	noLAN.AllowLAN = false
 	noLAN.DNS = nil

@@ -136,7 +136,7 @@ func Build(link string, cfg *config.Config, facts Facts, opts Options) (*Plan, e
 		if len(in.DNS) > 0 {
 			servers = &DNS{Servers: in.DNS}
 		}
-		p.Block = planBlock(link, table, len(cfg.Peers), facts, servers, opts.AllowLAN)
+		p.Block = planBlock(link, table, len(cfg.Peers), facts, servers, opts.AllowLAN, cfg.Interface.Addresses)
 		// Inserted before the link: the hooks op (PreUp), if any, stays first.
 		blk := Op{Kind: KSHold, Link: link, Block: p.Block}
 		at := len(p.Ops) - 1 // the LinkAdd

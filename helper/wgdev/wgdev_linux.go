@@ -116,7 +116,7 @@ func (m *Manager) createUserspace(name string) error {
 	prefix := fmt.Sprintf("wireguard %q: ", name)
 	logger := &device.Logger{
 		Verbosef: device.DiscardLogf,
-		Errorf:   func(format string, args ...any) { m.logger.Printf(prefix+format, args...) },
+		Errorf:   newErrLog(func(format string, args ...any) { m.logger.Printf(prefix+format, args...) }).Errorf,
 	}
 	ud := &userDevice{
 		dev:  device.NewDevice(tdev, conn.NewDefaultBind(), logger),
