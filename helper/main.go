@@ -93,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.wireguard, "wireguard", "auto", "WireGuard implementation: `auto`, kernel or userspace")
 	fs.BoolVar(&o.allowScripts, "allow-scripts", false, "run the configs' PreUp/PostUp/PreDown/PostDown hooks (as root!)")
 	fs.BoolVar(&o.leakGuard, "leak-guard", true, "block the address family a one-family full tunnel does not carry (-leak-guard=false: wg-quick's behaviour)")
-	fs.StringVar(&o.dns, "dns", "auto", "where configs' DNS goes: `auto` (systemd-resolved, else resolvconf, else /etc/resolv.conf), systemd-resolved, resolvconf, resolv.conf or off")
+	fs.StringVar(&o.dns, "dns", "auto", "where configs' DNS goes: `auto` (systemd-resolved, else NetworkManager when it writes /etc/resolv.conf, else resolvconf, else /etc/resolv.conf), systemd-resolved, NetworkManager, resolvconf, resolv.conf or off")
 	fs.DurationVar(&o.hookTimeout, "hook-timeout", engine.DefaultHookTimeout, "kill a hook command (its whole process group) that runs longer than `duration`, and fail its step")
 	fs.Float64Var(&o.healthSpeed, "health-speed", 1, "run the health monitor's clock `factor` times faster (for tests: minutes of idleness in seconds)")
 	fs.BoolVar(&o.cleanup, "cleanup", false, "undo what a dead helper left behind, then exit")
@@ -124,7 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		o.dns = ""
 	}
 	if !dns.ValidManager(o.dns) {
-		fmt.Fprintf(stderr, "wgtray-helper: --dns: unknown value %q (want auto, systemd-resolved, resolvconf, resolv.conf or off)\n", o.dns)
+		fmt.Fprintf(stderr, "wgtray-helper: --dns: unknown value %q (want auto, systemd-resolved, NetworkManager, resolvconf, resolv.conf or off)\n", o.dns)
 		return 2
 	}
 	if !filepath.IsAbs(o.libDir) {

@@ -83,6 +83,7 @@ func serve(ctx context.Context, o options, sys *engine.Linux, e *engine.Engine, 
 		Healer:       sys,
 		Problems:     hm,
 		Timing:       os.Getenv(spans.Env) == "1",
+		DNS:          sys,
 	}
 	if nmc != nil {
 		deps.Claimer = nmc

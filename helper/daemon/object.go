@@ -329,6 +329,13 @@ func (s *Server) status(name string) (ipc.Status, error) {
 		out.FullTunnel = p.FullTunnel
 		if p.DNS != nil {
 			out.DNSManager = p.DNS.Manager
+			// Truthful: a resolv.conf that another program replaced
+			// no longer has the tunnel's servers.
+			if s.c.DNS != nil {
+				if note := s.c.DNS.DNSNote(p.DNS.Manager); note != "" {
+					out.DNSManager += " (" + note + ")"
+				}
+			}
 		}
 		for _, f := range p.Blocked {
 			out.LeakGuard = append(out.LeakGuard, f.Name())

@@ -88,10 +88,18 @@ type Deps struct {
 	// Timing makes Connect and Disconnect log how long each of their
 	// steps took (package spans; the helper's WGTRAY_TIMING=1).
 	Timing bool
+	// DNS, when set, says what Status must add to a tunnel's DNS manager.
+	DNS DNSNoter
 	// Claimer, when set, is told of each tunnel that is up, so that the
 	// machine's network manager leaves its link alone (package
 	// networkmanager).
 	Claimer Claimer
+}
+
+// DNSNoter says what is wrong with a DNS manager's settings now: ""
+// when nothing is, else a few words for Status (see dns.Host.Note).
+type DNSNoter interface {
+	DNSNote(manager string) string
 }
 
 // Claimer marks a tunnel's link as not the network manager's own.

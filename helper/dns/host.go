@@ -45,6 +45,15 @@ type Host struct {
 
 	mu  sync.Mutex
 	bus *dbus.Conn
+	// nmAPI, when set, stands for NetworkManager's global DNS in tests.
+	nmAPI globalDNSAPI
+	// watch watches resolv.conf while tunnels share it with another
+	// manager; replaced is set when that manager replaced the file in a
+	// way the helper cannot undo (see fileWatch).
+	watch    *fileWatch
+	replaced string
+	// nmWait, while set, ends nmAwait's wait for NetworkManager.
+	nmWait chan struct{}
 }
 
 // DefaultTimeout is how long a resolvconf run or a D-Bus call may take:
@@ -55,7 +64,7 @@ const DefaultTimeout = 10 * time.Second
 // the first manager found.
 func ValidManager(m string) bool {
 	switch m {
-	case "", plan.DNSResolved, plan.DNSResolvconf, plan.DNSFile, plan.DNSOff:
+	case "", plan.DNSResolved, plan.DNSNetworkManager, plan.DNSResolvconf, plan.DNSFile, plan.DNSOff:
 		return true
 	}
 	return false
@@ -64,8 +73,11 @@ func ValidManager(m string) bool {
 // ErrNoLink is what LinkIndex returns for a link that does not exist.
 var ErrNoLink = errors.New("no such link")
 
-// Close closes the system bus connection, if one was opened.
+// Close ends the watch on resolv.conf and closes the system bus
+// connection, if one was opened.
 func (h *Host) Close() {
+	h.stopWatch()
+	h.nmStopAwait()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.bus != nil {
@@ -75,8 +87,9 @@ func (h *Host) Close() {
 }
 
 // Facts finds the DNS manager, in the order systemd-resolved (running on
-// the system bus), resolvconf (on PATH), the file itself; and reads what
-// the chosen one needs.
+// the system bus), NetworkManager (running and writing resolv.conf
+// itself), resolvconf (on PATH), the file itself; and reads what the
+// chosen one needs.
 func (h *Host) Facts(ctx context.Context) (plan.DNSFacts, error) {
 	switch h.Manager {
 	case "", plan.DNSResolved:
@@ -90,6 +103,26 @@ func (h *Host) Facts(ctx context.Context) (plan.DNSFacts, error) {
 		return plan.DNSFacts{Manager: plan.DNSOff}, nil
 	}
 	switch h.Manager {
+	case "", plan.DNSNetworkManager:
+		owns, why := h.nmOwnsResolvConf(ctx)
+		if owns {
+			conf := nmConfigHasGlobalDNS()
+			if conf == "" {
+				return plan.DNSFacts{Manager: plan.DNSNetworkManager}, nil
+			}
+			why = fmt.Sprintf("NetworkManager's global DNS is set in %s and cannot be changed over D-Bus", conf)
+			if h.Manager == "" {
+				// The file is the only way left; NM will rewrite it at
+				// its next change, which the watch on it notices.
+				h.Logger.Printf("%s: the tunnel's DNS goes to %s, which NetworkManager may rewrite", why, h.ResolvConf)
+				return h.fileFacts(true)
+			}
+		}
+		if h.Manager != "" {
+			return plan.DNSFacts{}, errors.New(why)
+		}
+	}
+	switch h.Manager {
 	case "", plan.DNSResolvconf:
 		path, err := exec.LookPath(h.resolvconfProgram())
 		if err == nil {
@@ -99,11 +132,17 @@ func (h *Host) Facts(ctx context.Context) (plan.DNSFacts, error) {
 			return plan.DNSFacts{}, fmt.Errorf("resolvconf: %w", err)
 		}
 	}
+	return h.fileFacts(false)
+}
+
+// fileFacts are the facts of the resolv.conf fallback; nmOwned says that
+// NetworkManager writes the file too.
+func (h *Host) fileFacts(nmOwned bool) (plan.DNSFacts, error) {
 	st, err := ReadFileState(h.ResolvConf)
 	if err != nil {
 		return plan.DNSFacts{}, err
 	}
-	return plan.DNSFacts{Manager: plan.DNSFile, ResolvConf: st}, nil
+	return plan.DNSFacts{Manager: plan.DNSFile, ResolvConf: st, SharedFile: nmOwned}, nil
 }
 
 // Set applies d to link.
@@ -111,6 +150,8 @@ func (h *Host) Set(ctx context.Context, link string, d *plan.DNS) error {
 	switch d.Manager {
 	case plan.DNSResolved:
 		return h.resolvedSet(ctx, link, d)
+	case plan.DNSNetworkManager:
+		return h.nmSet(ctx, link, d)
 	case plan.DNSResolvconf:
 		return h.resolvconfAdd(ctx, d)
 	case plan.DNSFile:
@@ -124,6 +165,8 @@ func (h *Host) Revert(ctx context.Context, link string, d *plan.DNS) error {
 	switch d.Manager {
 	case plan.DNSResolved:
 		return h.resolvedRevert(ctx, link)
+	case plan.DNSNetworkManager:
+		return h.nmRevert(ctx, link)
 	case plan.DNSResolvconf:
 		return h.resolvconfDelete(ctx, d)
 	case plan.DNSFile:
@@ -136,24 +179,29 @@ func (h *Host) Revert(ctx context.Context, link string, d *plan.DNS) error {
 // are undone: tunnels still in resolv.conf whose helper is gone — a power
 // cut wipes the journals in /run but not the durable original — leave
 // it, and the original comes back if no tunnel is left and the file
-// still holds what the helper wrote. systemd-resolved forgets a link's
-// settings with the link, and resolvconf's records live in /run: neither
-// needs it.
+// still holds what the helper wrote. NetworkManager's global DNS is
+// recovered the same way. systemd-resolved forgets a link's settings with
+// the link, and resolvconf's records live in /run: neither needs it.
 func (h *Host) Recover(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return h.fileRecover()
+	return errors.Join(h.fileRecover(), h.nmRecover(ctx))
 }
 
 // withTimeout bounds ctx by Timeout.
 func (h *Host) withTimeout(ctx context.Context) (context.Context, context.CancelFunc, time.Duration) {
-	d := h.Timeout
-	if d <= 0 {
-		d = DefaultTimeout
-	}
+	d := h.timeout()
 	ctx, cancel := context.WithTimeout(ctx, d)
 	return ctx, cancel, d
+}
+
+// timeout is Timeout, DefaultTimeout when 0.
+func (h *Host) timeout() time.Duration {
+	if h.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return h.Timeout
 }
 
 // timedOut makes err say so when it is ctx's own deadline that ended the

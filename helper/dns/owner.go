@@ -146,7 +146,7 @@ func (h *Host) fileSet(link string, d *plan.DNS) error {
 		return err
 	}
 	planned := d.File.Original
-	return h.fileTx(planned.Path, func(st *fileState, cur plan.FileState) (*fileState, error) {
+	err = h.fileTx(planned.Path, func(st *fileState, cur plan.FileState) (*fileState, error) {
 		// The file must be what the owner wrote, or what the planner saw:
 		// anything else was written meanwhile, and would be lost.
 		if (st == nil || !st.ours(cur)) && !cur.Same(planned) {
@@ -159,6 +159,14 @@ func (h *Host) fileSet(link string, d *plan.DNS) error {
 		st.put(fileTunnel{Link: link, Servers: d.Servers, Search: d.Search(), Process: me})
 		return st, nil
 	})
+	if err != nil || !d.File.Watch {
+		return err
+	}
+	// The tunnel is connected: a watch that fails is logged, not fatal.
+	if err := h.startWatch(planned.Path); err != nil {
+		h.Logger.Print(err)
+	}
+	return nil
 }
 
 // fileRevert takes the tunnel out of the file; the last one out puts the
@@ -168,7 +176,7 @@ func (h *Host) fileRevert(link string, d *plan.DNS) error {
 	if d.File == nil {
 		return fmt.Errorf("resolv.conf: the plan names no file")
 	}
-	return h.fileTx(d.File.Original.Path, func(st *fileState, cur plan.FileState) (*fileState, error) {
+	err := h.fileTx(d.File.Original.Path, func(st *fileState, cur plan.FileState) (*fileState, error) {
 		if st == nil {
 			return nil, nil
 		}
@@ -176,6 +184,16 @@ func (h *Host) fileRevert(link string, d *plan.DNS) error {
 		st.drop(link)
 		return st, nil
 	})
+	h.stopWatchIfUnused()
+	return err
+}
+
+// stopWatchIfUnused ends the watch once no tunnel uses the file, which
+// the state's absence tells.
+func (h *Host) stopWatchIfUnused() {
+	if _, err := os.Lstat(filepath.Join(h.LibDir, stateName)); errors.Is(err, fs.ErrNotExist) {
+		h.stopWatch()
+	}
 }
 
 // fileRecover drops the tunnels whose helper is gone and makes the file
@@ -189,6 +207,7 @@ func (h *Host) fileRecover() error {
 	if err != nil {
 		return err
 	}
+	defer h.stopWatchIfUnused()
 	return h.fileTx("", func(st *fileState, cur plan.FileState) (*fileState, error) {
 		if st == nil {
 			return nil, nil

@@ -24,14 +24,7 @@ func (h *Host) resolvedRunning(ctx context.Context) bool {
 	if err != nil {
 		return false
 	}
-	ctx, cancel, limit := h.withTimeout(ctx)
-	defer cancel()
-	var has bool
-	if err := bus.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, resolvedName).Store(&has); err != nil {
-		h.Logger.Printf("ask the system bus for systemd-resolved: %v", timedOut(ctx, limit, err))
-		return false
-	}
-	return has
+	return h.nameHasOwner(ctx, bus, resolvedName)
 }
 
 type resolvedAddr struct {

@@ -79,7 +79,7 @@ func (l *Linux) SetHookTimeout(d time.Duration) { l.hookTimeout = d }
 // instead of the first one found.
 func (l *Linux) SetDNSManager(m string) error {
 	if !dns.ValidManager(m) {
-		return fmt.Errorf("unknown DNS manager %q (want one of systemd-resolved, resolvconf, resolv.conf, off)", m)
+		return fmt.Errorf("unknown DNS manager %q (want one of systemd-resolved, NetworkManager, resolvconf, resolv.conf, off)", m)
 	}
 	l.dns.Manager = m
 	return nil
@@ -100,6 +100,10 @@ func (l *Linux) RecoverDNS(ctx context.Context) error {
 	}
 	return nil
 }
+
+// DNSNote says what is wrong with the DNS that manager was given, for
+// Status: "" when nothing is (see dns.Host.Note).
+func (l *Linux) DNSNote(manager string) string { return l.dns.Note(manager) }
 
 // Devices returns the WireGuard device manager, for reading device state.
 func (l *Linux) Devices() *wgdev.Manager { return l.devices }

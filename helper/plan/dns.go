@@ -13,6 +13,11 @@ import (
 const (
 	// DNSResolved is systemd-resolved, configured per link over D-Bus.
 	DNSResolved = "systemd-resolved"
+	// DNSNetworkManager is NetworkManager writing /etc/resolv.conf
+	// itself, given the servers as its global DNS configuration over
+	// D-Bus: a file written by anyone else would be overwritten at NM's
+	// next re-activation.
+	DNSNetworkManager = "NetworkManager"
 	// DNSResolvconf is resolvconf(8), Debian's or openresolv, as wg-quick
 	// uses it.
 	DNSResolvconf = "resolvconf"
@@ -25,14 +30,17 @@ const (
 
 // DNSFacts is what the planner needs to know to set a tunnel's DNS.
 type DNSFacts struct {
-	// Manager is the first of DNSResolved, DNSResolvconf and DNSFile that
-	// this machine has.
+	// Manager is the first of DNSResolved, DNSNetworkManager,
+	// DNSResolvconf and DNSFile that this machine has.
 	Manager string `json:"manager"`
 	// ResolvconfPrefix is wg-quick's interface-order prefix ("tun."), ""
 	// when there is none.
 	ResolvconfPrefix string `json:"resolvconfPrefix,omitempty"`
 	// ResolvConf is /etc/resolv.conf as it is, read when Manager is DNSFile.
 	ResolvConf FileState `json:"resolvConf"`
+	// SharedFile says that another manager (NetworkManager) also writes
+	// ResolvConf, and may rewrite it while tunnels use it.
+	SharedFile bool `json:"sharedFile,omitempty"`
 }
 
 // FileState is a file as found: absent, a symbolic link, or a regular file
@@ -91,6 +99,9 @@ type DNS struct {
 type FileChange struct {
 	Original FileState `json:"original"`
 	Content  []byte    `json:"content"`
+	// Watch makes the helper watch the file while tunnels use it: another
+	// manager writes it too (DNSFacts.SharedFile).
+	Watch bool `json:"watch,omitempty"`
 }
 
 // Search returns the search domains, the ones resolv.conf can express.
@@ -138,6 +149,9 @@ func (d *DNS) String() string {
 	}
 	if d.File != nil {
 		s += fmt.Sprintf(" (%s was %s)", d.File.Original.Path, d.File.Original)
+		if d.File.Watch {
+			s += " watched"
+		}
 	}
 	return s
 }
@@ -170,7 +184,7 @@ func planDNS(link string, cfg *config.Config, facts DNSFacts, full bool) (*DNS, 
 		}
 	}
 	switch facts.Manager {
-	case DNSResolved:
+	case DNSResolved, DNSNetworkManager:
 	case DNSResolvconf:
 		d.Name = facts.ResolvconfPrefix + link
 	case DNSFile:
@@ -180,7 +194,7 @@ func planDNS(link string, cfg *config.Config, facts DNSFacts, full bool) (*DNS, 
 		}
 		content := fmt.Appendf(nil, "# Written by wgtray for tunnel %s; the previous file comes back when it disconnects.\n", link)
 		content = append(content, d.ResolvConfText()...)
-		d.File = &FileChange{Original: orig, Content: content}
+		d.File = &FileChange{Original: orig, Content: content, Watch: facts.SharedFile}
 	default:
 		return nil, fmt.Errorf("plan DNS: unknown manager %q", facts.Manager)
 	}
