@@ -136,9 +136,15 @@ $(BUILD)/wgtray-bench: FORCE
 # (latency through D-Bus, throughput, memory, idle cost, a 1000-cycle
 # soak) and writes docs/BENCHMARKS.md and docs/BENCHMARKS.json. perf
 # (linux-perf) profiles the helper's cycles for the report.
+# The bench's helper is the package's build (PIE, external link, the
+# same flags) but keeps its symbol table (no -s -w), so that perf names
+# its functions in the profiles; stripping changes no code.
 bench: TEST_DEBS += linux-perf
 bench: deps build $(BUILD)/wgtray-bench $(BUILD)/wireguard-go
-	$(BUILD)/wgtray-bench -bin $(BUILD) -out docs/BENCHMARKS.md -json docs/BENCHMARKS.json
+	mkdir -p $(BUILD)/bench
+	$(GO) build $(BUILDFLAGS) -ldflags "$(filter-out -s -w,$(LDFLAGS))" -o $(BUILD)/bench/wgtray-helper ./helper
+	cp $(BUILD)/wgtray $(BUILD)/wireguard-go $(BUILD)/bench/
+	$(BUILD)/wgtray-bench -bin $(BUILD)/bench -out docs/BENCHMARKS.md -json docs/BENCHMARKS.json
 
 # bench-engine is the engine's in-process up/down against wg-quick, without
 # D-Bus (WGTRAY_TIMING=1 adds a per-step breakdown to the log).
