@@ -42,7 +42,7 @@ import (
 //	WGTRAY_KILL_SWITCH=1  every Up gets the kill switch (with allow-lan), as
 //	               the helper gives a full tunnel by default
 //	WGTRAY_HELPER_MEMORY=1  the helper's soft memory limits (64 MiB idle,
-//	               104 MiB with a device), as wgtray-helper sets them
+//	               120 MiB with a device), as wgtray-helper sets them
 //	WGTRAY_NO_LEAK_GUARD=1  plan without the leak guard, as wg-quick does
 //	WGTRAY_DNS     the DNS manager to use (the tests always name one)
 //	WGTRAY_LIB     the durable directory (dns.Host.LibDir); default WGTRAY_STATE/lib
@@ -69,7 +69,7 @@ func child(role string) int {
 	}
 	defer sys.Close()
 	if os.Getenv("WGTRAY_HELPER_MEMORY") == "1" {
-		sys.Devices().SetMemoryLimits(wgdev.MemoryLimits{Idle: 64 << 20, Active: 104 << 20})
+		sys.Devices().SetMemoryLimits(wgdev.MemoryLimits{Idle: 64 << 20, Active: 120 << 20})
 	}
 	if err := sys.SetDNSManager(os.Getenv("WGTRAY_DNS")); err != nil {
 		return fail(err)
