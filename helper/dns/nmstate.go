@@ -1,17 +1,14 @@
 package dns
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/wgtray/wgtray/helper/atomicfile"
 	"github.com/wgtray/wgtray/helper/plan"
@@ -36,7 +33,7 @@ type nmState struct {
 	// as found before the first tunnel, or as someone else set it since.
 	Original globalDNS `json:"original"`
 	// Tunnels are the connected tunnels, in connect order.
-	Tunnels []fileTunnel `json:"tunnels"`
+	Tunnels tunnelList `json:"tunnels"`
 	// Written is what was last set; Writing, when set, is what is being
 	// set now: a crash between the state and NM leaves one of the two.
 	Written globalDNS  `json:"written"`
@@ -78,26 +75,6 @@ func (st *nmState) compose() globalDNS {
 	return g
 }
 
-func (st *nmState) put(t fileTunnel) {
-	for i := range st.Tunnels {
-		if st.Tunnels[i].Link == t.Link {
-			st.Tunnels[i] = t
-			return
-		}
-	}
-	st.Tunnels = append(st.Tunnels, t)
-}
-
-func (st *nmState) drop(link string) {
-	kept := st.Tunnels[:0]
-	for _, t := range st.Tunnels {
-		if t.Link != link {
-			kept = append(kept, t)
-		}
-	}
-	st.Tunnels = kept
-}
-
 // adoptIfForeign makes cur the original when the owner did not set it:
 // someone else (nmcli, a desktop's settings) changed the global DNS while
 // tunnels used it, and theirs is the one to stay.
@@ -120,7 +97,7 @@ func (h *Host) nmSet(ctx context.Context, link string, d *plan.DNS) error {
 			st = &nmState{Original: cur, Written: cur}
 		}
 		h.nmAdoptIfForeign(st, cur)
-		st.put(fileTunnel{Link: link, Servers: d.Servers, Search: d.Search(), Process: me})
+		st.Tunnels.put(fileTunnel{Link: link, Servers: d.Servers, Search: d.Search(), Process: me})
 		return st, nil
 	})
 }
@@ -133,7 +110,7 @@ func (h *Host) nmRevert(ctx context.Context, link string) error {
 			return nil, nil
 		}
 		h.nmAdoptIfForeign(st, cur)
-		st.drop(link)
+		st.Tunnels.drop(link)
 		return st, nil
 	})
 }
@@ -263,28 +240,14 @@ func (h *Host) nmGlobalAPI() globalDNSAPI {
 
 // loadNMState reads the state, nil when there is none, and its bytes.
 func loadNMState(path string) ([]byte, *nmState, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, maxState+1))
-	if err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", path, err)
-	}
 	var st nmState
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if len(raw) > maxState {
-		err = errors.New("too large")
-	} else {
-		err = dec.Decode(&st)
+	raw, err := readState(path, &st)
+	var d *damagedError
+	if errors.As(err, &d) {
+		return nil, nil, fmt.Errorf("%s is damaged (%v); it keeps NetworkManager's global DNS to put back: repair or remove it by hand", path, d.err)
 	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s is damaged (%v); it keeps NetworkManager's global DNS to put back: repair or remove it by hand", path, err)
+	if raw == nil || err != nil {
+		return nil, nil, err
 	}
 	return raw, &st, nil
 }

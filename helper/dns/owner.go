@@ -45,7 +45,7 @@ type fileState struct {
 	// before the first tunnel, or as another program rewrote it since.
 	Original plan.FileState `json:"original"`
 	// Tunnels are the connected tunnels, in connect order.
-	Tunnels []fileTunnel `json:"tunnels"`
+	Tunnels tunnelList `json:"tunnels"`
 	// Written is what the owner last wrote to Path; Writing, when set, is
 	// what it is writing now. The file holding either is ours: a crash
 	// between the state and the file leaves one of the two.
@@ -103,26 +103,31 @@ func (st *fileState) compose() plan.FileState {
 	return plan.FileState{Path: st.Path, Exists: true, Data: data, Mode: 0o644}
 }
 
+// tunnelList is the connected tunnels of a shared DNS setting, in
+// connect order.
+type tunnelList []fileTunnel
+
 // put adds t at the end, or updates it in place when its link is there
 // already (a retried step).
-func (st *fileState) put(t fileTunnel) {
-	for i := range st.Tunnels {
-		if st.Tunnels[i].Link == t.Link {
-			st.Tunnels[i] = t
+func (l *tunnelList) put(t fileTunnel) {
+	for i := range *l {
+		if (*l)[i].Link == t.Link {
+			(*l)[i] = t
 			return
 		}
 	}
-	st.Tunnels = append(st.Tunnels, t)
+	*l = append(*l, t)
 }
 
-func (st *fileState) drop(link string) {
-	kept := st.Tunnels[:0]
-	for _, t := range st.Tunnels {
+// drop takes link's tunnel out.
+func (l *tunnelList) drop(link string) {
+	kept := (*l)[:0]
+	for _, t := range *l {
 		if t.Link != link {
 			kept = append(kept, t)
 		}
 	}
-	st.Tunnels = kept
+	*l = kept
 }
 
 // adoptIfForeign makes cur the original if the owner did not write it:
@@ -156,7 +161,7 @@ func (h *Host) fileSet(link string, d *plan.DNS) error {
 			st = &fileState{Path: planned.Path, Original: cur, Written: cur}
 		}
 		h.adoptIfForeign(st, cur)
-		st.put(fileTunnel{Link: link, Servers: d.Servers, Search: d.Search(), Process: me})
+		st.Tunnels.put(fileTunnel{Link: link, Servers: d.Servers, Search: d.Search(), Process: me})
 		return st, nil
 	})
 	if err != nil || !d.File.Watch {
@@ -181,7 +186,7 @@ func (h *Host) fileRevert(link string, d *plan.DNS) error {
 			return nil, nil
 		}
 		h.adoptIfForeign(st, cur)
-		st.drop(link)
+		st.Tunnels.drop(link)
 		return st, nil
 	})
 	h.stopWatchIfUnused()
@@ -324,34 +329,54 @@ func lockDir(dir string) (unlock func(), err error) {
 
 // loadState reads the state, nil when there is none, and its bytes.
 func loadState(path string) ([]byte, *fileState, error) {
+	var st fileState
+	raw, err := readState(path, &st)
+	var d *damagedError
+	if err == nil && raw != nil && !filepath.IsAbs(st.Path) {
+		d = &damagedError{fmt.Errorf("path %q is not absolute", st.Path)}
+	}
+	if d != nil || errors.As(err, &d) {
+		return nil, nil, fmt.Errorf("%s is damaged (%v); it keeps the resolv.conf to put back: repair or remove it by hand", path, d.err)
+	}
+	if raw == nil || err != nil {
+		return nil, nil, err
+	}
+	return raw, &st, nil
+}
+
+// readState decodes the JSON state file at path into v, strictly (no
+// unknown fields, at most maxState bytes, never through a symbolic
+// link), and returns its bytes: nil, and no error, when there is none.
+func readState(path string, v any) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, nil
+		return nil, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer f.Close()
 	raw, err := io.ReadAll(io.LimitReader(f, maxState+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	var st fileState
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if len(raw) > maxState {
 		err = errors.New("too large")
 	} else {
-		err = dec.Decode(&st)
-	}
-	if err == nil && !filepath.IsAbs(st.Path) {
-		err = fmt.Errorf("path %q is not absolute", st.Path)
+		err = dec.Decode(v)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s is damaged (%v); it keeps the resolv.conf to put back: repair or remove it by hand", path, err)
+		return nil, &damagedError{err}
 	}
-	return raw, &st, nil
+	return raw, nil
 }
+
+// damagedError is a state file that is there but cannot be read back.
+type damagedError struct{ err error }
+
+func (e *damagedError) Error() string { return e.err.Error() }
 
 // saveState writes the state durably, readable by this user only.
 func saveState(path string, st *fileState) error {
