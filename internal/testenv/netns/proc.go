@@ -103,6 +103,28 @@ func (p *Proc) WaitLine(tb testing.TB, substr string, timeout time.Duration) str
 // Lines), so that a caller can wait for a new line.
 func (p *Proc) WaitLineFrom(tb testing.TB, from int, substr string, timeout time.Duration) string {
 	tb.Helper()
+	i := from
+	return p.waitFor(tb, timeout, func() (string, bool) {
+		for ; i < len(p.lines); i++ {
+			if strings.Contains(p.lines[i], substr) {
+				return p.lines[i], true
+			}
+		}
+		return "", false
+	}, func(exited bool) string {
+		if exited {
+			return fmt.Sprintf("process exited (%v) before printing %q; stdout %q; stderr: %s", p.err, substr, p.lines, p.stderr.String())
+		}
+		return fmt.Sprintf("no %q from the process within %v; stdout %q; stderr: %s", substr, timeout, p.lines, p.stderr.String())
+	})
+}
+
+// waitFor waits until find, called with the Proc's lock held whenever
+// output arrives, finds what it looks for, and returns it. It fails the
+// test, with failure's message (also called with the lock held), when
+// the process exits first or the deadline passes.
+func (p *Proc) waitFor(tb testing.TB, timeout time.Duration, find func() (string, bool), failure func(exited bool) string) string {
+	tb.Helper()
 	timer := time.AfterFunc(timeout, func() {
 		p.mu.Lock()
 		p.cond.Broadcast()
@@ -111,22 +133,14 @@ func (p *Proc) WaitLineFrom(tb testing.TB, from int, substr string, timeout time
 	defer timer.Stop()
 	deadline := time.Now().Add(timeout)
 	p.mu.Lock()
-	for i := from; ; {
-		for ; i < len(p.lines); i++ {
-			if strings.Contains(p.lines[i], substr) {
-				line := p.lines[i]
-				p.mu.Unlock()
-				return line
-			}
+	for {
+		if found, ok := find(); ok {
+			p.mu.Unlock()
+			return found
 		}
 		// Fatal runs the cleanups, and the Proc's needs the lock.
-		if p.done {
-			msg := fmt.Sprintf("process exited (%v) before printing %q; stdout %q; stderr: %s", p.err, substr, p.lines, p.stderr.String())
-			p.mu.Unlock()
-			tb.Fatal(msg)
-		}
-		if time.Now().After(deadline) {
-			msg := fmt.Sprintf("no %q from the process within %v; stdout %q; stderr: %s", substr, timeout, p.lines, p.stderr.String())
+		if p.done || time.Now().After(deadline) {
+			msg := failure(p.done)
 			p.mu.Unlock()
 			tb.Fatal(msg)
 		}
@@ -147,15 +161,7 @@ func (p *Proc) StderrLen() int {
 // the process exits first or the deadline passes.
 func (p *Proc) WaitStderrFrom(tb testing.TB, from int, substr string, timeout time.Duration) string {
 	tb.Helper()
-	timer := time.AfterFunc(timeout, func() {
-		p.mu.Lock()
-		p.cond.Broadcast()
-		p.mu.Unlock()
-	})
-	defer timer.Stop()
-	deadline := time.Now().Add(timeout)
-	p.mu.Lock()
-	for {
+	return p.waitFor(tb, timeout, func() (string, bool) {
 		out := p.stderr.Bytes()[from:]
 		// Only whole lines: a line may arrive in more than one write.
 		for len(out) > 0 {
@@ -164,25 +170,17 @@ func (p *Proc) WaitStderrFrom(tb testing.TB, from int, substr string, timeout ti
 				break
 			}
 			if bytes.Contains(line, []byte(substr)) {
-				s := string(line)
-				p.mu.Unlock()
-				return s
+				return string(line), true
 			}
 			out = rest
 		}
-		// Fatal runs the cleanups, and the Proc's needs the lock.
-		if p.done {
-			msg := fmt.Sprintf("process exited (%v) before writing %q to stderr; stderr: %s", p.err, substr, p.stderr.String())
-			p.mu.Unlock()
-			tb.Fatal(msg)
+		return "", false
+	}, func(exited bool) string {
+		if exited {
+			return fmt.Sprintf("process exited (%v) before writing %q to stderr; stderr: %s", p.err, substr, p.stderr.String())
 		}
-		if time.Now().After(deadline) {
-			msg := fmt.Sprintf("no %q on the process's stderr within %v; stderr: %s", substr, timeout, p.stderr.String())
-			p.mu.Unlock()
-			tb.Fatal(msg)
-		}
-		p.cond.Wait()
-	}
+		return fmt.Sprintf("no %q on the process's stderr within %v; stderr: %s", substr, timeout, p.stderr.String())
+	})
 }
 
 // Exited is closed when the process has exited and its output is read.
