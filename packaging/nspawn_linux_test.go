@@ -59,6 +59,7 @@ type booted struct {
 	peer  wgtypes.Key    // the peer's private key
 	conf  string         // the client's config (with its private key)
 	clean string         // the container's network before any tunnel
+	rows  int            // TestNetworkManagers' rows run so far
 }
 
 // bootForChecks boots suite's container, copies the .deb files in and

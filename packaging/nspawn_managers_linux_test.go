@@ -59,12 +59,13 @@ type managerRow struct {
 	leavesLink bool
 }
 
-var lanManagers = []lanManager{
-	{
-		name: "NetworkManager",
-		unit: "NetworkManager.service",
-		files: map[string]string{"/etc/NetworkManager/system-connections/lan.nmconnection": `[connection]
-id=lan
+// lanKeyfile is NetworkManager's connection for the LAN: the address
+// and gateway bootForChecks gives eth0, static, with the LAN's DNS
+// server (nmConn is its name).
+const (
+	lanKeyfilePath = "/etc/NetworkManager/system-connections/" + nmConn + ".nmconnection"
+	lanKeyfile     = `[connection]
+id=` + nmConn + `
 type=ethernet
 interface-name=eth0
 autoconnect=true
@@ -72,16 +73,23 @@ autoconnect=true
 [ipv4]
 method=manual
 address1=192.0.2.2/24,192.0.2.1
-dns=192.0.2.1;
+dns=` + lanDNS + `;
 
 [ipv6]
 method=manual
 address1=2001:db8:1::2/64,2001:db8:1::1
 addr-gen-mode=eui64
-`},
+`
+)
+
+var lanManagers = []lanManager{
+	{
+		name:  "NetworkManager",
+		unit:  "NetworkManager.service",
+		files: map[string]string{lanKeyfilePath: lanKeyfile},
 		rows: []managerRow{
 			// What a roam or a DHCP renew does.
-			{"connection up", "nmcli connection up lan", true},
+			{"connection up", "nmcli connection up " + nmConn, true},
 			// What suspend and resume do.
 			{"networking off and on", "nmcli networking off; sleep 1; nmcli networking on", true},
 			// It forgets runtime settings, Managed among them.
@@ -194,19 +202,10 @@ func (b *booted) waitLAN(t *testing.T) {
 		return strings.Contains(out, "192.0.2.2/24") && strings.Contains(out, "2001:db8:1::2/64") && !strings.Contains(out, "tentative") &&
 			strings.Contains(out, "default via 192.0.2.1 dev eth0") && strings.Contains(out, "default via 2001:db8:1::1 dev eth0")
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	b.c.WaitForState(t, 30*time.Second, 100*time.Millisecond, "the manager to configure eth0", func() (bool, string) {
 		out, _ := b.c.Run(t, nil, "/bin/sh", "-c", script)
-		if configured(out) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the manager did not configure eth0 within 30 s:\n%s\n%s", out, b.c.Journal(t, "-n", "40", "-u", "NetworkManager", "-u", "systemd-networkd"))
-		}
-		<-tick.C
-	}
+		return configured(out), out
+	})
 }
 
 // checkCarries checks that the tunnel carries traffic again within 2 s
@@ -257,14 +256,11 @@ type rowResult struct {
 	window         time.Duration // the longest until the guard put one back
 }
 
-// rowN names each row's units and files apart.
-var rowN int
-
 // runRow runs a row's action with the pings, the capture and a routing
 // monitor around it, then checks that the tunnel carries traffic again.
 func (b *booted) runRow(t *testing.T, r managerRow) rowResult {
-	rowN++
-	n := strconv.Itoa(rowN)
+	b.rows++ // names each row's units and files apart
+	n := strconv.Itoa(b.rows)
 	capFile := "/srv/wgtray/row" + n + ".pcap"
 	capUnit, pingUnit, monUnit := "wgt-cap"+n, "wgt-ping"+n, "wgt-mon"+n
 	b.c.Start(t, capUnit, []string{"NetworkNamespacePath=/run/netns/" + peerNS}, "tcpdump", "-i", "lan0", "-n", "-U", "-w", capFile, leakFilter)

@@ -84,21 +84,7 @@ func (b *booted) startNM(t *testing.T) {
 		"--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces", "--listen-address="+lanDNS, "--port=53",
 		"--user=root", "--pid-file=", "--log-queries", "--log-facility=-",
 		fmt.Sprintf("--address=/%s/%s", dnsName, lanDNSAnswer))
-	b.c.WriteFile(t, "/etc/NetworkManager/system-connections/lan.nmconnection", []byte(`[connection]
-id=`+nmConn+`
-type=ethernet
-interface-name=eth0
-autoconnect=true
-
-[ipv4]
-method=manual
-address1=192.0.2.2/24,192.0.2.1
-dns=`+lanDNS+`;
-
-[ipv6]
-method=manual
-address1=2001:db8:1::2/64,2001:db8:1::1
-`), 0o600)
+	b.c.WriteFile(t, lanKeyfilePath, []byte(lanKeyfile), 0o600)
 	// rc-manager=file: the tree has systemd-resolved's resolvconf, which
 	// NM's "auto" would pick even with resolved masked.
 	b.c.WriteFile(t, "/etc/NetworkManager/conf.d/90-wgtray-test.conf", []byte(`[main]

@@ -176,12 +176,26 @@ func (c *Container) ReadFile(inside string) ([]byte, error) {
 // wait on from here.
 func (c *Container) WaitFor(tb testing.TB, timeout, interval time.Duration, what string, cond func() bool) {
 	tb.Helper()
+	c.WaitForState(tb, timeout, interval, what, func() (bool, string) { return cond(), "" })
+}
+
+// WaitForState is WaitFor with a probe that also says what it saw: the
+// last of which the failure shows.
+func (c *Container) WaitForState(tb testing.TB, timeout, interval time.Duration, what string, probe func() (ok bool, state string)) {
+	tb.Helper()
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	for !cond() {
+	for {
+		ok, state := probe()
+		if ok {
+			return
+		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("in %s: timed out after %v waiting for %s", c.Name, timeout, what)
+			if state != "" {
+				state = "; last seen:\n" + state
+			}
+			tb.Fatalf("in %s: timed out after %v waiting for %s%s", c.Name, timeout, what, state)
 		}
 		<-tick.C
 	}
