@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/wgtray/wgtray/helper/networkmanager"
 )
 
 // NetworkManager writes /etc/resolv.conf itself (its dns=default), from
@@ -20,11 +22,12 @@ import (
 // servers are given to NM as its global DNS configuration, which wins over
 // every connection's: NM keeps writing them while the tunnel is up.
 
+// NetworkManager's names are package networkmanager's.
 const (
-	nmName       = "org.freedesktop.NetworkManager"
-	nmPath       = "/org/freedesktop/NetworkManager"
-	nmIface      = "org.freedesktop.NetworkManager"
-	nmDNSPath    = "/org/freedesktop/NetworkManager/DnsManager"
+	nmName       = networkmanager.BusName
+	nmPath       = networkmanager.Path
+	nmIface      = networkmanager.Interface
+	nmDNSPath    = networkmanager.Path + "/DnsManager"
 	nmDNSIface   = "org.freedesktop.NetworkManager.DnsManager"
 	nmGlobalProp = "GlobalDnsConfiguration"
 )
