@@ -18,6 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -118,9 +120,7 @@ func (c *Claimer) run(ctx context.Context) {
 			links := c.pending
 			c.pending = map[string]bool{}
 			c.mu.Unlock()
-			for link := range links {
-				c.claim(ctx, link, "")
-			}
+			c.claimAll(ctx, "", slices.Collect(maps.Keys(links)))
 		case s := <-c.sigs:
 			if s == nil {
 				continue
@@ -140,35 +140,34 @@ func (c *Claimer) signal(ctx context.Context, s *dbus.Signal) {
 		}
 		name, _ := s.Body[0].(string)
 		newOwner, _ := s.Body[2].(string)
-		if name != BusName || newOwner == "" {
+		// The bus stamps the sender of every message: only its own
+		// announcement says who NetworkManager is now.
+		if s.Sender != "org.freedesktop.DBus" || name != BusName || newOwner == "" {
 			return
 		}
 		// It forgot: claim every connected tunnel's link again. One it
 		// has not found yet is claimed by its DeviceAdded.
-		for _, link := range c.active() {
-			c.claim(ctx, link, "")
-		}
+		c.claimAll(ctx, newOwner, c.active())
 	case Interface + ".DeviceAdded":
 		if s.Path != Path || len(s.Body) != 1 {
 			return
 		}
 		dev, ok := s.Body[0].(dbus.ObjectPath)
-		if !ok || !c.fromNM(ctx, s.Sender) {
+		if !ok {
+			return
+		}
+		// Anyone may send a signal that passes no match rule: only
+		// NetworkManager's own counts.
+		owner, err := c.owner(ctx)
+		if err != nil || owner == "" || owner != s.Sender {
 			return
 		}
 		link, err := c.deviceLink(ctx, dev)
 		if err != nil || !c.ours(link) {
 			return
 		}
-		c.claim(ctx, link, dev)
+		c.claimOf(ctx, owner, link, dev)
 	}
-}
-
-// fromNM reports whether sender owns NetworkManager's name: anyone may
-// send a signal that passes no match rule.
-func (c *Claimer) fromNM(ctx context.Context, sender string) bool {
-	owner, err := c.owner(ctx)
-	return err == nil && owner != "" && owner == sender
 }
 
 // owner returns the unique name of NetworkManager's connection, "" when
@@ -198,25 +197,40 @@ func (c *Claimer) deviceLink(ctx context.Context, dev dbus.ObjectPath) (string, 
 	return name, nil
 }
 
-// claim marks link unmanaged, finding its device first unless dev is
-// given. A link NetworkManager has not seen yet is claimed when its
-// DeviceAdded comes; with NetworkManager not running there is nothing to
-// do.
-func (c *Claimer) claim(ctx context.Context, link string, dev dbus.ObjectPath) {
+// claimAll marks links unmanaged in the NetworkManager of unique name
+// owner, found on the bus when "". A link NetworkManager has not seen
+// yet is claimed when its DeviceAdded comes; with NetworkManager not
+// running there is nothing to do.
+func (c *Claimer) claimAll(ctx context.Context, owner string, links []string) {
+	if owner == "" && len(links) > 0 {
+		var err error
+		if owner, err = c.owner(ctx); err != nil {
+			if ctx.Err() == nil {
+				c.logger.Printf("%q: could not tell NetworkManager to leave them alone: %v", links, err)
+			}
+			return
+		}
+	}
+	if owner == "" {
+		return
+	}
+	for _, link := range links {
+		c.claimOf(ctx, owner, link, "")
+	}
+}
+
+// claimOf marks link unmanaged in the NetworkManager of unique name
+// owner, finding its device first unless dev is given.
+func (c *Claimer) claimOf(ctx context.Context, owner, link string, dev dbus.ObjectPath) {
 	if !c.ours(link) {
 		return // gone meanwhile
 	}
-	err := c.setUnmanaged(ctx, link, dev)
-	if err != nil && ctx.Err() == nil {
+	if err := c.setUnmanaged(ctx, owner, link, dev); err != nil && ctx.Err() == nil {
 		c.logger.Printf("%q: could not tell NetworkManager to leave it alone: %v", link, err)
 	}
 }
 
-func (c *Claimer) setUnmanaged(ctx context.Context, link string, dev dbus.ObjectPath) error {
-	owner, err := c.owner(ctx)
-	if err != nil || owner == "" {
-		return err
-	}
+func (c *Claimer) setUnmanaged(ctx context.Context, owner, link string, dev dbus.ObjectPath) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	nm := c.conn.Object(owner, Path)
