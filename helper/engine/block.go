@@ -261,9 +261,10 @@ func blockOfPlan(p *plan.Plan) plan.Block {
 		return *p.Block
 	}
 	b := plan.Block{Link: p.Link, Mark: p.Table}
+	var addrs []netip.Prefix
 	for _, op := range p.Ops {
 		if op.Kind == plan.AddrAdd {
-			b.Sources = append(b.Sources, op.Addr.Addr())
+			addrs = append(addrs, op.Addr)
 		}
 		if op.Kind == plan.Configure && op.Device != nil {
 			for _, peer := range op.Device.Config.Peers {
@@ -276,8 +277,7 @@ func blockOfPlan(p *plan.Plan) plan.Block {
 		}
 	}
 	b.Endpoints = plan.SortEndpoints(b.Endpoints)
-	slices.SortFunc(b.Sources, func(x, y netip.Addr) int { return x.Compare(y) })
-	b.Sources = slices.Compact(b.Sources)
+	b.Sources = plan.BlockSources(addrs)
 	if p.DNS != nil {
 		b.DNS = slices.Clone(p.DNS.Servers)
 	}

@@ -91,12 +91,7 @@ func (b Block) Equal(o Block) bool {
 
 // planBlock is the block of a full tunnel planned as link.
 func planBlock(link string, table uint32, peers int, facts Facts, dns *DNS, allowLAN bool, addrs []netip.Prefix) *Block {
-	b := &Block{Link: link, Mark: table, AllowLAN: allowLAN}
-	for _, a := range addrs {
-		b.Sources = append(b.Sources, a.Addr())
-	}
-	slices.SortFunc(b.Sources, func(x, y netip.Addr) int { return x.Compare(y) })
-	b.Sources = slices.Compact(b.Sources)
+	b := &Block{Link: link, Mark: table, AllowLAN: allowLAN, Sources: BlockSources(addrs)}
 	for i, ap := range facts.Endpoints {
 		if i < peers && ap.IsValid() {
 			b.Endpoints = append(b.Endpoints, ap)
@@ -107,6 +102,17 @@ func planBlock(link string, table uint32, peers int, facts Facts, dns *DNS, allo
 		b.DNS = slices.Clone(dns.Servers)
 	}
 	return b
+}
+
+// BlockSources returns a Block's Sources for a tunnel with addresses
+// addrs: their addresses, sorted, each once.
+func BlockSources(addrs []netip.Prefix) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range addrs {
+		out = append(out, a.Addr())
+	}
+	slices.SortFunc(out, func(x, y netip.Addr) int { return x.Compare(y) })
+	return slices.Compact(out)
 }
 
 // SortEndpoints sorts and deduplicates endpoints in place.
